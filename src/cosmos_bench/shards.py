@@ -1,0 +1,68 @@
+"""HDF5 shards: a bounded group of one dataset's harmonized images and label maps.
+
+Each image and its label map is one HDF5 dataset with a single chunk, so reading one image
+decompresses exactly that image. A shard is written under a temporary name and renamed when
+closed, so a killed job never leaves a file that looks complete.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+COMPRESSION = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
+
+
+def shard_name(k: int) -> str:
+    return f"shard-{k:05d}.h5"
+
+
+class ShardWriter:
+    """Appends images to one shard file; `close()` makes it visible under its final name."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.tmp = path.with_name(path.name + ".tmp")
+        self.file = h5py.File(self.tmp, "w", track_order=True)
+        self.rows = 0
+
+    def append(self, uid: str, image: np.ndarray, labels: np.ndarray) -> int:
+        """Store one image and its label map; return its row in the shard."""
+        row = self.rows
+        for group, array in (("images", image), ("labels", labels)):
+            ds = self.file.create_dataset(
+                f"{group}/{row:05d}", data=array, chunks=array.shape, **COMPRESSION
+            )
+            ds.attrs["uid"] = uid
+        self.rows += 1
+        return row
+
+    def close(self) -> None:
+        self.file.attrs["n_images"] = self.rows
+        self.file.close()
+        os.replace(self.tmp, self.path)
+
+
+class ShardReader:
+    """Random access to a shard's images and label maps by row."""
+
+    def __init__(self, path: Path) -> None:
+        self.file = h5py.File(path, "r")
+
+    def __enter__(self) -> ShardReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.file.close()
+
+    def image(self, row: int) -> np.ndarray:
+        return self.file[f"images/{row:05d}"][()]
+
+    def labels(self, row: int) -> np.ndarray:
+        return self.file[f"labels/{row:05d}"][()]
+
+    def uid(self, row: int) -> str:
+        return str(self.file[f"images/{row:05d}"].attrs["uid"])

@@ -1,0 +1,262 @@
+"""Extract downloaded archives safely and atomically.
+
+Archives come from public hosts: a member may try to escape the destination, link outside it, or
+expand without bound. Everything is extracted into `<dest>.partial` and renamed only when complete,
+so a failure never leaves a half-populated dataset folder that later rules would trust.
+"""
+
+from __future__ import annotations
+
+import gzip
+import lzma
+import shutil
+import stat
+import tarfile
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from cosmos_bench.errors import CosmosError
+
+CHUNK = 1 << 20
+DEFAULT_MAX_BYTES = 200 * (1 << 30)
+DEFAULT_MAX_MEMBERS = 2_000_000
+TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
+SUPPORTED = ".zip, .tar, .tar.gz/.tgz, .tar.bz2, .tar.xz, .gz, .nii.gz"
+# Decoders report damaged data with these; bz2 and gzip also raise OSError without an errno.
+_CORRUPT = (
+    zipfile.BadZipFile,
+    tarfile.ReadError,
+    tarfile.CompressionError,
+    EOFError,
+    zlib.error,
+    lzma.LZMAError,
+)
+_TAR_FILTER = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+
+
+@dataclass
+class _Guard:
+    """Per-archive limits and context for error messages."""
+
+    dataset: str
+    archive: Path
+    max_bytes: int
+    max_members: int
+    members: int = 0
+    size: int = 0
+
+    def admit(self, name: str, size: int) -> None:
+        """Count one member and its size; stop zip bombs before they fill the disk."""
+        self.members += 1
+        if self.members > self.max_members:
+            raise self.refuse(name, f"the archive has more than {self.max_members} members")
+        self.grow(name, size)
+
+    def grow(self, name: str, size: int) -> None:
+        self.size += size
+        if self.size > self.max_bytes:
+            raise self.refuse(name, f"the archive expands beyond {self.max_bytes} bytes")
+
+    def refuse(self, name: str, why: str) -> CosmosError:
+        return CosmosError(
+            f"refused archive member {name!r}: {why}",
+            dataset=self.dataset,
+            path=str(self.archive),
+            fix="the archive may be malicious or damaged: check its source and sha256 in the "
+            "dataset card (raise max_bytes only if you trust a very large archive)",
+        )
+
+
+Extractor = Callable[[Path, Path, _Guard], None]
+
+
+def unpack(
+    archive: Path,
+    dest: Path,
+    *,
+    dataset: str,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_members: int = DEFAULT_MAX_MEMBERS,
+) -> None:
+    """Extract `archive` into the folder `dest`, replacing it only once extraction succeeded."""
+    extract = _extractor(archive, dataset)
+    if not archive.is_file():
+        raise CosmosError(
+            "archive not found",
+            dataset=dataset,
+            path=str(archive),
+            fix="rerun the download step for this dataset",
+        )
+    partial = dest.with_name(dest.name + ".partial")
+    _remove(partial)
+    partial.mkdir(parents=True)
+    try:
+        extract(archive, partial.resolve(), _Guard(dataset, archive, max_bytes, max_members))
+    except BaseException as exc:
+        _remove(partial)
+        if _is_corrupt(exc):
+            raise CosmosError(
+                f"the archive is corrupt or truncated ({type(exc).__name__}: {exc})",
+                dataset=dataset,
+                path=str(archive),
+                fix="delete the archive and run the download step again",
+            ) from exc
+        raise
+    _publish(partial, dest)
+
+
+def link_tree(src: Path, dest: Path, names: list[str], *, dataset: str | None = None) -> None:
+    """Mirror named files of a local source folder as absolute symlinks, published atomically."""
+    base = src.resolve()
+    partial = dest.with_name(dest.name + ".partial")
+    _remove(partial)
+    partial.mkdir(parents=True)
+    try:
+        for name in names:
+            _link_one(base, partial, name, dataset)
+    except BaseException:
+        _remove(partial)
+        raise
+    _publish(partial, dest)
+
+
+def _link_one(base: Path, root: Path, name: str, dataset: str | None) -> None:
+    rel = PurePosixPath(name)
+    if rel.is_absolute() or ".." in rel.parts:
+        raise CosmosError(
+            f"refused file name {name!r}: it leaves the source folder",
+            dataset=dataset,
+            path=str(base),
+            fix="list files by their path relative to the card's source.path",
+        )
+    target = base / rel
+    if not target.is_file():
+        raise CosmosError(
+            f"file {name!r} is missing from the local source folder",
+            dataset=dataset,
+            path=str(target),
+            fix="check the card's source.path points at the complete dataset folder",
+        )
+    link = root / rel
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(target)
+
+
+def _extractor(archive: Path, dataset: str) -> Extractor:
+    """Pick the extractor from the name; `.nii.gz` is an image, not an archive."""
+    name = archive.name.lower()
+    if name.endswith(".zip"):
+        return _extract_zip
+    if name.endswith(TAR_SUFFIXES):
+        return _extract_tar
+    if name.endswith(".nii.gz"):
+        return _copy_as_is
+    if name.endswith(".gz"):
+        return _gunzip
+    raise CosmosError(
+        "unsupported archive format",
+        dataset=dataset,
+        path=str(archive),
+        fix=f"supported formats are {SUPPORTED}; repack the file or fix its name in the card",
+    )
+
+
+def _extract_zip(archive: Path, root: Path, guard: _Guard) -> None:
+    with zipfile.ZipFile(archive) as zf:
+        infos = zf.infolist()
+        # zipfile never yields more than file_size bytes, so the declared sizes bound the output.
+        for info in infos:
+            guard.admit(info.filename, info.file_size)
+        for info in infos:
+            _extract_zip_member(zf, info, root, guard)
+
+
+def _extract_zip_member(
+    zf: zipfile.ZipFile, info: zipfile.ZipInfo, root: Path, guard: _Guard
+) -> None:
+    target = _inside(root, info.filename, guard)
+    if info.is_dir():
+        target.mkdir(parents=True, exist_ok=True)
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if stat.S_ISLNK(info.external_attr >> 16):
+        link = zf.read(info).decode("utf-8")
+        _check_link(root, target.parent, link, info.filename, guard)
+        target.symlink_to(link)
+        return
+    with zf.open(info) as src, target.open("wb") as out:
+        shutil.copyfileobj(src, out, CHUNK)
+
+
+def _extract_tar(archive: Path, root: Path, guard: _Guard) -> None:
+    with tarfile.open(archive, "r:*") as tf:
+        try:
+            tf.extractall(root, members=_checked_members(tf, root, guard), **_TAR_FILTER)
+        except tarfile.FilterError as exc:
+            raise guard.refuse(exc.tarinfo.name, str(exc)) from exc
+
+
+def _checked_members(tf: tarfile.TarFile, root: Path, guard: _Guard) -> Iterator[tarfile.TarInfo]:
+    """Vet members while streaming, so a compressed tar is read once."""
+    for member in tf:
+        guard.admit(member.name, member.size)
+        _inside(root, member.name, guard)
+        if member.ischr() or member.isblk() or member.isfifo():
+            raise guard.refuse(member.name, "device or special file")
+        if member.issym():
+            _check_link(root, (root / member.name).parent, member.linkname, member.name, guard)
+        elif member.islnk():
+            _check_link(root, root, member.linkname, member.name, guard)
+        yield member
+
+
+def _gunzip(archive: Path, root: Path, guard: _Guard) -> None:
+    target = root / archive.name[: -len(".gz")]
+    guard.admit(target.name, 0)
+    with gzip.open(archive, "rb") as src, target.open("wb") as out:
+        while block := src.read(CHUNK):
+            guard.grow(target.name, len(block))
+            out.write(block)
+
+
+def _copy_as_is(archive: Path, root: Path, guard: _Guard) -> None:
+    guard.admit(archive.name, archive.stat().st_size)
+    shutil.copyfile(archive, root / archive.name)
+
+
+def _inside(root: Path, name: str, guard: _Guard) -> Path:
+    """Path of member `name` under `root`, refusing absolute names, `..` and symlink escapes."""
+    rel = PurePosixPath(name)
+    if rel.is_absolute() or ".." in rel.parts:
+        raise guard.refuse(name, "absolute path or '..' would escape the destination")
+    target = root / rel
+    if not target.resolve().is_relative_to(root):
+        raise guard.refuse(name, "path leads outside the destination through a link")
+    return target
+
+
+def _check_link(root: Path, base: Path, link: str, name: str, guard: _Guard) -> None:
+    """Refuse a link whose target, resolved from `base`, is absolute or outside `root`."""
+    if PurePosixPath(link).is_absolute() or not (base / link).resolve().is_relative_to(root):
+        raise guard.refuse(name, f"link to {link!r} points outside the destination")
+
+
+def _is_corrupt(exc: BaseException) -> bool:
+    """Damaged-data errors, as opposed to real I/O failures such as a full disk (errno set)."""
+    return isinstance(exc, _CORRUPT) or (isinstance(exc, OSError) and exc.errno is None)
+
+
+def _publish(partial: Path, dest: Path) -> None:
+    """Swap the finished tree into place; the old tree is replaced, never merged."""
+    _remove(dest)
+    partial.rename(dest)
+
+
+def _remove(path: Path) -> None:
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.is_dir():
+        shutil.rmtree(path)

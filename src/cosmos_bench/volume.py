@@ -1,0 +1,48 @@
+"""Canonical orientation and slicing of 3D volumes.
+
+Every 3D reader returns a SimpleITK image; this module turns it into a (z, y, x) array in LPS
+orientation, which is what a radiologist sees on an axial slice: anterior at the top, the
+patient's left on the image's right. One orientation for every format means a left kidney is
+on the same side of the image in every dataset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import SimpleITK as sitk
+
+# For each plane: the array axis to slice along, the uid prefix, and whether rows must be flipped
+# so that superior is at the top of coronal and sagittal slices.
+PLANES = {"axial": (0, "z"), "coronal": (1, "y"), "sagittal": (2, "x")}
+
+
+@dataclass
+class Volume:
+    """A volume in canonical LPS (z, y, x) order with spacing (sz, sy, sx) in mm."""
+
+    array: np.ndarray
+    spacing: tuple[float, float, float]
+
+
+def canonical(image: sitk.Image) -> Volume:
+    """Reorient to LPS and return the (z, y, x) array with matching spacing."""
+    oriented = sitk.DICOMOrient(image, "LPS")
+    sx, sy, sz = oriented.GetSpacing()
+    return Volume(sitk.GetArrayFromImage(oriented), (sz, sy, sx))
+
+
+def slices(volume: Volume, plane: str) -> Iterator[tuple[str, np.ndarray, tuple[float, float]]]:
+    """Yield (slice id, 2D array, in-plane spacing (row, col) mm) along the given plane."""
+    axis, prefix = PLANES[plane]
+    arr = volume.array
+    sz, sy, sx = volume.spacing
+    for k in range(arr.shape[axis]):
+        if plane == "axial":
+            yield f"{prefix}{k:04d}", arr[k], (sy, sx)
+        elif plane == "coronal":
+            yield f"{prefix}{k:04d}", arr[::-1, k, :], (sz, sx)
+        else:
+            yield f"{prefix}{k:04d}", arr[::-1, :, k], (sz, sy)

@@ -1,0 +1,82 @@
+# Helpers shared by the stage rules: the validated catalog, wildcard constraints and input
+# functions. Rules stay declarative; everything they compute is here.
+import json
+import sys
+
+from cosmos_bench.catalog import resolve
+from cosmos_bench.errors import CosmosError
+from cosmos_bench.source import local_path
+
+try:
+    CARDS, MODELS = resolve(config, Path(workflow.basedir))
+except CosmosError as err:
+    sys.exit(f"cosmos-bench: configuration error\n{err}")
+
+DATASETS = list(CARDS)
+DEMO_SOURCES = {"demo-ct.tar.gz": "ct", "demo-endo.zip": "endo"}
+
+
+wildcard_constraints:
+    dataset="[a-z0-9][a-z0-9-]*",
+    model="[A-Za-z0-9.+@_-]+",
+    shard="[0-9]{5}",
+    archive="|".join(DEMO_SOURCES).replace(".", r"\."),
+
+
+def source_input(wildcards):
+    """A local source file (the demo archives) is a real input, so Snakemake builds it first."""
+    source = CARDS[wildcards.dataset].source
+    path = local_path(source["url"]) if "url" in source else None
+    return [path] if path else []
+
+
+def source_params(wildcards):
+    """The card's source as a string: a changed URL or checksum reruns the download."""
+    return json.dumps(CARDS[wildcards.dataset].source, sort_keys=True)
+
+
+def card_params(wildcards):
+    """What harmonization reads from a card; a changed label map reruns it."""
+    card = CARDS[wildcards.dataset].raw
+    keys = ("modality", "format", "labels", "slice_axis")
+    return json.dumps({k: card.get(k) for k in keys}, sort_keys=True)
+
+
+def demo_kind(wildcards):
+    return DEMO_SOURCES[wildcards.archive]
+
+
+def weights_input(wildcards):
+    return [f"results/weights/{wildcards.model}.pth"] if "weights" in MODELS[wildcards.model] else []
+
+
+def weights_arg(wildcards, input):
+    return f"--weights {input.weights}" if input.weights else ""
+
+
+def shards_of(dataset):
+    """Shard numbers of a harmonized dataset, known once its checkpoint has run."""
+    shards = checkpoints.harmonize.get(dataset=dataset).output.shards
+    return sorted(p.name[len("shard-") : -len(".h5")] for p in Path(shards).glob("shard-*.h5"))
+
+
+def all_scores(wildcards):
+    return [
+        f"results/scores/{model}/{dataset}/shard-{shard}.parquet"
+        for model in MODELS
+        for dataset in DATASETS
+        for shard in shards_of(dataset)
+    ]
+
+
+def all_manifests(wildcards):
+    return [f"results/downloads/{dataset}/SHA256SUMS" for dataset in DATASETS]
+
+
+def all_weights(wildcards):
+    return [f"results/weights/{model}.pth" for model in MODELS if "weights" in MODELS[model]]
+
+
+def run_config(wildcards):
+    """The resolved config, recorded in the report's provenance."""
+    return json.dumps(config, sort_keys=True)

@@ -1,0 +1,61 @@
+# Download: fetch and verify each dataset's source, then unpack it safely; the demo archives
+# are generated locally and then take the same path as any public dataset.
+
+
+rule demo_source:
+    output:
+        "results/sources/{archive}",
+    log:
+        "logs/demo_source/{archive}.log",
+    params:
+        kind=demo_kind,
+    conda:
+        "../../envs/cosmos.yaml"
+    shell:
+        "python -m cosmos_bench.demo {params.kind} {output} > {log} 2>&1"
+
+
+rule download:
+    input:
+        source_input,
+    output:
+        "results/downloads/{dataset}/SHA256SUMS",
+    log:
+        "logs/download/{dataset}.log",
+    params:
+        source=source_params,
+        strict="--strict" if config["strict_checksums"] else "",
+    resources:
+        downloads=1,
+    conda:
+        "../../envs/cosmos.yaml"
+    shell:
+        "python -m cosmos_bench.source download --dataset {wildcards.dataset} "
+        "--out-dir results/downloads/{wildcards.dataset} {params.strict} > {log} 2>&1"
+
+
+rule unpack:
+    input:
+        "results/downloads/{dataset}/SHA256SUMS",
+    output:
+        directory("results/raw/{dataset}"),
+    log:
+        "logs/unpack/{dataset}.log",
+    conda:
+        "../../envs/cosmos.yaml"
+    shell:
+        "python -m cosmos_bench.source unpack --dataset {wildcards.dataset} "
+        "--manifest {input} --raw {output} > {log} 2>&1"
+
+
+rule weights:
+    output:
+        "results/weights/{model}.pth",
+    log:
+        "logs/weights/{model}.log",
+    resources:
+        downloads=1,
+    conda:
+        "../../envs/cosmos.yaml"
+    shell:
+        "python -m cosmos_bench.source weights --model {wildcards.model} --out {output} > {log} 2>&1"

@@ -1,0 +1,29 @@
+# Infer: per (model, dataset, shard), one encoder pass per image and every prompt of every
+# strategy decoded against it.
+
+
+rule infer:
+    input:
+        shard="results/harmonized/{dataset}/shards/shard-{shard}.h5",
+        index="results/harmonized/{dataset}/index.parquet",
+        weights=weights_input,
+    output:
+        "results/predictions/{model}/{dataset}/shard-{shard}.parquet",
+    log:
+        "logs/infer/{model}/{dataset}/shard-{shard}.log",
+    benchmark:
+        "benchmarks/runs/infer/{model}/{dataset}/shard-{shard}.tsv"
+    params:
+        weights=weights_arg,
+        strategies=" ".join(config["strategies"]),
+        targets=" ".join(config["targets"]),
+        device=config["device"],
+        seed=config["seed"],
+    threads: 2
+    conda:
+        "../../envs/cosmos.yaml"
+    shell:
+        "python -m cosmos_bench.infer --model {wildcards.model} {params.weights} "
+        "--index {input.index} --shard {input.shard} --shard-number {wildcards.shard} "
+        "--strategies {params.strategies} --targets {params.targets} --device {params.device} "
+        "--seed {params.seed} --threads {threads} --out {output} > {log} 2>&1"

@@ -1,0 +1,17 @@
+# Score: per (model, dataset, shard), Dice and IoU of every mask, strategy and selection rule.
+
+
+rule score:
+    input:
+        predictions="results/predictions/{model}/{dataset}/shard-{shard}.parquet",
+        shard="results/harmonized/{dataset}/shards/shard-{shard}.h5",
+        index="results/harmonized/{dataset}/index.parquet",
+    output:
+        "results/scores/{model}/{dataset}/shard-{shard}.parquet",
+    log:
+        "logs/score/{model}/{dataset}/shard-{shard}.log",
+    conda:
+        "../../envs/cosmos.yaml"
+    shell:
+        "python -m cosmos_bench.score --model {wildcards.model} --predictions {input.predictions} "
+        "--index {input.index} --shard {input.shard} --out {output} > {log} 2>&1"
