@@ -29,4 +29,8 @@ def build(entry: dict, weights: Path | None, device: torch.device, seed: int) ->
         from cosmos_bench.models.grabcut import GrabCut
 
         return GrabCut(seed)
+    if adapter == "otsu-box":
+        from cosmos_bench.models.otsu import OtsuBox
+
+        return OtsuBox()
     raise ValueError(f"unknown model adapter {adapter!r}")

@@ -1,0 +1,95 @@
+"""Config and card validation: every mistake names the key, the file and the fix."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+from helpers import ROOT
+
+from cosmos_bench.catalog import load_card, load_ontology, resolve
+from cosmos_bench.errors import ConfigError
+
+DEFAULT = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+
+
+def test_default_config_resolves_and_fills_defaults() -> None:
+    config = copy.deepcopy(DEFAULT)
+    del config["seed"]
+    cards, models = resolve(config, ROOT)
+    assert config["seed"] == 0
+    assert config["harmonize"]["max_side"] == 1024
+    assert set(cards) == {"demo-ct", "demo-endo"}
+    assert "litemedsam" in models
+    assert cards["demo-ct"].targets == [
+        "CT/left_kidney",
+        "CT/lesion",
+        "CT/liver",
+        "CT/right_kidney",
+        "CT/spleen",
+    ]
+
+
+def test_every_card_in_the_catalog_is_valid() -> None:
+    ontology = load_ontology(ROOT)
+    for path in sorted((ROOT / "config" / "datasets").glob("*.yaml")):
+        assert load_card(ROOT, path.stem, ontology).id == path.stem
+
+
+def test_wrong_key_is_named() -> None:
+    config = {**copy.deepcopy(DEFAULT), "modles": ["litemedsam"]}
+    with pytest.raises(ConfigError, match="modles"):
+        resolve(config, ROOT)
+
+
+def test_missing_card_names_the_dataset_and_the_known_ones() -> None:
+    config = {**copy.deepcopy(DEFAULT), "datasets": ["kits19-typo"]}
+    with pytest.raises(ConfigError) as err:
+        resolve(config, ROOT)
+    message = str(err.value)
+    assert "kits19-typo" in message and "demo-ct" in message
+    assert "config/datasets/kits19-typo.yaml" in message
+
+
+def test_unknown_model_and_strategy() -> None:
+    with pytest.raises(ConfigError, match="unknown models"):
+        resolve({**copy.deepcopy(DEFAULT), "models": ["sam-vit-z"]}, ROOT)
+    with pytest.raises(ConfigError, match="strategies/0"):
+        resolve({**copy.deepcopy(DEFAULT), "strategies": ["S9"]}, ROOT)
+
+
+def test_target_outside_the_selected_datasets() -> None:
+    with pytest.raises(ConfigError, match="MR/brain"):
+        resolve({**copy.deepcopy(DEFAULT), "targets": ["MR/brain"]}, ROOT)
+
+
+def test_card_with_object_outside_the_ontology(tiny_root: Path) -> None:
+    card = tiny_root / "config" / "datasets" / "tiny.yaml"
+    card.write_text(card.read_text().replace("2: lesion", "2: Liver Tumour"))
+    with pytest.raises(ConfigError, match="ontology") as err:
+        load_card(tiny_root, "tiny", load_ontology(tiny_root))
+    assert "tiny.yaml" in str(err.value)
+
+
+def test_card_schema_error_names_the_key(tiny_root: Path) -> None:
+    card = tiny_root / "config" / "datasets" / "tiny.yaml"
+    card.write_text(card.read_text().replace("adapter: nifti-pairs", "adapter: dicom-magic"))
+    with pytest.raises(ConfigError, match="format/adapter"):
+        load_card(tiny_root, "tiny", load_ontology(tiny_root))
+
+
+def test_demo_archives_match_their_pinned_checksums(tmp_path: Path) -> None:
+    """The demo cards pin sha256s; the generator must still produce exactly those bytes."""
+    from cosmos_bench.demo import build_demo_ct, build_demo_endo
+    from cosmos_bench.download import sha256_file
+
+    ontology = load_ontology(ROOT)
+    for dataset, build, name in (
+        ("demo-ct", build_demo_ct, "demo-ct.tar.gz"),
+        ("demo-endo", build_demo_endo, "demo-endo.zip"),
+    ):
+        card = load_card(ROOT, dataset, ontology)
+        assert card.source["url"].endswith(name)
+        assert sha256_file(build(tmp_path / name)) == card.source["sha256"], dataset

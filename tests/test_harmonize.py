@@ -1,0 +1,116 @@
+"""Orientation, slicing, filtering, capping, shards and the index on small synthetic volumes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+from helpers import phantom, write_volume
+
+from cosmos_bench.catalog import load_card, load_ontology
+from cosmos_bench.harmonize import cap_side, harmonize, kept_labels
+from cosmos_bench.index import INDEX_SCHEMA_VERSION, SCHEMA, read_index
+from cosmos_bench.normalize import to_uint8
+from cosmos_bench.shards import ShardReader
+from cosmos_bench.volume import canonical
+
+RAS = (-1.0, 0, 0, 0, -1.0, 0, 0, 0, 1.0)  # a NIfTI-style RAS grid, as SimpleITK (LPS) sees it
+
+
+def test_orientation_is_canonical_whatever_the_storage_order(tmp_path: Path) -> None:
+    """The same anatomy stored LPS or RAS gives the same canonical array."""
+    image, _ = phantom()
+    write_volume(image, tmp_path / "lps.nii.gz", (0.8, 0.7, 3.0))
+    write_volume(image[:, ::-1, ::-1].copy(), tmp_path / "ras.nii.gz", (0.8, 0.7, 3.0), RAS)
+    a = canonical(sitk.ReadImage(str(tmp_path / "lps.nii.gz")))
+    b = canonical(sitk.ReadImage(str(tmp_path / "ras.nii.gz")))
+    assert np.array_equal(a.array, b.array)
+    assert a.spacing == pytest.approx((3.0, 0.7, 0.8))  # (z, y, x)
+
+
+def test_paper_rule_drops_masks_of_at_most_50_pixels() -> None:
+    labels = np.zeros((20, 20), np.uint16)
+    labels[:5, :10] = 1  # 50 px: dropped
+    labels[10:16, :10] = 2  # 60 px: kept
+    labels[17:, :] = 9  # not in the card
+    assert kept_labels(labels, {1: "liver", 2: "spleen"}, 50) == [2]
+
+
+def test_cap_side_keeps_labels_exact_and_reports_the_scale() -> None:
+    image = np.arange(200 * 100, dtype=np.float32).reshape(200, 100).astype(np.uint8)
+    labels = np.zeros((200, 100), np.uint16)
+    labels[50:150, 20:80] = 3
+    small, small_labels, scale = cap_side(image, labels, 100)
+    assert small.shape == (100, 50) and small_labels.shape == (100, 50)
+    assert scale == 0.5
+    assert set(np.unique(small_labels)) == {0, 3}
+
+
+def test_normalization_presets() -> None:
+    ct = np.array([[-1000, 40], [240, 3000]], np.int16)
+    assert to_uint8(ct, "paper", "CT").tolist() == [[0, 66], [79, 255]]
+    assert to_uint8(ct, "medsam", "CT").tolist() == [[0, 128], [255, 255]]
+    rgb = np.full((2, 2, 3), 7, np.uint8)
+    assert to_uint8(rgb, "paper", "Endoscopy") is rgb
+
+
+def test_harmonize_writes_shards_and_a_versioned_index(tiny_root: Path) -> None:
+    card = load_card(tiny_root, "tiny", load_ontology(tiny_root))
+    out = tiny_root / "results"
+    index = harmonize(
+        card, tiny_root / "raw", out / "index.parquet", out / "shards", images_per_shard=3
+    )
+    stored = read_index(out / "index.parquet")
+    assert list(stored.columns) == SCHEMA.names
+    assert len(stored) == len(index)
+    assert sorted(p.name for p in (out / "shards").iterdir()) == [
+        "shard-00000.h5",
+        "shard-00001.h5",
+        "shard-00002.h5",
+    ]
+    assert not list((out / "shards").glob("*.tmp"))
+    # 8 slices with the liver, 6 with the lesion (z >= 2)
+    assert stored.groupby("object").size().to_dict() == {"lesion": 6, "liver": 8}
+    assert set(stored.target) == {"CT/liver", "CT/lesion"}
+    row = stored.iloc[0]
+    assert row.uid == "tiny/c1/z0000" and row.mask_id == "tiny/c1/z0000#1"
+    assert (row.spacing_y, row.spacing_x) == pytest.approx((0.8, 0.8))
+    with ShardReader(out / "shards" / "shard-00000.h5") as shard:
+        image, labels = shard.image(int(row.row)), shard.labels(int(row.row))
+        assert shard.uid(int(row.row)) == row.uid
+    assert image.dtype == np.uint8 and image.shape == (96, 96)
+    mask = labels == row.label
+    assert mask.sum() == row.area_px
+    ys, xs = np.nonzero(mask)
+    assert [xs.min(), ys.min(), xs.max(), ys.max()] == [
+        row.bbox_x0,
+        row.bbox_y0,
+        row.bbox_x1,
+        row.bbox_y1,
+    ]
+
+
+def test_index_of_another_schema_version_is_refused(tiny_root: Path) -> None:
+    import pyarrow.parquet as pq
+
+    from cosmos_bench.errors import CosmosError
+
+    card = load_card(tiny_root, "tiny", load_ontology(tiny_root))
+    path = tiny_root / "index.parquet"
+    harmonize(card, tiny_root / "raw", path, tiny_root / "shards")
+    table = pq.read_table(path)
+    pq.write_table(table.replace_schema_metadata({"cosmos_bench.index_schema": "0"}), path)
+    with pytest.raises(CosmosError, match=f"reads {INDEX_SCHEMA_VERSION}"):
+        read_index(path)
+
+
+def test_a_missing_label_file_is_an_error_not_a_skip(tiny_root: Path) -> None:
+    from cosmos_bench.errors import CosmosError
+
+    (tiny_root / "raw" / "labelsTr" / "c1.nii.gz").unlink()
+    card = load_card(tiny_root, "tiny", load_ontology(tiny_root))
+    with pytest.raises(CosmosError, match="no label file") as err:
+        harmonize(card, tiny_root / "raw", tiny_root / "i.parquet", tiny_root / "s")
+    assert "[tiny]" in str(err.value)
