@@ -40,9 +40,9 @@ def phantom(shape=(8, 96, 96), seed=0) -> tuple[np.ndarray, np.ndarray]:
 
 def copy_workflow(dest: Path) -> Path:
     """A fresh working copy of the workflow (no results), as a user's clone would be."""
-    for name in ("Snakefile",):
+    for name in ("requirements.lock",):
         shutil.copy(ROOT / name, dest / name)
-    for sub in ("workflow", "config", "resources"):
+    for sub in ("workflow", "config", "resources", "envs"):
         shutil.copytree(ROOT / sub, dest / sub, ignore=shutil.ignore_patterns("runs"))
     return dest
 

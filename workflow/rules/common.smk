@@ -8,7 +8,7 @@ from cosmos_bench.errors import CosmosError
 from cosmos_bench.source import local_path
 
 try:
-    CARDS, MODELS = resolve(config, Path(workflow.basedir))
+    CARDS, MODELS = resolve(config, Path.cwd())
 except CosmosError as err:
     sys.exit(f"cosmos-bench: configuration error\n{err}")
 

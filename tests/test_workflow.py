@@ -1,0 +1,83 @@
+"""End to end: the real snakemake CLI on fresh copies of the workflow (minutes, not seconds)."""
+
+from __future__ import annotations
+
+import filecmp
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from helpers import copy_workflow, snakemake
+
+pytestmark = pytest.mark.e2e
+
+ENDO_SHA = "bf0e3c04349517a17c552aedb0b09ec934d45bfa3321ad13730f0b310fce57cc"
+REDUCED = ("--config", "datasets=[demo-endo]", "models=[litemedsam,otsu-box]")
+
+
+def check(run) -> None:
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]
+
+
+def test_default_demo_end_to_end(tmp_path: Path) -> None:
+    """`make demo`'s run: both demo datasets, every default model and strategy, the report."""
+    work = copy_workflow(tmp_path)
+    check(snakemake(work))
+    html = (work / "results" / "report" / "index.html").read_text()
+    for text in ("CT/liver", "CT/lesion", "Endoscopy/polyp", "litemedsam", "otsu-box", "grabcut"):
+        assert text in html
+    assert "data:image/png;base64" in html
+    assert "not trained on point prompts" in html
+    overall = pd.read_csv(work / "results" / "tables" / "overall.csv")
+    s5 = overall.set_index(["model", "strategy"]).dice_mask_weighted
+    assert s5["litemedsam", "S5"] > 0.75
+    by_dataset = pd.read_csv(work / "results" / "tables" / "by_dataset.csv")
+    assert set(by_dataset.dataset) == {"demo-ct", "demo-endo"}
+    rerun = snakemake(work, "--dry-run")
+    check(rerun)
+    assert "Nothing to be done" in rerun.stdout + rerun.stderr
+
+
+def test_score_tables_are_byte_identical_across_runs(tmp_path: Path) -> None:
+    firsts = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        work = copy_workflow(tmp_path / name)
+        check(snakemake(work, *REDUCED))
+        firsts.append(work)
+    a, b = (sorted((w / "results" / "scores").rglob("*.parquet")) for w in firsts)
+    assert [p.relative_to(firsts[0]) for p in a] == [p.relative_to(firsts[1]) for p in b]
+    assert a, "no score tables were written"
+    for x, y in zip(a, b, strict=True):
+        assert filecmp.cmp(x, y, shallow=False), x.name
+    for table in ("by_target", "overall"):
+        assert filecmp.cmp(
+            firsts[0] / "results" / "tables" / f"{table}.csv",
+            firsts[1] / "results" / "tables" / f"{table}.csv",
+            shallow=False,
+        )
+
+
+def test_a_corrupt_archive_stops_the_download(tmp_path: Path) -> None:
+    work = copy_workflow(tmp_path)
+    check(snakemake(work, "results/sources/demo-endo.zip"))
+    archive = work / "results" / "sources" / "demo-endo.zip"
+    data = bytearray(archive.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    archive.write_bytes(bytes(data))
+    run = snakemake(work, *REDUCED)
+    out = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "[demo-endo] sha256 mismatch" in out
+    assert f"expected {ENDO_SHA}" in out
+    assert "got " in out
+    assert not (work / "results" / "harmonized").exists()
+    assert not (work / "results" / "downloads" / "demo-endo" / "demo-endo.zip").exists()
+
+
+def test_a_config_mistake_is_named_before_any_job(tmp_path: Path) -> None:
+    work = copy_workflow(tmp_path)
+    run = snakemake(work, "--config", "datasets=[kits19-typo]")
+    assert run.returncode != 0
+    assert "no dataset card for 'kits19-typo'" in run.stderr + run.stdout
+    assert not (work / "results").exists()
