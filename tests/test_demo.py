@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from cosmos_bench import demo
+from cosmos_bench import atomic, demo
 
 CT_ROOT = "Dataset900_DemoCT"
 ENDO_ROOT = "Kvasir-SEG-demo"
@@ -222,7 +222,7 @@ def test_interrupted_write_leaves_no_temp_file(
     def broken(*_args: object, **_kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(demo.os, "replace", broken)
+    monkeypatch.setattr(atomic.os, "replace", broken)
     with pytest.raises(KeyboardInterrupt):
         demo.build_demo_endo(tmp_path / "demo-endo.zip", n_images=1)
     assert list(tmp_path.iterdir()) == []

@@ -114,3 +114,30 @@ def test_a_missing_label_file_is_an_error_not_a_skip(tiny_root: Path) -> None:
     with pytest.raises(CosmosError, match="no label file") as err:
         harmonize(card, tiny_root / "raw", tiny_root / "i.parquet", tiny_root / "s")
     assert "[tiny]" in str(err.value)
+
+
+def test_a_damaged_image_file_names_the_dataset_and_the_file(tiny_root: Path) -> None:
+    from cosmos_bench.errors import CosmosError
+
+    image = tiny_root / "raw" / "imagesTr" / "c1_0000.nii.gz"
+    image.write_bytes(image.read_bytes()[:200])  # truncated download
+    card = load_card(tiny_root, "tiny", load_ontology(tiny_root))
+    with pytest.raises(CosmosError, match="cannot read file") as err:
+        harmonize(card, tiny_root / "raw", tiny_root / "i.parquet", tiny_root / "s")
+    assert "[tiny]" in str(err.value) and "c1_0000.nii.gz" in str(err.value)
+    assert not (tiny_root / "i.parquet").exists()
+
+
+def test_a_2d_jpeg_mask_is_thresholded(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from cosmos_bench.adapters.images2d import read_mask
+    from cosmos_bench.catalog import Card
+
+    mask = np.zeros((20, 20), np.uint8)
+    mask[5:15, 5:15] = 255
+    Image.fromarray(mask).save(tmp_path / "m.jpg", quality=70)
+    card = Card({"id": "x", "labels": {"1": "polyp"}, "format": {"mask_threshold": 128}})
+    labels = read_mask(tmp_path / "m.jpg", card)
+    assert set(np.unique(labels)) == {0, 1}
+    assert abs(int((labels == 1).sum()) - 100) <= 8

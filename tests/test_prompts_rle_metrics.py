@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from cosmos_bench import metrics, rle
-from cosmos_bench.prompts import make_prompt, positive_points, tight_box
+from cosmos_bench.prompts import kinds_of, make_prompt, positive_points, tight_box
 
 masks = arrays(np.bool_, st.tuples(st.integers(1, 24), st.integers(1, 24)))
 
@@ -88,3 +88,12 @@ def test_dice_iou_relation(a: np.ndarray, b: np.ndarray) -> None:
     d, j = metrics.dice(a, b), metrics.iou(a, b)
     assert 0.0 <= j <= d <= 1.0
     assert d == pytest.approx(2 * j / (1 + j))
+
+
+def test_prompt_kinds_of_every_strategy() -> None:
+    assert kinds_of("S2") == {"point"} and kinds_of("S5") == {"box"}
+    assert kinds_of("S6") == {"box", "point"}
+    assert kinds_of("medsam-box-pad5") == {"box"}
+    assert kinds_of("S9") == frozenset()
+    for strategy in ("S2", "S5"):
+        assert make_prompt(strategy, np.ones((3, 3), bool)).kinds == kinds_of(strategy)

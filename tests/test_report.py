@@ -15,7 +15,6 @@ from cosmos_bench.report import (
     aggregate,
     build_report,
     load_scores,
-    strategy_prompt_kinds,
     untrained_note,
 )
 
@@ -204,9 +203,6 @@ def test_untrained_note_follows_prompt_kinds() -> None:
     assert untrained_note("litemedsam", "medsam-box-pad5", provenance) == ""
     assert untrained_note("grabcut", "S2", provenance) == ""
     assert untrained_note("litemedsam", "S2", {}) == ""
-    assert strategy_prompt_kinds("S6") == {"box", "point"}
-    assert strategy_prompt_kinds("medsam-box") == {"box"}
-    assert strategy_prompt_kinds("S9") == frozenset()
 
 
 def test_html_escapes_text(shards: list[Path], tmp_path: Path) -> None:

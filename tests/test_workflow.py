@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import filecmp
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -81,3 +86,33 @@ def test_a_config_mistake_is_named_before_any_job(tmp_path: Path) -> None:
     assert run.returncode != 0
     assert "no dataset card for 'kits19-typo'" in run.stderr + run.stdout
     assert not (work / "results").exists()
+
+
+def test_kill_9_during_inference_then_rerun_completes(tmp_path: Path) -> None:
+    """A crash (SIGKILL to snakemake and its jobs) leaves nothing a rerun mistakes for a result."""
+    work = copy_workflow(tmp_path)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "snakemake", "--cores", "2", *REDUCED],
+        cwd=work,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    log = work / "logs" / "infer" / "litemedsam" / "demo-endo" / "shard-00000.log"
+    deadline = time.monotonic() + 300
+    while not (log.exists() and "images" in log.read_text()) and time.monotonic() < deadline:
+        assert proc.poll() is None, "snakemake ended before inference started"
+        time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    prediction = (
+        work / "results" / "predictions" / "litemedsam" / "demo-endo" / "shard-00000.parquet"
+    )
+    assert not prediction.exists()
+    check(snakemake(work, "--unlock"))
+    check(snakemake(work, *REDUCED))
+    assert (work / "results" / "report" / "index.html").exists()
+    leftovers = [p for p in (work / "results").rglob("*") if p.name.endswith((".tmp", ".part"))]
+    assert leftovers == []

@@ -17,12 +17,9 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import hashlib
 import io
 import json
-import os
 import tarfile
-import tempfile
 import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -31,6 +28,9 @@ import nibabel as nib
 import numpy as np
 from PIL import Image
 from scipy import ndimage
+
+from cosmos_bench.atomic import write_bytes
+from cosmos_bench.download import sha256_file
 
 CT_ROOT = "Dataset900_DemoCT"
 ENDO_ROOT = "Kvasir-SEG-demo"
@@ -91,31 +91,6 @@ def _largest_component(mask: np.ndarray) -> np.ndarray:
 def _parent_dirs(files: dict[str, bytes]) -> set[str]:
     """Every folder above the archive members, with a trailing slash, as real archives list."""
     return {str(parent) + "/" for name in files for parent in Path(name).parents[:-1]}
-
-
-def _sha256(path: Path) -> str:
-    """Hex sha256 of a file, as a card pins it."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _write_atomic(out: Path, data: bytes) -> None:
-    """Write via a temporary file next to ``out`` and rename, so no half archive ever exists."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # --------------------------------------------------------------------------- CT phantom
@@ -339,7 +314,7 @@ def build_demo_ct(out: Path, seed: int = 0, n_cases: int = 3) -> Path:
         "file_ending": ".nii.gz",
     }
     files[f"{CT_ROOT}/dataset.json"] = (json.dumps(meta, indent=2) + "\n").encode()
-    _write_atomic(out, _tar_gz(files))
+    write_bytes(out, _tar_gz(files))
     return out
 
 
@@ -489,7 +464,7 @@ def build_demo_endo(out: Path, seed: int = 0, n_images: int = 12) -> Path:
         image, mask = _endo_case(rng)
         files[f"{ENDO_ROOT}/images/demo_endo_{i:03d}.jpg"] = _jpeg(image)
         files[f"{ENDO_ROOT}/masks/demo_endo_{i:03d}.jpg"] = _jpeg(mask.astype(np.uint8) * 255)
-    _write_atomic(out, _zip(files))
+    write_bytes(out, _zip(files))
     return out
 
 
@@ -520,7 +495,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         {} if args.count is None else {"n_cases" if args.kind == "ct" else "n_images": args.count}
     )
     out = _BUILDERS[args.kind](args.out, seed=args.seed, **count)
-    print(f"wrote {out} ({out.stat().st_size} bytes, sha256 {_sha256(out)})")
+    print(f"wrote {out} ({out.stat().st_size} bytes, sha256 {sha256_file(out)})")
 
 
 if __name__ == "__main__":

@@ -44,6 +44,16 @@ class ChecksumError(CosmosError):
         )
 
 
+def unreadable(reason: str, *, dataset: str, path: str) -> CosmosError:
+    """A source file a reader cannot parse: the fix is always a fresh download."""
+    return CosmosError(
+        f"cannot read file: {reason}",
+        dataset=dataset,
+        path=path,
+        fix="the file is damaged; delete the dataset's downloads and unpacked folder and rerun",
+    )
+
+
 class ConfigError(CosmosError):
     """A config key, card or model entry that cannot be used as written."""
 

@@ -58,6 +58,19 @@ def make_prompt(strategy: str, mask: np.ndarray) -> Prompt:
     raise ValueError(f"unknown strategy {strategy!r}; known: {STRATEGIES}")
 
 
+# Prompt kinds of every COSMOS strategy (S1, Everything mode, is prompt-free) and MedSAM's box.
+KINDS = {
+    "S1": frozenset(),
+    "S2": frozenset({"point"}),
+    "S3": frozenset({"point"}),
+    "S4": frozenset({"point"}),
+    "S5": frozenset({"box"}),
+    "S6": frozenset({"box", "point"}),
+}
+
+
 def kinds_of(strategy: str) -> frozenset[str]:
-    """Prompt kinds a strategy uses, without building a prompt."""
-    return {"S2": frozenset({"point"}), "S5": frozenset({"box"})}[strategy]
+    """Prompt kinds a strategy uses, without building a prompt; empty when unknown."""
+    if strategy.startswith("medsam-box"):
+        return frozenset({"box"})
+    return KINDS.get(strategy, frozenset())

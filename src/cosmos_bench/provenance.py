@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
+from cosmos_bench.atomic import write_bytes
 from cosmos_bench.catalog import load_models
 from cosmos_bench.download import read_manifest, sha256_file
 from cosmos_bench.errors import run_cli
@@ -92,9 +93,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--root", type=Path, default=Path.cwd())
     args = parser.parse_args(argv)
     record = collect(json.loads(args.config_json), args.manifests, args.weights, args.root)
-    tmp = args.out.with_name(args.out.name + ".tmp")
-    tmp.write_text(json.dumps(record, indent=2, sort_keys=True))
-    tmp.replace(args.out)
+    write_bytes(args.out, json.dumps(record, indent=2, sort_keys=True).encode())
 
 
 if __name__ == "__main__":

@@ -19,8 +19,6 @@ import io
 import json
 import math
 import numbers
-import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -30,7 +28,9 @@ import yaml
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from cosmos_bench.atomic import write_bytes
 from cosmos_bench.errors import CosmosError
+from cosmos_bench.prompts import kinds_of
 
 SCORE_COLUMNS = (
     "mask_id", "uid", "dataset", "case", "modality", "object", "target",
@@ -58,7 +58,6 @@ PROVENANCE_LABELS = {
     "untrained_prompts": "Prompts a model was not trained on",
     "config": "Config",
 }
-_POINT_STRATEGIES = {"S2", "S3", "S4"}
 
 
 class ScoresError(CosmosError, ValueError):
@@ -160,19 +159,6 @@ def aggregate(scores: pd.DataFrame) -> dict[str, pd.DataFrame]:
 # files
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write via a temporary sibling and os.replace, so readers never see a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_tables(tables: Mapping[str, pd.DataFrame], out_dir: Path) -> list[Path]:
     """Write each table as ``{name}.csv`` with a fixed float format and no index."""
     written = []
@@ -181,7 +167,7 @@ def write_tables(tables: Mapping[str, pd.DataFrame], out_dir: Path) -> list[Path
         text = tables[name].to_csv(
             index=False, float_format=CSV_FLOAT_FORMAT, lineterminator="\n", na_rep=""
         )
-        _atomic_write(path, text.encode("utf-8"))
+        write_bytes(path, text.encode("utf-8"))
         written.append(path)
     return written
 
@@ -277,7 +263,7 @@ def _plot_dice_by(scores: pd.DataFrame, column: str, title: str, out: Path) -> P
     fig.suptitle(title, fontsize=13)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=150, metadata={"Software": None})
-    _atomic_write(Path(out), buffer.getvalue())
+    write_bytes(Path(out), buffer.getvalue())
     return Path(out)
 
 
@@ -295,21 +281,10 @@ def plot_dice_by_modality(scores: pd.DataFrame, out: Path) -> Path:
 # HTML
 
 
-def strategy_prompt_kinds(strategy: str) -> frozenset[str]:
-    """Prompt kinds a strategy feeds the model; empty when the strategy is unknown."""
-    if strategy in _POINT_STRATEGIES:
-        return frozenset({"point"})
-    if strategy == "S5" or strategy.startswith("medsam-box"):
-        return frozenset({"box"})
-    if strategy == "S6":
-        return frozenset({"box", "point"})
-    return frozenset()
-
-
 def untrained_note(model: str, strategy: str, provenance: Mapping[str, Any]) -> str:
     """Flag rows whose prompts the model never saw in training: their scores mean less."""
     untrained = set((provenance.get("untrained_prompts") or {}).get(model, []))
-    kinds = sorted(strategy_prompt_kinds(strategy) & untrained)
+    kinds = sorted(kinds_of(strategy) & untrained)
     return f"model not trained on {' and '.join(kinds)} prompts" if kinds else ""
 
 
@@ -486,7 +461,7 @@ def write_html(
         f"<title>cosmos-bench report</title><style>{_CSS}</style></head>"
         f"<body>{body}</body></html>\n"
     )
-    _atomic_write(Path(out), page.encode("utf-8"))
+    write_bytes(Path(out), page.encode("utf-8"))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from PIL import Image
 from cosmos_bench.adapters import Case
 from cosmos_bench.adapters.pairs import pairs
 from cosmos_bench.catalog import Card
-from cosmos_bench.errors import CosmosError
+from cosmos_bench.errors import CosmosError, unreadable
 
 
 def _open(path: Path, dataset: str) -> Image.Image:
@@ -19,12 +19,7 @@ def _open(path: Path, dataset: str) -> Image.Image:
         image = Image.open(path)
         image.load()
     except OSError as err:
-        raise CosmosError(
-            f"cannot read image: {err}",
-            dataset=dataset,
-            path=str(path),
-            fix="the file is damaged; delete the dataset's downloads and unpacked folder and rerun",
-        ) from err
+        raise unreadable(str(err), dataset=dataset, path=str(path)) from err
     return image
 
 

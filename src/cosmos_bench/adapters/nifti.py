@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,20 +13,28 @@ import SimpleITK as sitk
 from cosmos_bench.adapters import Case
 from cosmos_bench.adapters.pairs import pairs
 from cosmos_bench.catalog import Card
-from cosmos_bench.errors import CosmosError
+from cosmos_bench.errors import CosmosError, unreadable
 from cosmos_bench.volume import canonical
 
 
+def _check_gzip(path: Path, dataset: str) -> None:
+    """Decompress to the end: SimpleITK silently zero-fills a truncated .nii.gz."""
+    try:
+        with gzip.open(path, "rb") as stream:
+            while stream.read(1 << 24):
+                pass
+    except (EOFError, OSError, zlib.error) as err:
+        raise unreadable(f"damaged gzip stream ({err})", dataset=dataset, path=str(path)) from err
+
+
 def _read(path: Path, dataset: str) -> sitk.Image:
+    if path.name.endswith(".gz"):
+        _check_gzip(path, dataset)
     try:
         return sitk.ReadImage(str(path))
     except RuntimeError as err:
-        raise CosmosError(
-            f"cannot read NIfTI file: {str(err).strip().splitlines()[-1]}",
-            dataset=dataset,
-            path=str(path),
-            fix="the file is damaged; delete the dataset's downloads and unpacked folder and rerun",
-        ) from err
+        reason = str(err).strip().splitlines()[-1]
+        raise unreadable(reason, dataset=dataset, path=str(path)) from err
 
 
 def read_cases(root: Path, card: Card) -> Iterator[Case]:
