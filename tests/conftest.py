@@ -12,7 +12,7 @@ from helpers import ROOT, phantom, write_volume
 @pytest.fixture
 def tiny_root(tmp_path: Path) -> Path:
     """A workflow folder with the real ontology, models and schemas and one tiny NIfTI card."""
-    for sub in ("resources", "config"):
+    for sub in ("resources", "config", "workflow/schemas"):
         shutil.copytree(ROOT / sub, tmp_path / sub)
     image, labels = phantom()
     raw = tmp_path / "raw"

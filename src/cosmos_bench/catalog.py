@@ -15,7 +15,7 @@ import yaml
 
 from cosmos_bench.errors import ConfigError
 
-SCHEMAS = Path(__file__).resolve().parents[2] / "workflow" / "schemas"
+SCHEMAS = Path("workflow") / "schemas"  # relative to the workflow root (the working directory)
 STRATEGY_PROMPTS = {"S2": "point", "S5": "box"}
 
 
@@ -29,9 +29,9 @@ def read_yaml(path: Path) -> Any:
         raise ConfigError(f"not valid YAML: {err}", path=str(path)) from err
 
 
-def _validator(schema_name: str) -> jsonschema.Validator:
+def _validator(root: Path, schema_name: str) -> jsonschema.Validator:
     """A validator that also fills in the schema's defaults, as snakemake.utils.validate does."""
-    schema = read_yaml(SCHEMAS / schema_name)
+    schema = read_yaml(root / SCHEMAS / schema_name)
     base = jsonschema.Draft202012Validator
 
     def set_defaults(validator, properties, instance, schema):
@@ -45,9 +45,9 @@ def _validator(schema_name: str) -> jsonschema.Validator:
     return extended(schema)
 
 
-def validate(obj: Any, schema_name: str, where: str) -> None:
+def validate(obj: Any, schema_name: str, where: str, root: Path) -> None:
     """Validate against a schema in workflow/schemas, naming the offending key and file."""
-    errors = sorted(_validator(schema_name).iter_errors(obj), key=lambda e: list(e.path))
+    errors = sorted(_validator(root, schema_name).iter_errors(obj), key=lambda e: list(e.path))
     if errors:
         first = errors[0]
         key = "/".join(str(p) for p in first.path) or "(top level)"
@@ -105,7 +105,7 @@ def load_card(root: Path, dataset: str, ontology: dict) -> Card:
             fix=f"use one of {', '.join(known)} or write the card (see config/README.md)",
         )
     raw = read_yaml(path)
-    validate(raw, "card.schema.yaml", str(path))
+    validate(raw, "card.schema.yaml", str(path), root)
     if raw["id"] != dataset:
         raise ConfigError(f"card id '{raw['id']}' differs from its file name", path=str(path))
     if raw["modality"] not in ontology["modalities"]:
@@ -132,7 +132,7 @@ def load_models(root: Path) -> dict[str, dict]:
 
 def resolve(config: dict, root: Path) -> tuple[dict[str, Card], dict[str, dict]]:
     """Validate the run config (filling defaults in place) and load its cards and models."""
-    validate(config, "config.schema.yaml", "config")
+    validate(config, "config.schema.yaml", "config", root)
     ontology = load_ontology(root)
     cards = {d: load_card(root, d, ontology) for d in config["datasets"]}
     zoo = load_models(root)

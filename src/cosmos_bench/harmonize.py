@@ -47,9 +47,10 @@ def case_images(
             yield slice_id, np.ascontiguousarray(img), np.ascontiguousarray(lab), spacing
 
 
-def kept_labels(labels: np.ndarray, label_map: dict[int, str], min_pixels: int) -> list[int]:
+def kept_labels(
+    values: np.ndarray, counts: np.ndarray, label_map: dict[int, str], min_pixels: int
+) -> list[int]:
     """Label values of the card's objects with more than `min_pixels` pixels (the paper's rule)."""
-    values, counts = np.unique(labels, return_counts=True)
     return [
         int(v) for v, c in zip(values, counts, strict=True) if v in label_map and c > min_pixels
     ]
@@ -130,8 +131,9 @@ def harmonize(
         n_cases += 1
         before = len(rows)
         for slice_id, image, labels, spacing in case_images(case, card, normalization):
-            unknown |= set(np.unique(labels).tolist()) - set(card.labels) - {0}
-            values = kept_labels(labels, card.labels, min_mask_pixels)
+            present, counts = np.unique(labels, return_counts=True)
+            unknown |= set(present.tolist()) - set(card.labels) - {0}
+            values = kept_labels(present, counts, card.labels, min_mask_pixels)
             if not values:
                 continue
             orig_h, orig_w = labels.shape
