@@ -9,8 +9,15 @@ import pytest
 
 from cosmos_bench.catalog import Card
 from cosmos_bench.download import read_manifest, sha256_file
-from cosmos_bench.errors import ChecksumError, ConfigError
-from cosmos_bench.source import download, local_path, unpack_source
+from cosmos_bench.errors import ChecksumError, ConfigError, CosmosError
+from cosmos_bench.source import (
+    Fetching,
+    apply_mirrors,
+    download,
+    explain,
+    local_path,
+    unpack_source,
+)
 
 
 def card(source: dict) -> Card:
@@ -46,7 +53,7 @@ def test_unpinned_records_and_warns_strict_refuses(
 ) -> None:
     toy = card({"url": "file:toy.zip"})
     with pytest.raises(ConfigError, match="strict_checksums"):
-        download(toy, tmp_path / "downloads", tmp_path, strict=True)
+        download(toy, tmp_path / "downloads", tmp_path, Fetching(strict=True))
     manifest = download(toy, tmp_path / "downloads", tmp_path)
     assert read_manifest(manifest) == {"toy.zip": sha256_file(archive)}
     assert "pins no sha256" in capsys.readouterr().err
@@ -88,10 +95,45 @@ def test_weights_come_through_the_same_verified_downloader(tmp_path: Path) -> No
             (tmp_path / "config" / "models.yaml").write_text(yaml.safe_dump({"sam-t": entry}))
             dest = tmp_path / "weights" / "sam-t.pth"
             if ok:
-                fetch_weights("sam-t", tmp_path, dest)
+                fetch_weights("sam-t", tmp_path, dest, {})
                 assert dest.read_bytes() == blob
             else:
                 dest.unlink()
                 with pytest.raises(ChecksumError, match="model sam-t"):
-                    fetch_weights("sam-t", tmp_path, dest)
+                    fetch_weights("sam-t", tmp_path, dest, {})
                 assert not dest.exists()
+
+
+def test_mirrors_rewrite_the_longest_prefix(tmp_path: Path, archive: Path) -> None:
+    mirrors = {"https://zenodo.org/": "https://mirror.lab/", "https://zenodo.org/records/": "file:"}
+    assert apply_mirrors("https://zenodo.org/records/toy.zip", mirrors) == "file:toy.zip"
+    assert apply_mirrors("https://zenodo.org/api/x", mirrors) == "https://mirror.lab/api/x"
+    assert apply_mirrors("https://figshare.com/x", mirrors) == "https://figshare.com/x"
+    toy = card({"url": "https://zenodo.org/records/toy.zip", "sha256": sha256_file(archive)})
+    manifest = download(toy, tmp_path / "downloads", tmp_path, Fetching(mirrors=mirrors))
+    assert read_manifest(manifest) == {"toy.zip": sha256_file(archive)}
+
+
+def test_a_gated_dataset_names_the_page_the_file_and_the_folder(
+    tmp_path: Path, archive: Path
+) -> None:
+    gated = card(
+        {
+            "url": "https://www.synapse.org/#!Synapse:syn3193805",
+            "filename": "toy.zip",
+            "access": "registration",
+            "instructions": "register, accept the data use terms, download Abdomen/RawData.zip",
+            "sha256": sha256_file(archive),
+        }
+    )
+    fetching = Fetching(manual_dir=Path("manual"))
+    with pytest.raises(CosmosError) as err:
+        download(gated, tmp_path / "downloads", tmp_path, fetching)
+    message = str(err.value)
+    for text in ("syn3193805", "toy.zip", "manual/toy", sha256_file(archive), "accept the data"):
+        assert text in message
+    assert explain(gated, Path("manual")) in message
+    (tmp_path / "manual" / "toy").mkdir(parents=True)
+    (tmp_path / "manual" / "toy" / "toy.zip").write_bytes(archive.read_bytes())
+    manifest = download(gated, tmp_path / "downloads", tmp_path, fetching)
+    assert read_manifest(manifest) == {"toy.zip": sha256_file(archive)}

@@ -1,24 +1,67 @@
 """The download and unpack stages for one dataset card (and model weights).
 
-A card's source is either an archive URL (http(s), file:) or a local folder. Either way the
-stage ends with `downloads/{dataset}/SHA256SUMS`, the hashes of what was verified; the unpack
-stage turns that into `raw/{dataset}/`, the folder the format adapter reads.
+A card's source is an archive URL (http(s), file:), a local folder, or, for gated datasets
+(registration or request), an archive the user places in the manual folder. Either way the stage
+ends with `downloads/{dataset}/SHA256SUMS`, the hashes of what was verified; the unpack stage
+turns that into `raw/{dataset}/`, the folder the format adapter reads.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from urllib.parse import urlparse
 
 from cosmos_bench.catalog import Card, load_card, load_models, load_ontology
 from cosmos_bench.download import fetch, fetch_local_tree, read_manifest, write_manifest
-from cosmos_bench.errors import ConfigError, run_cli
+from cosmos_bench.errors import ConfigError, CosmosError, run_cli
 from cosmos_bench.unpack import link_tree, unpack
 
 MANIFEST = "SHA256SUMS"
+GATED = ("registration", "request")
+
+
+@dataclass(frozen=True)
+class Fetching:
+    """How a run fetches: URL prefix rewrites, the folder for gated files, checksum policy."""
+
+    mirrors: dict[str, str] = field(default_factory=dict)
+    manual_dir: Path = Path("resources/manual")
+    strict: bool = False
+
+
+def apply_mirrors(url: str, mirrors: dict[str, str]) -> str:
+    """Rewrite the longest matching URL prefix (a lab mirror, a local folder)."""
+    matches = [prefix for prefix in mirrors if url.startswith(prefix)]
+    if not matches:
+        return url
+    prefix = max(matches, key=len)
+    return mirrors[prefix] + url[len(prefix) :]
+
+
+def manual_file(card: Card, manual_dir: Path) -> Path:
+    """Where a gated dataset's archive must be placed by the user."""
+    return manual_dir / card.id / archive_name(card.source)
+
+
+def explain(card: Card, manual_dir: Path) -> str:
+    """What a user must do to get this dataset, in plain words."""
+    source = card.source
+    if source["access"] not in GATED:
+        where = source.get("url") or source.get("path")
+        return f"{card.id}: {source['access']} access; fetched automatically from {where}"
+    pin = source.get("sha256") or "not known yet (recorded on first use)"
+    lines = [
+        f"{card.id}: needs {source['access']} at {source['url']}",
+        *([f"  {source['instructions']}"] if source.get("instructions") else []),
+        f"  then place {archive_name(source)} in {manual_file(card, manual_dir).parent}/",
+        f"  expected sha256: {pin}",
+    ]
+    return "\n".join(lines)
 
 
 def archive_name(source: dict) -> str:
@@ -45,13 +88,28 @@ def _warn_unpinned(dataset: str, manifest: Path) -> None:
     )
 
 
-def download(card: Card, out_dir: Path, root: Path, strict: bool = False) -> Path:
+def archive_location(card: Card, fetching: Fetching, root: Path) -> str:
+    """The URL or file to fetch the card's archive from, after mirrors and the manual folder."""
+    if card.source["access"] in GATED:
+        placed = root / manual_file(card, fetching.manual_dir)
+        if not placed.exists():
+            raise CosmosError(
+                f"a gated dataset: {placed} is missing",
+                dataset=card.id,
+                fix=explain(card, fetching.manual_dir) + "\n  and rerun; see "
+                f"`cosmos-bench datasets explain {card.id}`",
+            )
+        return str(placed)
+    return apply_mirrors(card.source["url"], fetching.mirrors)
+
+
+def download(card: Card, out_dir: Path, root: Path, fetching: Fetching = Fetching()) -> Path:
     """Fetch and verify the card's source; write and return its SHA256SUMS manifest."""
     source = card.source
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = out_dir / MANIFEST
     pinned = source.get("sha256") or None
-    if strict and not pinned:
+    if fetching.strict and not pinned:
         raise ConfigError(
             "the card pins no sha256 and strict_checksums is on",
             dataset=card.id,
@@ -67,7 +125,8 @@ def download(card: Card, out_dir: Path, root: Path, strict: bool = False) -> Pat
         hashes = fetch_local_tree(root / source["path"], dataset=card.id, sha256s=pinned)
     else:
         name = archive_name(source)
-        digest = fetch(source["url"], out_dir / name, dataset=card.id, sha256=pinned, base_dir=root)
+        location = archive_location(card, fetching, root)
+        digest = fetch(location, out_dir / name, dataset=card.id, sha256=pinned, base_dir=root)
         hashes = {name: digest}
     write_manifest(manifest, hashes)
     if not pinned:
@@ -85,10 +144,12 @@ def unpack_source(card: Card, manifest: Path, raw: Path, root: Path) -> None:
     print(f"[{card.id}] unpacked into {raw}", file=sys.stderr)
 
 
-def fetch_weights(model: str, root: Path, dest: Path) -> None:
+def fetch_weights(
+    model: str, root: Path, dest: Path, mirrors: dict[str, str] | None = None
+) -> None:
     """Fetch and verify one model's weights (the same downloader as datasets)."""
     weights = load_models(root)[model]["weights"]
-    url = weights["url"]
+    url = apply_mirrors(weights["url"], mirrors)
     fetch(
         local_path(url) or url,
         dest,
@@ -106,6 +167,7 @@ def main(argv: list[str] | None = None) -> None:
     d.add_argument("--dataset", required=True)
     d.add_argument("--out-dir", type=Path, required=True)
     d.add_argument("--strict", action="store_true")
+    d.add_argument("--manual-dir", type=Path, default=Fetching.manual_dir)
     u = sub.add_parser("unpack")
     u.add_argument("--dataset", required=True)
     u.add_argument("--manifest", type=Path, required=True)
@@ -115,13 +177,17 @@ def main(argv: list[str] | None = None) -> None:
     w.add_argument("--out", type=Path, required=True)
     for p in (d, u, w):
         p.add_argument("--root", type=Path, default=Path.cwd())
+    for p in (d, w):
+        p.add_argument("--mirrors", type=json.loads, default={}, help="JSON prefix -> prefix")
     args = parser.parse_args(argv)
     if args.stage == "weights":
-        fetch_weights(args.model, args.root, args.out)
+        fetch_weights(args.model, args.root, args.out, args.mirrors)
         return
     card = load_card(args.root, args.dataset, load_ontology(args.root))
     if args.stage == "download":
-        download(card, args.out_dir, args.root, args.strict)
+        download(
+            card, args.out_dir, args.root, Fetching(args.mirrors, args.manual_dir, args.strict)
+        )
     else:
         unpack_source(card, args.manifest, args.raw, args.root)
 

@@ -25,13 +25,16 @@ rule download:
     params:
         source=source_params,
         strict="--strict" if config["strict_checksums"] else "",
+        mirrors=json.dumps(config["mirrors"]),
+        manual_dir=config["manual_dir"],
     resources:
         downloads=1,
     conda:
         "../../envs/cosmos.yaml"
     shell:
         "python -m cosmos_bench.source download --dataset {wildcards.dataset} "
-        "--out-dir results/downloads/{wildcards.dataset} {params.strict} > {log} 2>&1"
+        "--out-dir results/downloads/{wildcards.dataset} {params.strict} "
+        "--mirrors {params.mirrors:q} --manual-dir {params.manual_dir:q} > {log} 2>&1"
 
 
 rule unpack:
@@ -53,9 +56,12 @@ rule weights:
         "results/weights/{model}.pth",
     log:
         "logs/weights/{model}.log",
+    params:
+        mirrors=json.dumps(config["mirrors"]),
     resources:
         downloads=1,
     conda:
         "../../envs/cosmos.yaml"
     shell:
-        "python -m cosmos_bench.source weights --model {wildcards.model} --out {output} > {log} 2>&1"
+        "python -m cosmos_bench.source weights --model {wildcards.model} --out {output} "
+        "--mirrors {params.mirrors:q} > {log} 2>&1"
