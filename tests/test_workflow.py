@@ -116,3 +116,26 @@ def test_kill_9_during_inference_then_rerun_completes(tmp_path: Path) -> None:
     assert (work / "results" / "report" / "index.html").exists()
     leftovers = [p for p in (work / "results").rglob("*") if p.name.endswith((".tmp", ".part"))]
     assert leftovers == []
+
+
+def test_a_gated_dataset_fails_with_instructions_then_runs_once_placed(tmp_path: Path) -> None:
+    work = copy_workflow(tmp_path)
+    endo = (work / "config" / "datasets" / "demo-endo.yaml").read_text()
+    gated = endo.replace("id: demo-endo", "id: gated-endo").replace(
+        "  url: file:results/sources/demo-endo.zip",
+        "  url: https://datasets.simula.no/kvasir-seg/\n  filename: demo-endo.zip\n"
+        "  instructions: fill in the request form, then download the zip",
+    ).replace("access: generated", "access: request")
+    (work / "config" / "datasets" / "gated-endo.yaml").write_text(gated)
+    selection = ("--config", "datasets=[gated-endo]", "models=[otsu-box]")
+    run = snakemake(work, *selection)
+    out = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "needs request at https://datasets.simula.no/kvasir-seg/" in out
+    assert "place demo-endo.zip in resources/manual/gated-endo/" in out
+    check(snakemake(work, "results/sources/demo-endo.zip"))
+    manual = work / "resources" / "manual" / "gated-endo"
+    manual.mkdir(parents=True)
+    (work / "results" / "sources" / "demo-endo.zip").rename(manual / "demo-endo.zip")
+    check(snakemake(work, *selection))
+    assert "gated-endo" in (work / "results" / "tables" / "by_dataset.csv").read_text()
