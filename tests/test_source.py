@@ -137,3 +137,15 @@ def test_a_gated_dataset_names_the_page_the_file_and_the_folder(
     (tmp_path / "manual" / "toy" / "toy.zip").write_bytes(archive.read_bytes())
     manifest = download(gated, tmp_path / "downloads", tmp_path, fetching)
     assert read_manifest(manifest) == {"toy.zip": sha256_file(archive)}
+
+
+def test_a_login_page_error_carries_the_card_instructions(tmp_path: Path) -> None:
+    from loopback import Behaviour, serve
+
+    with serve({"/toy.zip": b"PK"}, behaviour=Behaviour(html=True)) as (base, _log):
+        toy = card({"url": f"{base}/toy.zip", "instructions": "log in at the challenge site"})
+        with pytest.raises(CosmosError) as err:
+            download(toy, tmp_path / "downloads", tmp_path)
+    message = str(err.value)
+    assert "web page" in message and "the card says: log in at the challenge site" in message
+    assert not (tmp_path / "downloads" / "toy.zip").exists()

@@ -1,24 +1,32 @@
-"""unpack and link_tree: round trips, hostile members, corrupt archives, atomic publishing."""
+"""unpack and link_tree: round trips, hostile members, bombs, corrupt archives, atomic publishing.
+
+MALICIOUS lists the hostile archives (zip-slip, absolute paths, symlink and hardlink escapes,
+device files, zip/tar/gz bombs); each must raise a CosmosError naming the archive and leave the
+whole tmp_path listing unchanged, so nothing was written inside or outside the target folder.
+"""
 
 from __future__ import annotations
 
 import gzip
 import io
+import os
+import random
 import stat
 import tarfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from cosmos_bench.errors import CosmosError
-from cosmos_bench.unpack import link_tree, unpack
+from cosmos_bench.unpack import DEFAULT_MAX_RATIO, RATIO_GRACE, link_tree, unpack
 
 FILES = {"a.txt": b"alpha" * 100, "sub/b.nii.gz": b"not really an image", "sub/deep/c.csv": b"1,2"}
 
 
-def _zip(path: Path, files: dict[str, bytes]) -> Path:
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+def _zip(path: Path, files: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> Path:
+    with zipfile.ZipFile(path, "w", method) as zf:
         for name, data in files.items():
             zf.writestr(name, data)
     return path
@@ -49,12 +57,6 @@ def _files_of(root: Path) -> dict[str, bytes]:
         for p in sorted(root.rglob("*"))
         if p.is_file() and not p.is_symlink()
     }
-
-
-def _assert_nothing_left(tmp_path: Path, dest: Path) -> None:
-    assert not dest.exists()
-    assert not dest.with_name(dest.name + ".partial").exists()
-    assert not (tmp_path / "evil").exists()
 
 
 def test_zip_round_trip(tmp_path: Path) -> None:
@@ -92,77 +94,174 @@ def test_single_gz_is_decompressed_but_nii_gz_is_copied(tmp_path: Path) -> None:
     assert (tmp_path / "i" / "img.nii.gz").read_bytes() == gzip.compress(b"voxels")
 
 
-def test_zip_traversal_refused(tmp_path: Path) -> None:
-    archive = _zip(tmp_path / "a.zip", {"ok.txt": b"x", "../evil": b"boom"})
-    dest = tmp_path / "out"
-    with pytest.raises(CosmosError, match=r"refused archive member '\.\./evil'") as info:
-        unpack(archive, dest, dataset="ds")
-    assert "[ds]" in str(info.value)
-    assert "a.zip" in str(info.value)
-    _assert_nothing_left(tmp_path, dest)
-
-
-@pytest.mark.parametrize("name", ["../evil", "sub/../../evil"])
-def test_tar_traversal_refused(tmp_path: Path, name: str) -> None:
-    archive = _tar(tmp_path / "a.tar.gz", [(_file("ok.txt"), b"x"), (_file(name), b"boom")])
-    dest = tmp_path / "out"
-    with pytest.raises(CosmosError, match="escape the destination"):
-        unpack(archive, dest, dataset="ds")
-    _assert_nothing_left(tmp_path, dest)
-
-
-def test_absolute_path_refused(tmp_path: Path) -> None:
-    target = tmp_path / "evil"
-    archive = _tar(tmp_path / "a.tar", [(_file(str(target)), b"boom")], "w")
-    dest = tmp_path / "out"
-    with pytest.raises(CosmosError, match="absolute path"):
-        unpack(archive, dest, dataset="ds")
-    _assert_nothing_left(tmp_path, dest)
-
-
-@pytest.mark.parametrize("target", ["../evil", "/etc/passwd", "sub/../../evil"])
-def test_escaping_symlink_refused(tmp_path: Path, target: str) -> None:
-    members = [(_link("link", target), b""), (_file("link/payload"), b"boom")]
-    archive = _tar(tmp_path / "a.tar.gz", members)
-    dest = tmp_path / "out"
-    with pytest.raises(CosmosError, match="points outside the destination"):
-        unpack(archive, dest, dataset="ds")
-    _assert_nothing_left(tmp_path, dest)
-
-
-def test_escaping_hardlink_refused(tmp_path: Path) -> None:
-    archive = _tar(tmp_path / "a.tar", [(_link("h", "../evil", tarfile.LNKTYPE), b"")], "w")
-    with pytest.raises(CosmosError, match="refused archive member 'h'"):
-        unpack(archive, tmp_path / "out", dataset="ds")
-    _assert_nothing_left(tmp_path, tmp_path / "out")
-
-
-def test_escaping_zip_symlink_refused(tmp_path: Path) -> None:
+def _zip_link(folder: Path, target: str, *extra: tuple[str, bytes]) -> Path:
+    """A zip whose member `link` is a symlink (unix mode in external_attr) to `target`."""
     info = zipfile.ZipInfo("link")
     info.external_attr = (stat.S_IFLNK | 0o777) << 16
-    archive = tmp_path / "a.zip"
+    archive = folder / "a.zip"
     with zipfile.ZipFile(archive, "w") as zf:
-        zf.writestr(info, "../evil")
-    with pytest.raises(CosmosError, match="points outside the destination"):
-        unpack(archive, tmp_path / "out", dataset="ds")
-    _assert_nothing_left(tmp_path, tmp_path / "out")
+        zf.writestr(info, target)
+        for name, data in extra:
+            zf.writestr(name, data)
+    return archive
 
 
-def test_device_file_refused(tmp_path: Path) -> None:
-    device = _file("dev")
-    device.type = tarfile.CHRTYPE
-    archive = _tar(tmp_path / "a.tar", [(device, b"")], "w")
-    with pytest.raises(CosmosError, match="device or special file"):
-        unpack(archive, tmp_path / "out", dataset="ds")
+def _special(name: str, kind: bytes) -> tarfile.TarInfo:
+    info = _file(name)
+    info.type = kind
+    return info
+
+
+def _zip_bomb(folder: Path) -> Path:
+    """50 MB of zeros deflated to about 49 KB: a 1000:1 member, built in memory in ~0.2 s."""
+    return _zip(folder / "bomb.zip", {"zeros.bin": bytes(50_000_000)})
+
+
+def _tar_bomb(folder: Path) -> Path:
+    return _tar(folder / "bomb.tar.gz", [(_file("zeros.bin"), bytes(50_000_000))])
+
+
+def _bz2_bomb(folder: Path) -> Path:
+    """bzip2 is not bounded like deflate (~1032:1): 50 MB of zeros shrink to a few hundred bytes."""
+    return _tar(folder / "bomb.tar.bz2", [(_file("zeros.bin"), bytes(50_000_000))], "w:bz2")
+
+
+def _many_small_bombs(folder: Path) -> Path:
+    """64 bzip2 members of 512 KiB zeros: each under the ratio grace size, far above it together."""
+    files = {f"zeros{i}.bin": bytes(1 << 19) for i in range(64)}
+    return _zip(folder / "many.zip", files, zipfile.ZIP_BZIP2)
+
+
+# id -> (build the archive inside the given folder, what the refusal must say)
+MALICIOUS: dict[str, tuple[Callable[[Path], Path], str]] = {
+    "zip-slip-zip": (
+        lambda d: _zip(d / "a.zip", {"ok.txt": b"x", "../evil": b"boom"}),
+        r"refused archive member '\.\./evil'.*escape the destination",
+    ),
+    "zip-slip-zip-nested": (
+        lambda d: _zip(d / "a.zip", {"sub/../../../../evil": b"boom"}),
+        "escape the destination",
+    ),
+    "zip-slip-tar": (
+        lambda d: _tar(d / "a.tar.gz", [(_file("ok.txt"), b"x"), (_file("../evil"), b"boom")]),
+        "escape the destination",
+    ),
+    "zip-slip-tar-nested": (
+        lambda d: _tar(d / "a.tar.gz", [(_file("sub/../../../evil"), b"boom")]),
+        "escape the destination",
+    ),
+    "absolute-zip": (lambda d: _zip(d / "a.zip", {str(d / "evil"): b"boom"}), "absolute path"),
+    "absolute-tar": (
+        lambda d: _tar(d / "a.tar", [(_file(str(d / "evil")), b"boom")], "w"),
+        "absolute path",
+    ),
+    "symlink-zip": (lambda d: _zip_link(d, "../evil"), "points outside the destination"),
+    "symlink-zip-then-write": (
+        lambda d: _zip_link(d, "../../..", ("link/evil", b"boom")),
+        "points outside the destination",
+    ),
+    "symlink-tar-relative": (
+        lambda d: _tar(d / "a.tar.gz", [(_link("link", "../.."), b""), (_file("link/e"), b"x")]),
+        "points outside the destination",
+    ),
+    "symlink-tar-absolute": (
+        lambda d: _tar(d / "a.tar.gz", [(_link("link", str(d)), b""), (_file("link/e"), b"x")]),
+        "points outside the destination",
+    ),
+    "symlink-tar-nested": (
+        lambda d: _tar(d / "a.tar.gz", [(_link("link", "sub/../../evil"), b"")]),
+        "points outside the destination",
+    ),
+    "symlink-tar-chain": (
+        lambda d: _tar(d / "a.tar", [(_link("a", "."), b""), (_link("a/b", ".."), b"")], "w"),
+        r"refused archive member 'a/b'.*points outside",
+    ),
+    "hardlink-tar-relative": (
+        lambda d: _tar(d / "a.tar", [(_link("h", "../evil", tarfile.LNKTYPE), b"")], "w"),
+        r"refused archive member 'h'.*points outside",
+    ),
+    "hardlink-tar-absolute": (
+        lambda d: _tar(d / "a.tar", [(_link("h", "/etc/passwd", tarfile.LNKTYPE), b"")], "w"),
+        r"refused archive member 'h'.*points outside",
+    ),
+    "device-char": (
+        lambda d: _tar(d / "a.tar", [(_special("dev", tarfile.CHRTYPE), b"")], "w"),
+        "device or special file",
+    ),
+    "device-block": (
+        lambda d: _tar(d / "a.tar", [(_special("dev", tarfile.BLKTYPE), b"")], "w"),
+        "device or special file",
+    ),
+    "fifo": (
+        lambda d: _tar(d / "a.tar", [(_special("pipe", tarfile.FIFOTYPE), b"")], "w"),
+        "device or special file",
+    ),
+    "zip-bomb": (_zip_bomb, r"'zeros\.bin': it expands \d+ bytes to 50000000 \(\d+:1"),
+    "zip-bomb-many-members": (_many_small_bombs, r"the archive expands .*limit 1000:1"),
+    "tar-bomb": (_tar_bomb, r"'zeros\.bin': the archive expands .*zip bomb"),
+    "tar-bz2-bomb": (_bz2_bomb, r"'zeros\.bin': the archive expands .*zip bomb"),
+}
+
+
+def _listing(root: Path) -> list[str]:
+    """Every path under `root`, links not followed: proof that a refusal wrote nothing."""
+    return sorted(
+        os.path.relpath(os.path.join(top, name), root)
+        for top, dirs, files in os.walk(root)
+        for name in dirs + files
+    )
+
+
+def _refused(tmp_path: Path, archive: Path, match: str, **limits: int) -> str:
+    """Unpack two folders deep; demand a CosmosError naming the archive and no change on disk."""
+    dest = tmp_path / "site" / "data" / "out"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    before = _listing(tmp_path)
+    with pytest.raises(CosmosError, match=match) as info:
+        unpack(archive, dest, dataset="ds", **limits)
+    assert _listing(tmp_path) == before
+    message = str(info.value)
+    assert "[ds]" in message
+    assert f"file: {archive}" in message
+    return message
+
+
+@pytest.mark.parametrize("case", MALICIOUS)
+def test_malicious_archive_writes_nothing(tmp_path: Path, case: str) -> None:
+    build, match = MALICIOUS[case]
+    assert "malicious" in _refused(tmp_path, build(tmp_path), match)
+
+
+def _moderate(folder: Path, name: str) -> Path:
+    """2 MiB of a repeated random 16 KiB block: compresses about 70:1, under the ratio cap."""
+    payload = random.Random(0).randbytes(1 << 14) * 128
+    if name.endswith(".zip"):
+        return _zip(folder / name, {"big.bin": payload})
+    return _tar(folder / name, [(_file("big.bin"), payload)])
+
+
+@pytest.mark.parametrize("name", ["a.zip", "a.tar.gz"])
+def test_bomb_under_ratio_but_over_max_bytes(tmp_path: Path, name: str) -> None:
+    archive = _moderate(tmp_path, name)
+    ratio = (2 << 20) / archive.stat().st_size
+    assert 10 < ratio < DEFAULT_MAX_RATIO
+    _refused(tmp_path, archive, "expands beyond 1048576 bytes", max_bytes=1 << 20)
+    _refused(tmp_path, archive, "limit 10:1", max_ratio=10)
+    unpack(archive, tmp_path / "out", dataset="ds")
+    assert (tmp_path / "out" / "big.bin").stat().st_size == 2 << 20
+
+
+def test_small_compressible_members_are_not_bombs(tmp_path: Path) -> None:
+    mask = bytes(RATIO_GRACE // 2)  # ~1000:1 deflated, yet too small to be a bomb
+    archive = _zip(tmp_path / "a.zip", {"empty_mask.raw": mask, "a.txt": b"a"})
+    unpack(archive, tmp_path / "out", dataset="ds")
+    assert (tmp_path / "out" / "empty_mask.raw").read_bytes() == mask
 
 
 def test_size_and_member_caps(tmp_path: Path) -> None:
     archive = _zip(tmp_path / "a.zip", {"big": b"\0" * 10_000, "small": b"x"})
-    with pytest.raises(CosmosError, match="expands beyond 5000 bytes"):
-        unpack(archive, tmp_path / "out", dataset="ds", max_bytes=5000)
-    with pytest.raises(CosmosError, match="more than 1 members"):
-        unpack(archive, tmp_path / "out", dataset="ds", max_members=1)
-    _assert_nothing_left(tmp_path, tmp_path / "out")
+    _refused(tmp_path, archive, "expands beyond 5000 bytes", max_bytes=5000)
+    _refused(tmp_path, archive, "more than 1 members", max_members=1)
 
 
 @pytest.mark.parametrize("name", ["a.tar.gz", "a.tar", "a.zip"])
@@ -175,12 +274,7 @@ def test_truncated_archive(tmp_path: Path, name: str) -> None:
         _tar(full, [(_file("x.bin"), payload)], "w:gz" if name.endswith("gz") else "w")
     archive = tmp_path / name
     archive.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
-    dest = tmp_path / "out"
-    with pytest.raises(CosmosError, match="corrupt or truncated") as info:
-        unpack(archive, dest, dataset="ds")
-    assert "delete the archive" in str(info.value)
-    assert name in str(info.value)
-    _assert_nothing_left(tmp_path, dest)
+    assert "delete the archive" in _refused(tmp_path, archive, "corrupt or truncated")
 
 
 def test_stale_partial_removed_and_old_dest_replaced(tmp_path: Path) -> None:

@@ -121,11 +121,15 @@ def test_kill_9_during_inference_then_rerun_completes(tmp_path: Path) -> None:
 def test_a_gated_dataset_fails_with_instructions_then_runs_once_placed(tmp_path: Path) -> None:
     work = copy_workflow(tmp_path)
     endo = (work / "config" / "datasets" / "demo-endo.yaml").read_text()
-    gated = endo.replace("id: demo-endo", "id: gated-endo").replace(
-        "  url: file:results/sources/demo-endo.zip",
-        "  url: https://datasets.simula.no/kvasir-seg/\n  filename: demo-endo.zip\n"
-        "  instructions: fill in the request form, then download the zip",
-    ).replace("access: generated", "access: request")
+    gated = (
+        endo.replace("id: demo-endo", "id: gated-endo")
+        .replace(
+            "  url: file:results/sources/demo-endo.zip",
+            "  url: https://datasets.simula.no/kvasir-seg/\n  filename: demo-endo.zip\n"
+            "  instructions: fill in the request form, then download the zip",
+        )
+        .replace("access: generated", "access: request")
+    )
     (work / "config" / "datasets" / "gated-endo.yaml").write_text(gated)
     selection = ("--config", "datasets=[gated-endo]", "models=[otsu-box]")
     run = snakemake(work, *selection)

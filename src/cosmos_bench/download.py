@@ -6,6 +6,7 @@ CosmosError that says which dataset and file failed and what the user can do abo
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import itertools
 import os
@@ -20,7 +21,7 @@ from urllib.parse import unquote, urlsplit
 
 import requests
 
-from cosmos_bench.errors import ChecksumError, CosmosError
+from cosmos_bench.errors import ChecksumError, CosmosError, run_cli
 
 CHUNK = 1 << 20
 # A dropped connection loses the chunk being read, so network reads stay small to resume closely.
@@ -399,3 +400,26 @@ def _clock(seconds: float) -> str:
     minutes, secs = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Fetch one file by hand (pre-seed a cache, retry a stubborn host) with the same checks."""
+    parser = argparse.ArgumentParser(
+        prog="python -m cosmos_bench.download",
+        description="Download URL to DEST with resume, retries and a sha256 check; print the hash.",
+    )
+    parser.add_argument("url", help="http(s):// or file: URL, or a local path")
+    parser.add_argument("dest", type=Path, help="file to create; DEST.part holds partial bytes")
+    parser.add_argument("--dataset", required=True, help="dataset id, shown in messages")
+    parser.add_argument("--sha256", help="expected sha256; without it any content is accepted")
+    parser.add_argument(
+        "--timeout", type=float, default=60.0, help="seconds to wait for data before retrying"
+    )
+    args = parser.parse_args(argv)
+    print(
+        fetch(args.url, args.dest, dataset=args.dataset, sha256=args.sha256, timeout=args.timeout)
+    )
+
+
+if __name__ == "__main__":
+    run_cli(main)

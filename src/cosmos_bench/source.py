@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 
 from cosmos_bench.catalog import Card, load_card, load_models, load_ontology
 from cosmos_bench.download import fetch, fetch_local_tree, read_manifest, write_manifest
-from cosmos_bench.errors import ConfigError, CosmosError, run_cli
+from cosmos_bench.errors import ChecksumError, ConfigError, CosmosError, run_cli
 from cosmos_bench.unpack import link_tree, unpack
 
 MANIFEST = "SHA256SUMS"
@@ -126,7 +126,15 @@ def download(card: Card, out_dir: Path, root: Path, fetching: Fetching = Fetchin
     else:
         name = archive_name(source)
         location = archive_location(card, fetching, root)
-        digest = fetch(location, out_dir / name, dataset=card.id, sha256=pinned, base_dir=root)
+        try:
+            digest = fetch(location, out_dir / name, dataset=card.id, sha256=pinned, base_dir=root)
+        except ChecksumError:
+            raise
+        except CosmosError as err:  # a refusal or a login page: say what this card asks of users
+            if not source.get("instructions"):
+                raise
+            fix = f"{err.fix}\n  the card says: {source['instructions']}"
+            raise CosmosError(err.what, dataset=card.id, path=err.path, fix=fix) from err
         hashes = {name: digest}
     write_manifest(manifest, hashes)
     if not pinned:
@@ -140,7 +148,8 @@ def unpack_source(card: Card, manifest: Path, raw: Path, root: Path) -> None:
     if "path" in card.source:
         link_tree((root / card.source["path"]).resolve(), raw, names)
     else:
-        unpack(manifest.parent / archive_name(card.source), raw, dataset=card.id)
+        limits = {"max_ratio": card.source["max_ratio"]} if "max_ratio" in card.source else {}
+        unpack(manifest.parent / archive_name(card.source), raw, dataset=card.id, **limits)
     print(f"[{card.id}] unpacked into {raw}", file=sys.stderr)
 
 

@@ -23,6 +23,10 @@ from cosmos_bench.errors import CosmosError
 CHUNK = 1 << 20
 DEFAULT_MAX_BYTES = 200 * (1 << 30)
 DEFAULT_MAX_MEMBERS = 2_000_000
+DEFAULT_MAX_RATIO = 1000.0  # deflate tops out near 1032:1; mostly-zero label masks reach ~500:1
+# Below this many bytes a member (or archive) may compress as well as it likes: a small all-zero
+# file is no bomb, and capping its ratio would refuse harmless data.
+RATIO_GRACE = 1 << 20
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
 SUPPORTED = ".zip, .tar, .tar.gz/.tgz, .tar.bz2, .tar.xz, .gz, .nii.gz"
 # Decoders report damaged data with these; bz2 and gzip also raise OSError without an errno.
@@ -45,20 +49,35 @@ class _Guard:
     archive: Path
     max_bytes: int
     max_members: int
+    max_ratio: float
+    packed: int  # the archive's size on disk: the denominator of the overall ratio
     members: int = 0
     size: int = 0
 
-    def admit(self, name: str, size: int) -> None:
-        """Count one member and its size; stop zip bombs before they fill the disk."""
+    def admit(self, name: str, size: int, packed: int | None = None) -> None:
+        """Count one member before it is written; `packed` (zip only) lets its ratio be checked."""
         self.members += 1
         if self.members > self.max_members:
             raise self.refuse(name, f"the archive has more than {self.max_members} members")
+        if packed is not None:
+            self._check_ratio(name, "it", size, packed)
         self.grow(name, size)
 
     def grow(self, name: str, size: int) -> None:
+        """Add output bytes; stop bombs by total size and overall ratio before the disk fills."""
         self.size += size
         if self.size > self.max_bytes:
             raise self.refuse(name, f"the archive expands beyond {self.max_bytes} bytes")
+        self._check_ratio(name, "the archive", self.size, self.packed)
+
+    def _check_ratio(self, name: str, what: str, size: int, packed: int) -> None:
+        if size > RATIO_GRACE and size > self.max_ratio * packed:
+            ratio = size / max(packed, 1)
+            raise self.refuse(
+                name,
+                f"{what} expands {packed} bytes to {size} ({ratio:.0f}:1, limit "
+                f"{self.max_ratio:.0f}:1): a likely zip bomb",
+            )
 
     def refuse(self, name: str, why: str) -> CosmosError:
         return CosmosError(
@@ -66,7 +85,7 @@ class _Guard:
             dataset=self.dataset,
             path=str(self.archive),
             fix="the archive may be malicious or damaged: check its source and sha256 in the "
-            "dataset card (raise max_bytes only if you trust a very large archive)",
+            "dataset card (raise max_bytes or max_ratio only if you trust the archive)",
         )
 
 
@@ -80,8 +99,13 @@ def unpack(
     dataset: str,
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_members: int = DEFAULT_MAX_MEMBERS,
+    max_ratio: float = DEFAULT_MAX_RATIO,
 ) -> None:
-    """Extract `archive` into the folder `dest`, replacing it only once extraction succeeded."""
+    """Extract `archive` into the folder `dest`, replacing it only once extraction succeeded.
+
+    `max_bytes` caps the total output and `max_ratio` the output per archive byte (per member too
+    for zip, whose compressed sizes are known), so a bomb is refused before it fills the disk.
+    """
     extract = _extractor(archive, dataset)
     if not archive.is_file():
         raise CosmosError(
@@ -94,7 +118,8 @@ def unpack(
     _remove(partial)
     partial.mkdir(parents=True)
     try:
-        extract(archive, partial.resolve(), _Guard(dataset, archive, max_bytes, max_members))
+        guard = _Guard(dataset, archive, max_bytes, max_members, max_ratio, archive.stat().st_size)
+        extract(archive, partial.resolve(), guard)
     except BaseException as exc:
         _remove(partial)
         if _is_corrupt(exc):
@@ -169,7 +194,7 @@ def _extract_zip(archive: Path, root: Path, guard: _Guard) -> None:
         infos = zf.infolist()
         # zipfile never yields more than file_size bytes, so the declared sizes bound the output.
         for info in infos:
-            guard.admit(info.filename, info.file_size)
+            guard.admit(info.filename, info.file_size, info.compress_size)
         for info in infos:
             _extract_zip_member(zf, info, root, guard)
 
@@ -200,7 +225,7 @@ def _extract_tar(archive: Path, root: Path, guard: _Guard) -> None:
 
 
 def _checked_members(tf: tarfile.TarFile, root: Path, guard: _Guard) -> Iterator[tarfile.TarInfo]:
-    """Vet members while streaming, so a compressed tar is read once."""
+    """Vet members while streaming, so a compressed tar is read once and a bomb stops early."""
     for member in tf:
         guard.admit(member.name, member.size)
         _inside(root, member.name, guard)
