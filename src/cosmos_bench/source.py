@@ -103,6 +103,24 @@ def archive_location(card: Card, fetching: Fetching, root: Path) -> str:
     return apply_mirrors(card.source["url"], fetching.mirrors)
 
 
+def _fetch_archive(card: Card, out_dir: Path, root: Path, fetching: Fetching) -> dict[str, str]:
+    """Fetch the card's archive; a refusal or login page also repeats the card's instructions."""
+    source = card.source
+    name = archive_name(source)
+    location = archive_location(card, fetching, root)
+    pinned = source.get("sha256") or None
+    try:
+        digest = fetch(location, out_dir / name, dataset=card.id, sha256=pinned, base_dir=root)
+    except ChecksumError:
+        raise
+    except CosmosError as err:
+        if not source.get("instructions"):
+            raise
+        fix = f"{err.fix}\n  the card says: {source['instructions']}"
+        raise CosmosError(err.what, dataset=card.id, path=err.path, fix=fix) from err
+    return {name: digest}
+
+
 def download(card: Card, out_dir: Path, root: Path, fetching: Fetching = Fetching()) -> Path:
     """Fetch and verify the card's source; write and return its SHA256SUMS manifest."""
     source = card.source
@@ -124,18 +142,7 @@ def download(card: Card, out_dir: Path, root: Path, fetching: Fetching = Fetchin
             )
         hashes = fetch_local_tree(root / source["path"], dataset=card.id, sha256s=pinned)
     else:
-        name = archive_name(source)
-        location = archive_location(card, fetching, root)
-        try:
-            digest = fetch(location, out_dir / name, dataset=card.id, sha256=pinned, base_dir=root)
-        except ChecksumError:
-            raise
-        except CosmosError as err:  # a refusal or a login page: say what this card asks of users
-            if not source.get("instructions"):
-                raise
-            fix = f"{err.fix}\n  the card says: {source['instructions']}"
-            raise CosmosError(err.what, dataset=card.id, path=err.path, fix=fix) from err
-        hashes = {name: digest}
+        hashes = _fetch_archive(card, out_dir, root, fetching)
     write_manifest(manifest, hashes)
     if not pinned:
         _warn_unpinned(card.id, manifest)
