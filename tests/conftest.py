@@ -26,7 +26,7 @@ licence: CC0-1.0
 citation: none
 modality: CT
 source: {url: "file:tiny.tar.gz", access: generated}
-format: {adapter: nifti-pairs, images: "imagesTr/*_0000.nii.gz", labels: "labelsTr/{case}.nii.gz",
+format: {adapter: volume-pairs, images: "imagesTr/*_0000.nii.gz", labels: "labelsTr/{case}.nii.gz",
          case_suffix: _0000}
 labels: {1: liver, 2: lesion}
 """

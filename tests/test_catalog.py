@@ -75,7 +75,7 @@ def test_card_with_object_outside_the_ontology(tiny_root: Path) -> None:
 
 def test_card_schema_error_names_the_key(tiny_root: Path) -> None:
     card = tiny_root / "config" / "datasets" / "tiny.yaml"
-    card.write_text(card.read_text().replace("adapter: nifti-pairs", "adapter: dicom-magic"))
+    card.write_text(card.read_text().replace("adapter: volume-pairs", "adapter: dicom-magic"))
     with pytest.raises(ConfigError, match="format/adapter"):
         load_card(tiny_root, "tiny", load_ontology(tiny_root))
 

@@ -53,7 +53,7 @@ source:
   access: registration
   instructions: create a Synapse account, accept the terms, download Abdomen/RawData.zip
 format:
-  adapter: nifti-pairs
+  adapter: volume-pairs
   images: "Training/img/*.nii.gz"
   labels: "Training/label/{case}.nii.gz"
 labels: {1: spleen}

@@ -142,3 +142,34 @@ def test_a_2d_jpeg_mask_is_thresholded(tmp_path: Path) -> None:
     labels = read_mask(tmp_path / "m.jpg", card)
     assert set(np.unique(labels)) == {0, 1}
     assert abs(int((labels == 1).sum()) - 100) <= 8
+
+
+@pytest.mark.parametrize("suffix", [".nii.gz", ".nrrd", ".mhd", ".hdr"])
+def test_volume_pairs_read_every_simpleitk_format_alike(tmp_path: Path, suffix: str) -> None:
+    """NIfTI, NRRD, MetaImage (.mhd/.raw) and Analyze (.hdr/.img) give the same index."""
+    import shutil
+
+    from helpers import ROOT
+
+    for sub in ("resources", "config", "workflow/schemas"):
+        shutil.copytree(ROOT / sub, tmp_path / sub)
+    image, labels = phantom()
+    write_volume(image, tmp_path / "raw" / f"c1_img{suffix}", (0.8, 0.8, 3.0))
+    write_volume(labels, tmp_path / "raw" / f"c1_seg{suffix}", (0.8, 0.8, 3.0))
+    (tmp_path / "config" / "datasets" / "fmt.yaml").write_text(
+        f"""id: fmt
+name: format check
+homepage: none
+licence: CC0-1.0
+citation: none
+modality: CT
+source: {{path: raw, access: generated}}
+format: {{adapter: volume-pairs, images: "*_img{suffix}", labels: "{{case}}_seg{suffix}",
+         case_suffix: _img}}
+labels: {{1: liver, 2: lesion}}
+"""
+    )
+    card = load_card(tmp_path, "fmt", load_ontology(tmp_path))
+    index = harmonize(card, tmp_path / "raw", tmp_path / "i.parquet", tmp_path / "s")
+    assert index.groupby("object").size().to_dict() == {"lesion": 6, "liver": 8}
+    assert (index.spacing_y.iloc[0], index.spacing_x.iloc[0]) == pytest.approx((0.8, 0.8))

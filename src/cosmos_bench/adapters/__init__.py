@@ -35,10 +35,10 @@ Reader = Callable[[Path, Card], Iterator[Case]]
 
 def reader_for(card: Card) -> Reader:
     """The adapter named by the card's format.adapter."""
-    from cosmos_bench.adapters import images2d, medsam_npz, nifti
+    from cosmos_bench.adapters import images2d, medsam_npz, volumes
 
     return {
-        "nifti-pairs": nifti.read_cases,
+        "volume-pairs": volumes.read_cases,
         "image-mask-pairs": images2d.read_cases,
         "medsam-npz": medsam_npz.read_cases,
     }[card.format["adapter"]]

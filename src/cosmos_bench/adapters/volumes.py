@@ -1,4 +1,8 @@
-"""NIfTI image/label pairs (nnU-Net imagesTr/labelsTr and similar layouts)."""
+"""3D image/label file pairs in any format SimpleITK reads: NIfTI, NRRD, MetaImage, Analyze.
+
+nnU-Net imagesTr/labelsTr, KiTS case folders, PROMISE12 .mhd pairs and pyradiomics NRRD pairs
+all differ only in file patterns, which the card gives; orientation goes through one path.
+"""
 
 from __future__ import annotations
 
