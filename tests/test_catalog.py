@@ -93,3 +93,23 @@ def test_demo_archives_match_their_pinned_checksums(tmp_path: Path) -> None:
         card = load_card(ROOT, dataset, ontology)
         assert card.source["url"].endswith(name)
         assert sha256_file(build(tmp_path / name)) == card.source["sha256"], dataset
+
+
+def test_all_datasets_and_a_modality_filter() -> None:
+    config = {**copy.deepcopy(DEFAULT), "datasets": "all", "modalities": ["CT"]}
+    cards, _ = resolve(config, ROOT)
+    assert set(cards) == {"demo-ct", "medsam2-recist-ct"}
+    assert config["datasets"] == ["demo-ct", "medsam2-recist-ct"]  # what runs, for provenance
+    assert config["targets"] == []
+    every = {**copy.deepcopy(DEFAULT), "datasets": "all"}
+    resolve(every, ROOT)
+    assert every["datasets"] == sorted(
+        p.stem for p in (ROOT / "config" / "datasets").glob("*.yaml")
+    )
+
+
+def test_modality_filter_mistakes_are_named() -> None:
+    with pytest.raises(ConfigError, match="not in resources/ontology.yaml"):
+        resolve({**copy.deepcopy(DEFAULT), "modalities": ["PET"]}, ROOT)
+    with pytest.raises(ConfigError, match="no selected dataset has modality"):
+        resolve({**copy.deepcopy(DEFAULT), "modalities": ["MR"]}, ROOT)

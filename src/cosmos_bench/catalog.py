@@ -130,11 +130,40 @@ def load_models(root: Path) -> dict[str, dict]:
     return read_yaml(root / "config" / "models.yaml")
 
 
+def select_cards(config: dict, root: Path, ontology: dict) -> dict[str, Card]:
+    """The selected datasets' cards: `all` or ids, then the `modalities` filter."""
+    ids = config["datasets"]
+    if ids == "all":
+        ids = sorted(p.stem for p in (root / "config" / "datasets").glob("*.yaml"))
+    cards = {d: load_card(root, d, ontology) for d in ids}
+    if config["modalities"]:
+        unknown = sorted(set(config["modalities"]) - set(ontology["modalities"]))
+        if unknown:
+            raise ConfigError(
+                f"modalities {unknown} are not in resources/ontology.yaml",
+                fix=f"choose from {', '.join(ontology['modalities'])}",
+            )
+        cards = {d: c for d, c in cards.items() if c.modality in config["modalities"]}
+        if not cards:
+            raise ConfigError(
+                f"no selected dataset has modality {config['modalities']}",
+                fix="widen `datasets` or `modalities`",
+            )
+    return cards
+
+
 def resolve(config: dict, root: Path) -> tuple[dict[str, Card], dict[str, dict]]:
-    """Validate the run config (filling defaults in place) and load its cards and models."""
+    """Validate the run config and load its cards and models.
+
+    The config is completed in place (schema defaults, `all` expanded) so that the rules and the
+    report's provenance see exactly what runs.
+    """
     validate(config, "config.schema.yaml", "config", root)
     ontology = load_ontology(root)
-    cards = {d: load_card(root, d, ontology) for d in config["datasets"]}
+    cards = select_cards(config, root, ontology)
+    config["datasets"] = list(cards)
+    if config["targets"] == "all":
+        config["targets"] = []
     zoo = load_models(root)
     missing = [m for m in config["models"] if m not in zoo]
     if missing:
