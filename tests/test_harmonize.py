@@ -173,3 +173,36 @@ labels: {{1: liver, 2: lesion}}
     index = harmonize(card, tmp_path / "raw", tmp_path / "i.parquet", tmp_path / "s")
     assert index.groupby("object").size().to_dict() == {"lesion": 6, "liver": 8}
     assert (index.spacing_y.iloc[0], index.spacing_x.iloc[0]) == pytest.approx((0.8, 0.8))
+
+
+def test_case_ids_from_folders_as_kits_names_them(tmp_path: Path) -> None:
+    """KiTS19 layout: data/case_00000/imaging.nii.gz + segmentation.nii.gz."""
+    import shutil
+
+    from helpers import ROOT
+
+    for sub in ("resources", "config", "workflow/schemas"):
+        shutil.copytree(ROOT / sub, tmp_path / sub)
+    image, labels = phantom()
+    for case in ("case_00000", "case_00001"):
+        write_volume(image, tmp_path / "raw" / "data" / case / "imaging.nii.gz", (0.8, 0.8, 3.0))
+        write_volume(
+            labels, tmp_path / "raw" / "data" / case / "segmentation.nii.gz", (0.8, 0.8, 3.0)
+        )
+    (tmp_path / "config" / "datasets" / "kits.yaml").write_text(
+        """id: kits
+name: KiTS-like layout
+homepage: none
+licence: CC0-1.0
+citation: none
+modality: CT
+source: {path: raw, access: generated}
+format: {adapter: volume-pairs, images: "data/*/imaging.nii.gz",
+         labels: "data/{case}/segmentation.nii.gz", case_from: folder}
+labels: {1: liver, 2: lesion}
+"""
+    )
+    card = load_card(tmp_path, "kits", load_ontology(tmp_path))
+    index = harmonize(card, tmp_path / "raw", tmp_path / "i.parquet", tmp_path / "s")
+    assert sorted(index.case.unique()) == ["case_00000", "case_00001"]
+    assert index.uid.iloc[0] == "kits/case_00000/z0000"

@@ -32,13 +32,23 @@ def image_files(root: Path, card: Card) -> list[Path]:
     return files
 
 
+def case_id(image: Path, card: Card) -> str:
+    """The case an image belongs to: its file stem (minus case_suffix) or its folder's name.
+
+    KiTS (`case_00012/imaging.nii.gz`) and TotalSegmentator (`s0001/ct.nii.gz`) name the case
+    by folder; nnU-Net and most 2D sets by file name.
+    """
+    if card.format.get("case_from") == "folder":
+        return image.parent.name
+    case = stem(image)
+    suffix = card.format.get("case_suffix", "")
+    return case[: -len(suffix)] if suffix and case.endswith(suffix) else case
+
+
 def pairs(root: Path, card: Card) -> Iterator[tuple[str, Path, Path]]:
     """Yield (case id, image file, label file); a missing label file is an error, not a skip."""
-    suffix = card.format.get("case_suffix", "")
     for image in image_files(root, card):
-        case = stem(image)
-        if suffix and case.endswith(suffix):
-            case = case[: -len(suffix)]
+        case = case_id(image, card)
         label = root / card.format["labels"].format(case=case)
         if not label.exists():
             raise CosmosError(
