@@ -15,11 +15,17 @@ pytestmark = [
 ]
 
 
-def test_litemedsam_s5_on_real_ct_lesions(tmp_path: Path) -> None:
+def realdata_workflow(tmp_path: Path, dataset: str) -> Path:
+    """A fresh workflow copy whose card points at the real data folder wherever it lives."""
     work = copy_workflow(tmp_path)
-    card = work / "config" / "datasets" / "medsam2-recist-ct.yaml"
-    source = REALDATA / "medsam2-recist-ct"
-    card.write_text(card.read_text().replace("../shared/realdata/medsam2-recist-ct", str(source)))
+    card = work / "config" / "datasets" / f"{dataset}.yaml"
+    source = str(REALDATA / dataset)
+    card.write_text(card.read_text().replace(f"../shared/realdata/{dataset}", source))
+    return work
+
+
+def test_litemedsam_s5_on_real_ct_lesions(tmp_path: Path) -> None:
+    work = realdata_workflow(tmp_path, "medsam2-recist-ct")
     run = snakemake(
         work,
         "--config",
@@ -57,10 +63,7 @@ def independent_mask_counts(folder: Path) -> dict[str, int]:
 
 
 def test_pyradiomics_nrrd_harmonizes_to_the_independent_mask_count(tmp_path: Path) -> None:
-    source = REALDATA / "pyradiomics-nrrd"
-    work = copy_workflow(tmp_path)
-    card = work / "config" / "datasets" / "pyradiomics-nrrd.yaml"
-    card.write_text(card.read_text().replace("../shared/realdata/pyradiomics-nrrd", str(source)))
+    work = realdata_workflow(tmp_path, "pyradiomics-nrrd")
     run = snakemake(
         work,
         "results/harmonized/pyradiomics-nrrd/index.parquet",
@@ -69,7 +72,7 @@ def test_pyradiomics_nrrd_harmonizes_to_the_independent_mask_count(tmp_path: Pat
     )
     assert run.returncode == 0, run.stderr[-5000:]
     index = pd.read_parquet(work / "results" / "harmonized" / "pyradiomics-nrrd" / "index.parquet")
-    expected = independent_mask_counts(source)
+    expected = independent_mask_counts(REALDATA / "pyradiomics-nrrd")
     print(f"pyradiomics-nrrd masks per case: {expected}")
     assert index.groupby("case").size().to_dict() == expected
     assert set(index.target) == {"MR/lesion"}
