@@ -16,7 +16,6 @@ import yaml
 from cosmos_bench.errors import ConfigError
 
 SCHEMAS = Path("workflow") / "schemas"  # relative to the workflow root (the working directory)
-STRATEGY_PROMPTS = {"S2": "point", "S5": "box"}
 
 
 def read_yaml(path: Path) -> Any:
