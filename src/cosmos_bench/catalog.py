@@ -57,9 +57,51 @@ def validate(obj: Any, schema_name: str, where: str, root: Path) -> None:
         )
 
 
+PART_KEYS = ("modality", "format", "labels", "instances", "structures", "slice_axis")
+
+
+@dataclass(frozen=True)
+class Part:
+    """One homogeneous piece of a dataset: one modality, one adapter, one label meaning.
+
+    Exactly one of `labels` (value -> object), `instances` (every instance is one object) and
+    `structures` (one file per structure name -> object) says what the masks are.
+    """
+
+    name: str
+    modality: str
+    format: dict
+    labels: dict[int, str]
+    instances: str | None
+    structures: dict[str, str]
+    slice_axis: str
+
+    @classmethod
+    def from_raw(cls, raw: dict, name: str = "") -> Part:
+        return cls(
+            name=raw.get("name", name),
+            modality=raw["modality"],
+            format=raw["format"],
+            labels={int(k): v for k, v in raw.get("labels", {}).items()},
+            instances=raw.get("instances"),
+            structures=dict(raw.get("structures", {})),
+            slice_axis=raw.get("slice_axis", "axial"),
+        )
+
+    @property
+    def objects(self) -> set[str]:
+        if self.instances:
+            return {self.instances}
+        return set(self.labels.values()) | set(self.structures.values())
+
+    @property
+    def targets(self) -> set[str]:
+        return {f"{self.modality}/{obj}" for obj in self.objects}
+
+
 @dataclass(frozen=True)
 class Card:
-    """One dataset card, validated, with its label map keyed by int."""
+    """One dataset card, validated; `parts` is the one place adapters read layout from."""
 
     raw: dict
 
@@ -68,24 +110,40 @@ class Card:
         return self.raw["id"]
 
     @property
-    def modality(self) -> str:
-        return self.raw["modality"]
+    def parts(self) -> list[Part]:
+        """The card's parts; none for an `unresolved` card (no label source known)."""
+        if "unresolved" in self.raw:
+            return []
+        if "parts" in self.raw:
+            return [Part.from_raw(p) for p in self.raw["parts"]]
+        return [Part.from_raw({k: self.raw[k] for k in PART_KEYS if k in self.raw})]
+
+    @property
+    def modalities(self) -> list[str]:
+        return sorted({p.modality for p in self.parts})
 
     @property
     def source(self) -> dict:
         return self.raw["source"]
 
     @property
-    def format(self) -> dict:
-        return self.raw["format"]
+    def source_files(self) -> list[dict]:
+        """The files to fetch: `files`, or the single `url` (with its filename and sha256)."""
+        source = self.source
+        if "files" in source:
+            return source["files"]
+        if "url" in source:
+            keys = ("url", "filename", "sha256")
+            return [{k: source[k] for k in keys if k in source}]
+        return []
 
     @property
-    def labels(self) -> dict[int, str]:
-        return {int(k): v for k, v in self.raw["labels"].items()}
+    def objects(self) -> list[str]:
+        return sorted(set().union(set(), *(p.objects for p in self.parts)))
 
     @property
     def targets(self) -> list[str]:
-        return sorted({f"{self.modality}/{obj}" for obj in self.labels.values()})
+        return sorted(set().union(set(), *(p.targets for p in self.parts)))
 
 
 def load_ontology(root: Path) -> dict:
@@ -107,14 +165,19 @@ def load_card(root: Path, dataset: str, ontology: dict) -> Card:
     validate(raw, "card.schema.yaml", str(path), root)
     if raw["id"] != dataset:
         raise ConfigError(f"card id '{raw['id']}' differs from its file name", path=str(path))
-    if raw["modality"] not in ontology["modalities"]:
+    card = Card(raw)
+    names = [p.name for p in card.parts]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"part names {names} repeat", dataset=dataset, path=str(path))
+    odd = sorted(set(card.modalities) - set(ontology["modalities"]))
+    if odd:
         raise ConfigError(
-            f"modality '{raw['modality']}' is not in resources/ontology.yaml",
+            f"modalities {odd} are not in resources/ontology.yaml",
             dataset=dataset,
             path=str(path),
             fix="use a modality from the ontology or add it there",
         )
-    unknown = sorted(set(raw["labels"].values()) - set(ontology["objects"]))
+    unknown = sorted(set(card.objects) - set(ontology["objects"]))
     if unknown:
         raise ConfigError(
             f"objects {unknown} are not in resources/ontology.yaml",
@@ -122,7 +185,7 @@ def load_card(root: Path, dataset: str, ontology: dict) -> Card:
             path=str(path),
             fix="use the ontology's spelling (e.g. left_kidney) or add the object there",
         )
-    return Card(raw)
+    return card
 
 
 def load_models(root: Path) -> dict[str, dict]:
@@ -142,7 +205,8 @@ def select_cards(config: dict, root: Path, ontology: dict) -> dict[str, Card]:
                 f"modalities {unknown} are not in resources/ontology.yaml",
                 fix=f"choose from {', '.join(ontology['modalities'])}",
             )
-        cards = {d: c for d, c in cards.items() if c.modality in config["modalities"]}
+        wanted = set(config["modalities"])
+        cards = {d: c for d, c in cards.items() if wanted & set(c.modalities)}
         if not cards:
             raise ConfigError(
                 f"no selected dataset has modality {config['modalities']}",

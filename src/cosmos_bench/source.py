@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 from cosmos_bench.catalog import Card, load_card, load_models, load_ontology
 from cosmos_bench.download import fetch, fetch_local_tree, read_manifest, write_manifest
 from cosmos_bench.errors import ChecksumError, ConfigError, CosmosError, run_cli
-from cosmos_bench.unpack import link_tree, unpack
+from cosmos_bench.unpack import link_tree, unpack_all
 
 MANIFEST = "SHA256SUMS"
 GATED = ("registration", "request")
@@ -43,29 +43,31 @@ def apply_mirrors(url: str, mirrors: dict[str, str]) -> str:
     return mirrors[prefix] + url[len(prefix) :]
 
 
-def manual_file(card: Card, manual_dir: Path) -> Path:
-    """Where a gated dataset's archive must be placed by the user."""
-    return manual_dir / card.id / archive_name(card.source)
+def manual_file(card: Card, entry: dict, manual_dir: Path) -> Path:
+    """Where the user must place one file of a gated dataset."""
+    return manual_dir / card.id / archive_name(entry)
 
 
 def explain(card: Card, manual_dir: Path) -> str:
     """What a user must do to get this dataset, in plain words."""
     source = card.source
     if source["access"] not in GATED:
-        where = source.get("url") or source.get("path")
+        where = ", ".join(f["url"] for f in card.source_files) or source.get("path")
         return f"{card.id}: {source['access']} access; fetched automatically from {where}"
-    pin = source.get("sha256") or "not known yet (recorded on first use)"
     lines = [
-        f"{card.id}: needs {source['access']} at {source['url']}",
+        f"{card.id}: needs {source['access']} at {card.raw['homepage']}",
         *([f"  {source['instructions']}"] if source.get("instructions") else []),
-        f"  then place {archive_name(source)} in {manual_file(card, manual_dir).parent}/",
-        f"  expected sha256: {pin}",
+        f"  then place in {manual_dir / card.id}/:",
     ]
+    for entry in card.source_files:
+        pin = entry.get("sha256") or "not known yet (recorded on first use)"
+        lines.append(f"    {archive_name(entry)}  (from {entry['url']}; sha256 {pin})")
     return "\n".join(lines)
 
 
-def archive_name(source: dict) -> str:
-    return source.get("filename") or Path(urlparse(source["url"]).path).name
+def archive_name(entry: dict) -> str:
+    """A source file's name under downloads/{id}/: `filename`, else the URL's basename."""
+    return entry.get("filename") or Path(urlparse(entry["url"]).path).name
 
 
 def local_path(url: str) -> str | None:
@@ -88,10 +90,10 @@ def _warn_unpinned(dataset: str, manifest: Path) -> None:
     )
 
 
-def archive_location(card: Card, fetching: Fetching, root: Path) -> str:
-    """The URL or file to fetch the card's archive from, after mirrors and the manual folder."""
+def archive_location(card: Card, entry: dict, fetching: Fetching, root: Path) -> str:
+    """The URL or file to fetch one source file from, after mirrors and the manual folder."""
     if card.source["access"] in GATED:
-        placed = root / manual_file(card, fetching.manual_dir)
+        placed = root / manual_file(card, entry, fetching.manual_dir)
         if not placed.exists():
             raise CosmosError(
                 f"a gated dataset: {placed} is missing",
@@ -100,25 +102,27 @@ def archive_location(card: Card, fetching: Fetching, root: Path) -> str:
                 f"`cosmos-bench datasets explain {card.id}`",
             )
         return str(placed)
-    return apply_mirrors(card.source["url"], fetching.mirrors)
+    return apply_mirrors(entry["url"], fetching.mirrors)
 
 
-def _fetch_archive(card: Card, out_dir: Path, root: Path, fetching: Fetching) -> dict[str, str]:
-    """Fetch the card's archive; a refusal or login page also repeats the card's instructions."""
-    source = card.source
-    name = archive_name(source)
-    location = archive_location(card, fetching, root)
-    pinned = source.get("sha256") or None
+def _fetch_file(card: Card, entry: dict, out_dir: Path, root: Path, fetching: Fetching) -> str:
+    """Fetch one source file; a refusal or login page also repeats the card's instructions."""
+    instructions = card.source.get("instructions")
     try:
-        digest = fetch(location, out_dir / name, dataset=card.id, sha256=pinned, base_dir=root)
+        return fetch(
+            archive_location(card, entry, fetching, root),
+            out_dir / archive_name(entry),
+            dataset=card.id,
+            sha256=entry.get("sha256") or None,
+            base_dir=root,
+        )
     except ChecksumError:
         raise
     except CosmosError as err:
-        if not source.get("instructions"):
+        if not instructions:
             raise
-        fix = f"{err.fix}\n  the card says: {source['instructions']}"
+        fix = f"{err.fix}\n  the card says: {instructions}"
         raise CosmosError(err.what, dataset=card.id, path=err.path, fix=fix) from err
-    return {name: digest}
 
 
 def download(card: Card, out_dir: Path, root: Path, fetching: Fetching = Fetching()) -> Path:
@@ -126,37 +130,51 @@ def download(card: Card, out_dir: Path, root: Path, fetching: Fetching = Fetchin
     source = card.source
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = out_dir / MANIFEST
-    pinned = source.get("sha256") or None
-    if fetching.strict and not pinned:
-        raise ConfigError(
-            "the card pins no sha256 and strict_checksums is on",
-            dataset=card.id,
-            fix="add source.sha256 to the card, or turn strict_checksums off",
-        )
     if "path" in source:
+        pinned = source.get("sha256") or None
         if isinstance(pinned, str):
             raise ConfigError(
                 "a local-folder source pins sha256 as a map of file name -> hash",
                 dataset=card.id,
                 fix="write source.sha256 as {file: hash, ...} or leave it empty",
             )
+        unpinned = not pinned
+        _check_strict(card, fetching, unpinned)
         hashes = fetch_local_tree(root / source["path"], dataset=card.id, sha256s=pinned)
     else:
-        hashes = _fetch_archive(card, out_dir, root, fetching)
+        unpinned = any(not entry.get("sha256") for entry in card.source_files)
+        _check_strict(card, fetching, unpinned)
+        hashes = {
+            archive_name(entry): _fetch_file(card, entry, out_dir, root, fetching)
+            for entry in card.source_files
+        }
     write_manifest(manifest, hashes)
-    if not pinned:
+    if unpinned:
         _warn_unpinned(card.id, manifest)
     return manifest
 
 
+def _check_strict(card: Card, fetching: Fetching, unpinned: bool) -> None:
+    if fetching.strict and unpinned:
+        raise ConfigError(
+            "the card pins no sha256 for some source file and strict_checksums is on",
+            dataset=card.id,
+            fix="add the sha256 to the card's source, or turn strict_checksums off",
+        )
+
+
 def unpack_source(card: Card, manifest: Path, raw: Path, root: Path) -> None:
-    """Extract the verified archive (or link the verified local files) into `raw`."""
+    """Extract the verified archives (or link the verified local files) into `raw`."""
     names = sorted(read_manifest(manifest))
     if "path" in card.source:
         link_tree((root / card.source["path"]).resolve(), raw, names)
     else:
         limits = {"max_ratio": card.source["max_ratio"]} if "max_ratio" in card.source else {}
-        unpack(manifest.parent / archive_name(card.source), raw, dataset=card.id, **limits)
+        members = [
+            (manifest.parent / archive_name(entry), entry.get("into", ""))
+            for entry in card.source_files
+        ]
+        unpack_all(members, raw, dataset=card.id, **limits)
     print(f"[{card.id}] unpacked into {raw}", file=sys.stderr)
 
 

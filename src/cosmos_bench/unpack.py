@@ -28,7 +28,9 @@ DEFAULT_MAX_RATIO = 1000.0  # deflate tops out near 1032:1; mostly-zero label ma
 # file is no bomb, and capping its ratio would refuse harmless data.
 RATIO_GRACE = 1 << 20
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
-SUPPORTED = ".zip, .tar, .tar.gz/.tgz, .tar.bz2, .tar.xz, .gz, .nii.gz"
+# Sources that are data files, not archives (ssTEM's TIFF stacks): copied as they are.
+PLAIN_FILES = (".nii.gz", ".nii", ".tif", ".tiff", ".mhd", ".raw", ".nrrd", ".png", ".csv")
+SUPPORTED = ".zip, .tar, .tar.gz/.tgz, .tar.bz2, .tar.xz, .gz, or a plain " + ", ".join(PLAIN_FILES)
 # Decoders report damaged data with these; bz2 and gzip also raise OSError without an errno.
 _CORRUPT = (
     zipfile.BadZipFile,
@@ -92,8 +94,13 @@ class _Guard:
 Extractor = Callable[[Path, Path, _Guard], None]
 
 
-def unpack(
-    archive: Path,
+def unpack(archive: Path, dest: Path, *, dataset: str, **limits: float) -> None:
+    """Extract one archive into the folder `dest` (see unpack_all)."""
+    unpack_all([(archive, "")], dest, dataset=dataset, **limits)
+
+
+def unpack_all(
+    archives: list[tuple[Path, str]],
     dest: Path,
     *,
     dataset: str,
@@ -101,35 +108,39 @@ def unpack(
     max_members: int = DEFAULT_MAX_MEMBERS,
     max_ratio: float = DEFAULT_MAX_RATIO,
 ) -> None:
-    """Extract `archive` into the folder `dest`, replacing it only once extraction succeeded.
+    """Extract each (archive, sub-folder) into `dest`, replacing it only once all succeeded.
 
     `max_bytes` caps the total output and `max_ratio` the output per archive byte (per member too
     for zip, whose compressed sizes are known), so a bomb is refused before it fills the disk.
+    A file that is no archive (a TIFF stack, a NIfTI) is copied as it is.
     """
-    extract = _extractor(archive, dataset)
-    if not archive.is_file():
-        raise CosmosError(
-            "archive not found",
-            dataset=dataset,
-            path=str(archive),
-            fix="rerun the download step for this dataset",
-        )
     partial = dest.with_name(dest.name + ".partial")
     _remove(partial)
     partial.mkdir(parents=True)
-    try:
-        guard = _Guard(dataset, archive, max_bytes, max_members, max_ratio, archive.stat().st_size)
-        extract(archive, partial.resolve(), guard)
-    except BaseException as exc:
-        _remove(partial)
-        if _is_corrupt(exc):
+    for archive, into in archives:
+        if not archive.is_file():
+            _remove(partial)
             raise CosmosError(
-                f"the archive is corrupt or truncated ({type(exc).__name__}: {exc})",
+                "archive not found",
                 dataset=dataset,
                 path=str(archive),
-                fix="delete the archive and run the download step again",
-            ) from exc
-        raise
+                fix="rerun the download step for this dataset",
+            )
+        guard = _Guard(dataset, archive, max_bytes, max_members, max_ratio, archive.stat().st_size)
+        try:
+            target = _inside(partial.resolve(), into, guard)
+            target.mkdir(parents=True, exist_ok=True)
+            _extractor(archive, dataset)(archive, target, guard)
+        except BaseException as exc:
+            _remove(partial)
+            if _is_corrupt(exc):
+                raise CosmosError(
+                    f"the archive is corrupt or truncated ({type(exc).__name__}: {exc})",
+                    dataset=dataset,
+                    path=str(archive),
+                    fix="delete the archive and run the download step again",
+                ) from exc
+            raise
     _publish(partial, dest)
 
 
@@ -177,7 +188,7 @@ def _extractor(archive: Path, dataset: str) -> Extractor:
         return _extract_zip
     if name.endswith(TAR_SUFFIXES):
         return _extract_tar
-    if name.endswith(".nii.gz"):
+    if name.endswith(PLAIN_FILES):
         return _copy_as_is
     if name.endswith(".gz"):
         return _gunzip
