@@ -10,7 +10,8 @@ import SimpleITK as sitk
 from helpers import phantom, write_volume
 
 from cosmos_bench.catalog import load_card, load_ontology
-from cosmos_bench.harmonize import cap_side, harmonize, kept_labels
+from cosmos_bench.catalog import Part
+from cosmos_bench.harmonize import cap_side, harmonize, kept_masks
 from cosmos_bench.index import INDEX_SCHEMA_VERSION, SCHEMA, read_index
 from cosmos_bench.normalize import to_uint8
 from cosmos_bench.shards import ShardReader
@@ -35,16 +36,17 @@ def test_paper_rule_drops_masks_of_at_most_50_pixels() -> None:
     labels[:5, :10] = 1  # 50 px: dropped
     labels[10:16, :10] = 2  # 60 px: kept
     labels[17:, :] = 9  # not in the card
-    values, counts = np.unique(labels, return_counts=True)
-    assert kept_labels(values, counts, {1: "liver", 2: "spleen"}, 50) == [2]
+    part = Part.from_raw({"modality": "CT", "format": {}, "labels": {1: "liver", 2: "spleen"}})
+    kept, unknown = kept_masks(labels[None], part, 50)
+    assert kept == [(0, 2, "spleen")] and unknown == {9}
 
 
 def test_cap_side_keeps_labels_exact_and_reports_the_scale() -> None:
     image = np.arange(200 * 100, dtype=np.float32).reshape(200, 100).astype(np.uint8)
     labels = np.zeros((200, 100), np.uint16)
     labels[50:150, 20:80] = 3
-    small, small_labels, scale = cap_side(image, labels, 100)
-    assert small.shape == (100, 50) and small_labels.shape == (100, 50)
+    small, small_labels, scale = cap_side(image, labels[None], 100)
+    assert small.shape == (100, 50) and small_labels.shape == (1, 100, 50)
     assert scale == 0.5
     assert set(np.unique(small_labels)) == {0, 3}
 
@@ -80,9 +82,9 @@ def test_harmonize_writes_shards_and_a_versioned_index(tiny_root: Path) -> None:
     assert (row.spacing_y, row.spacing_x) == pytest.approx((0.8, 0.8))
     with ShardReader(out / "shards" / "shard-00000.h5") as shard:
         image, labels = shard.image(int(row.row)), shard.labels(int(row.row))
+        mask = shard.mask(int(row.row), int(row.layer), int(row.label))
         assert shard.uid(int(row.row)) == row.uid
-    assert image.dtype == np.uint8 and image.shape == (96, 96)
-    mask = labels == row.label
+    assert image.dtype == np.uint8 and image.shape == (96, 96) and labels.shape == (1, 96, 96)
     assert mask.sum() == row.area_px
     ys, xs = np.nonzero(mask)
     assert [xs.min(), ys.min(), xs.max(), ys.max()] == [
@@ -133,13 +135,14 @@ def test_a_2d_jpeg_mask_is_thresholded(tmp_path: Path) -> None:
     from PIL import Image
 
     from cosmos_bench.adapters.images2d import read_mask
-    from cosmos_bench.catalog import Card
 
     mask = np.zeros((20, 20), np.uint8)
     mask[5:15, 5:15] = 255
     Image.fromarray(mask).save(tmp_path / "m.jpg", quality=70)
-    card = Card({"id": "x", "labels": {"1": "polyp"}, "format": {"mask_threshold": 128}})
-    labels = read_mask(tmp_path / "m.jpg", card)
+    part = Part.from_raw(
+        {"modality": "X", "labels": {"1": "polyp"}, "format": {"mask_threshold": 128}}
+    )
+    labels = read_mask(tmp_path / "m.jpg", part, "x")
     assert set(np.unique(labels)) == {0, 1}
     assert abs(int((labels == 1).sum()) - 100) <= 8
 

@@ -10,11 +10,13 @@ import pytest
 from helpers import ROOT, phantom
 
 from cosmos_bench.adapters.medsam_npz import read_cases
-from cosmos_bench.catalog import Card
+from cosmos_bench.catalog import Part
 from cosmos_bench.errors import CosmosError
 from cosmos_bench.provenance import collect, main
 
-NPZ_CARD = Card({"id": "npz", "labels": {"1": "lesion"}, "format": {"images": "*.npz"}})
+NPZ_PART = Part.from_raw(
+    {"modality": "CT", "labels": {"1": "lesion"}, "format": {"images": "*.npz"}}
+)
 
 
 def test_medsam_npz_volumes_keep_their_geometry(tmp_path: Path) -> None:
@@ -27,16 +29,16 @@ def test_medsam_npz_volumes_keep_their_geometry(tmp_path: Path) -> None:
         direction=np.eye(3).ravel(),
         origin=np.zeros(3),
     )
-    (case,) = read_cases(tmp_path, NPZ_CARD)
+    (case,) = read_cases(tmp_path, NPZ_PART, "npz")
     assert case.case_id == "CT_Lesion_1" and case.is_3d
     assert case.image.spacing == pytest.approx((5.0, 0.7, 0.7))
-    assert np.array_equal(case.labels.array, labels == 1)
+    assert np.array_equal(case.layers[0].array, labels == 1)
 
 
 def test_medsam_npz_without_spacing_is_named(tmp_path: Path) -> None:
     np.savez(tmp_path / "bad.npz", imgs=np.zeros((2, 4, 4), np.uint8), gts=np.zeros((2, 4, 4)))
     with pytest.raises(CosmosError, match="spacing") as err:
-        list(read_cases(tmp_path, NPZ_CARD))
+        list(read_cases(tmp_path, NPZ_PART, "npz"))
     assert "bad.npz" in str(err.value)
 
 

@@ -89,6 +89,13 @@ class Part:
         )
 
     @property
+    def value_objects(self) -> dict[int, str]:
+        """Label value -> object; structure k (in card order) has value k + 1."""
+        if self.structures:
+            return {k + 1: obj for k, obj in enumerate(self.structures.values())}
+        return self.labels
+
+    @property
     def objects(self) -> set[str]:
         if self.instances:
             return {self.instances}
@@ -186,6 +193,37 @@ def load_card(root: Path, dataset: str, ontology: dict) -> Card:
             fix="use the ontology's spelling (e.g. left_kidney) or add the object there",
         )
     return card
+
+
+def all_cards(root: Path) -> list[Card]:
+    """Every card in config/datasets, validated, by id."""
+    ontology = load_ontology(root)
+    return [
+        load_card(root, p.stem, ontology)
+        for p in sorted((root / "config" / "datasets").glob("*.yaml"))
+    ]
+
+
+def cosmos_ids(root: Path) -> list[str]:
+    """The COSMOS 1050K datasets (cards with a `cosmos` number), in the paper's README order."""
+    numbered = [
+        (read_yaml(p).get("cosmos"), p.stem) for p in (root / "config" / "datasets").glob("*.yaml")
+    ]
+    return [d for n, d in sorted((n, d) for n, d in numbered if n)]
+
+
+PAPER_COUNTS = {"datasets": 53, "modalities": 18, "objects": 84, "targets": 125}
+
+
+def counts(cards: list[Card]) -> dict[str, int]:
+    """Datasets, modalities, objects and targets of a selection (compare PAPER_COUNTS)."""
+    targets = set().union(set(), *(c.targets for c in cards))
+    return {
+        "datasets": len(cards),
+        "modalities": len({t.split("/")[0] for t in targets}),
+        "objects": len({t.split("/")[1] for t in targets}),
+        "targets": len(targets),
+    }
 
 
 def load_models(root: Path) -> dict[str, dict]:

@@ -1,6 +1,8 @@
 """`cosmos-bench`: questions a user asks about the catalog before and during a run.
 
-cosmos-bench datasets list            id, modality, access, licence, size of every card
+cosmos-bench datasets list [--all]    the 53 COSMOS cards (--all: every card): id, modalities,
+                                      targets, access, licence, size, confidence
+cosmos-bench datasets summary [--all] datasets / modalities / objects / targets vs the paper
 cosmos-bench datasets status          downloaded / verified / unpacked / harmonized
 cosmos-bench datasets explain ID      what a dataset needs from the user
 """
@@ -10,20 +12,59 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cosmos_bench.catalog import Card, load_card, load_ontology, read_yaml
+from cosmos_bench.catalog import (
+    PAPER_COUNTS,
+    Card,
+    all_cards,
+    cosmos_ids,
+    counts,
+    load_card,
+    load_ontology,
+    read_yaml,
+)
 from cosmos_bench.download import read_manifest
 from cosmos_bench.errors import CosmosError, run_cli
-from cosmos_bench.source import MANIFEST, explain
+from cosmos_bench.source import MANIFEST, archive_name, explain
 
 RESULTS = Path("results")
 
 
-def all_cards(root: Path) -> list[Card]:
-    ontology = load_ontology(root)
+def selected(root: Path, every: bool) -> list[Card]:
+    """Every card, or the COSMOS ones in the paper's order."""
+    cards = {c.id: c for c in all_cards(root)}
+    if every:
+        return list(cards.values())
+    return [cards[d] for d in cosmos_ids(root)]
+
+
+def list_row(card: Card) -> list[str]:
     return [
-        load_card(root, p.stem, ontology)
-        for p in sorted((root / "config" / "datasets").glob("*.yaml"))
+        str(card.raw.get("cosmos", "-")),
+        card.id,
+        ",".join(card.modalities) or "(unresolved)",
+        str(len(card.targets)),
+        card.source["access"],
+        card.raw["licence"][:28],
+        card.source.get("size", "?"),
+        card.raw.get("confidence", "high"),
     ]
+
+
+def summary(cards: list[Card]) -> str:
+    ours = counts(cards)
+    lines = [f"{'':12}{'cards':>8}{'paper':>8}"]
+    lines += [f"{k:12}{ours[k]:>8}{PAPER_COUNTS[k]:>8}" for k in PAPER_COUNTS]
+    by_modality: dict[str, set[str]] = {}
+    for card in cards:
+        for target in card.targets:
+            modality, obj = target.split("/")
+            by_modality.setdefault(modality, set()).add(obj)
+    lines.append("\ntargets per modality:")
+    lines += [f"  {m:20} {len(o):>3}" for m, o in sorted(by_modality.items())]
+    unresolved = [c.id for c in cards if "unresolved" in c.raw]
+    if unresolved:
+        lines.append(f"\nunresolved cards (no label source known): {', '.join(unresolved)}")
+    return "\n".join(lines)
 
 
 def table(rows: list[list[str]], header: list[str]) -> str:
@@ -36,12 +77,12 @@ def table(rows: list[list[str]], header: list[str]) -> str:
 
 def verified(card: Card, manifest: Path) -> str:
     """Whether the recorded hashes match the card's pins ('unpinned' when it pins none)."""
-    pins = card.source.get("sha256")
+    pins = card.source.get("sha256") if "path" in card.source else None
+    if "path" not in card.source:
+        pins = {archive_name(e): e["sha256"] for e in card.source_files if e.get("sha256")}
     if not pins:
         return "unpinned"
     seen = read_manifest(manifest)
-    if isinstance(pins, str):
-        pins = {next(iter(seen), ""): pins}
     return "yes" if all(seen.get(name) == sha for name, sha in pins.items()) else "MISMATCH"
 
 
@@ -67,7 +108,9 @@ def main(argv: list[str] | None = None) -> None:
     groups = parser.add_subparsers(dest="group", required=True)
     datasets = groups.add_parser("datasets", help="the dataset catalog")
     sub = datasets.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="every card: id, modality, access, licence, size")
+    for name, what in (("list", "the cards, one row each"), ("summary", "catalog counts")):
+        cmd = sub.add_parser(name, help=what)
+        cmd.add_argument("--all", action="store_true", help="every card, not only COSMOS")
     sub.add_parser("status", help="what is downloaded, verified, unpacked, harmonized")
     ex = sub.add_parser("explain", help="what a dataset needs from the user")
     ex.add_argument("dataset")
@@ -78,15 +121,15 @@ def main(argv: list[str] | None = None) -> None:
         card = load_card(args.root, args.dataset, load_ontology(args.root))
         print(explain(card, Path(config.get("manual_dir", "resources/manual"))))
         return
-    cards = all_cards(args.root)
+    cards = selected(args.root, getattr(args, "all", True))
     if not cards:
         raise CosmosError("no dataset cards", path=str(args.root / "config" / "datasets"))
     if args.command == "list":
-        rows = [
-            [c.id, c.modality, c.source["access"], c.raw["licence"], c.source.get("size", "?")]
-            for c in cards
-        ]
-        print(table(rows, ["dataset", "modality", "access", "licence", "size"]))
+        header = ["#", "dataset", "modalities", "targets", "access", "licence", "size", "conf."]
+        print(table([list_row(c) for c in cards], header))
+        print(f"{len(cards)} cards")
+    elif args.command == "summary":
+        print(summary(cards))
     else:
         rows = [status_row(c, args.root / RESULTS) for c in cards]
         print(table(rows, ["dataset", "downloaded", "verified", "unpacked", "harmonized"]))

@@ -16,9 +16,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
+from scipy import ndimage
 
 from cosmos_bench.adapters import Case, reader_for
-from cosmos_bench.catalog import Card, load_card, load_ontology
+from cosmos_bench.catalog import Card, Part, load_card, load_ontology
 from cosmos_bench.errors import CosmosError, run_cli
 from cosmos_bench.index import write_index
 from cosmos_bench.normalize import PRESETS, to_uint8
@@ -29,55 +30,78 @@ NO_SPACING = (float("nan"), float("nan"))
 
 
 def case_images(
-    case: Case, card: Card, preset: str
+    case: Case, part: Part, preset: str
 ) -> Iterator[tuple[str, np.ndarray, np.ndarray, tuple[float, float]]]:
-    """Yield (slice id, uint8 image, label map, spacing) for every labelled image of a case."""
+    """Yield (slice id, uint8 image, label layers (L, H, W), spacing) per labelled image."""
     if not case.is_3d:
-        if case.labels.any():
-            image = to_uint8(case.image, preset, card.modality)
-            yield "2d", image, case.labels, case.spacing or NO_SPACING
+        layers = np.stack(case.layers)
+        if layers.any():
+            image = to_uint8(case.image, preset, part.modality)
+            yield "2d", image, layers, case.spacing or NO_SPACING
         return
     image = case.image
-    image.array = to_uint8(image.array, preset, card.modality)
-    plane = card.raw.get("slice_axis", "axial")
-    for (slice_id, img, spacing), (_, lab, _) in zip(
-        slices(image, plane), slices(case.labels, plane), strict=True
+    image.array = to_uint8(image.array, preset, part.modality)
+    prefix = f"{case.frame}-" if case.frame else ""
+    label_slices = zip(*(slices(layer, part.slice_axis) for layer in case.layers), strict=True)
+    for (slice_id, img, spacing), labs in zip(
+        slices(image, part.slice_axis), label_slices, strict=True
     ):
-        if lab.any():
-            yield slice_id, np.ascontiguousarray(img), np.ascontiguousarray(lab), spacing
+        layers = np.stack([lab for _, lab, _ in labs])
+        if layers.any():
+            yield prefix + slice_id, np.ascontiguousarray(img), layers, spacing
 
 
-def kept_labels(
-    values: np.ndarray, counts: np.ndarray, label_map: dict[int, str], min_pixels: int
-) -> list[int]:
-    """Label values of the card's objects with more than `min_pixels` pixels (the paper's rule)."""
-    return [
-        int(v) for v, c in zip(values, counts, strict=True) if v in label_map and c > min_pixels
-    ]
+def as_instances(layers: np.ndarray, part: Part) -> np.ndarray:
+    """With `split: components`, number the connected components of a binary instance mask."""
+    if part.format.get("split") != "components":
+        return layers
+    return np.stack([ndimage.label(layer > 0)[0].astype(np.uint16) for layer in layers])
+
+
+def kept_masks(layers: np.ndarray, part: Part, min_pixels: int) -> tuple[list, set[int]]:
+    """(layer, value, object) of each mask with more than `min_pixels` pixels (the paper's rule),
+    and the label values the card does not name."""
+    kept, unknown = [], set()
+    objects = part.value_objects
+    for layer, labels in enumerate(layers):
+        values, counts = np.unique(labels, return_counts=True)
+        for value, count in zip(values.tolist(), counts.tolist(), strict=True):
+            if value == 0:
+                continue
+            obj = part.instances or objects.get(value)
+            if obj is None:
+                unknown.add(value)
+            elif count > min_pixels:
+                kept.append((layer, value, obj))
+    return kept, unknown
 
 
 def cap_side(
-    image: np.ndarray, labels: np.ndarray, max_side: int
+    image: np.ndarray, layers: np.ndarray, max_side: int
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Downscale so the longest side is at most max_side: area for images, nearest for labels."""
-    h, w = labels.shape
+    h, w = layers.shape[1:]
     scale = min(1.0, max_side / max(h, w))
     if scale == 1.0:
-        return image, labels, 1.0
+        return image, layers, 1.0
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-    small_labels = cv2.resize(labels, size, interpolation=cv2.INTER_NEAREST)
-    return small, small_labels, size[0] / w
+    small_layers = np.stack(
+        [cv2.resize(layer, size, interpolation=cv2.INTER_NEAREST) for layer in layers]
+    )
+    return small, small_layers, size[0] / w
 
 
-def mask_rows(labels: np.ndarray, values: list[int]) -> Iterator[dict]:
+def mask_rows(layers: np.ndarray, kept: list[tuple[int, int, str]]) -> Iterator[dict]:
     """Area and tight box of each kept object, at stored resolution."""
-    for value in values:
-        ys, xs = np.nonzero(labels == value)
-        if ys.size == 0:
+    for layer, value, obj in kept:
+        ys, xs = np.nonzero(layers[layer] == value)
+        if ys.size == 0:  # a small object can vanish in the longest-side cap
             continue
         yield {
+            "layer": layer,
             "label": value,
+            "object": obj,
             "area_px": int(ys.size),
             "bbox_x0": int(xs.min()),
             "bbox_y0": int(ys.min()),
@@ -119,7 +143,13 @@ def harmonize(
     min_mask_pixels: int = 50,
     images_per_shard: int = 256,
 ) -> pd.DataFrame:
-    """Harmonize one dataset into shards plus index; return the index."""
+    """Harmonize one dataset (all its parts) into shards plus index; return the index."""
+    if "unresolved" in card.raw:
+        raise CosmosError(
+            f"the card has no label source: {card.raw['unresolved']}",
+            dataset=card.id,
+            fix="leave this dataset out of `datasets`, or complete its card",
+        )
     if shard_dir.exists():
         shutil.rmtree(shard_dir)
     shard_dir.mkdir(parents=True)
@@ -127,48 +157,54 @@ def harmonize(
     rows: list[dict] = []
     unknown: set[int] = set()
     n_cases = 0
-    for case in reader_for(card)(raw, card):
-        n_cases += 1
-        before = len(rows)
-        for slice_id, image, labels, spacing in case_images(case, card, normalization):
-            present, counts = np.unique(labels, return_counts=True)
-            unknown |= set(present.tolist()) - set(card.labels) - {0}
-            values = kept_labels(present, counts, card.labels, min_mask_pixels)
-            if not values:
-                continue
-            orig_h, orig_w = labels.shape
-            image, labels, scale = cap_side(image, labels, max_side)
-            uid = f"{card.id}/{case.case_id}/{slice_id}"
-            found = list(mask_rows(labels, values))
-            if not found:
-                continue
-            k, row = shards.append(uid, image, labels)
-            for mask in found:
-                obj = card.labels[mask["label"]]
-                rows.append(
-                    {
-                        **mask,
-                        "mask_id": f"{uid}#{mask['label']}",
-                        "uid": uid,
-                        "dataset": card.id,
-                        "case": case.case_id,
-                        "slice": slice_id,
-                        "modality": card.modality,
-                        "object": obj,
-                        "target": f"{card.modality}/{obj}",
-                        "shard": k,
-                        "row": row,
-                        "height": labels.shape[0],
-                        "width": labels.shape[1],
-                        "orig_height": orig_h,
-                        "orig_width": orig_w,
-                        "scale": scale,
-                        "spacing_y": spacing[0] / scale,
-                        "spacing_x": spacing[1] / scale,
-                        "normalization": normalization,
-                    }
-                )
-        print(f"[{card.id}] case {case.case_id}: {len(rows) - before} masks", file=sys.stderr)
+    for part in card.parts:
+        for case in reader_for(part)(raw, part, card.id):
+            n_cases += 1
+            before = len(rows)
+            for slice_id, image, layers, spacing in case_images(case, part, normalization):
+                layers = as_instances(layers, part)
+                kept, odd = kept_masks(layers, part, min_mask_pixels)
+                unknown |= odd
+                if not kept:
+                    continue
+                orig_h, orig_w = layers.shape[1:]
+                image, layers, scale = cap_side(image, layers, max_side)
+                found = list(mask_rows(layers, kept))
+                if not found:
+                    continue
+                uid = "/".join(filter(None, (card.id, part.name, case.case_id, slice_id)))
+                k, row = shards.append(uid, image, layers)
+                for mask in found:
+                    suffix = f"@{mask['layer']}" if mask["layer"] else ""
+                    rows.append(
+                        {
+                            **mask,
+                            "mask_id": f"{uid}#{mask['label']}{suffix}",
+                            "uid": uid,
+                            "dataset": card.id,
+                            "part": part.name,
+                            "case": case.case_id,
+                            "slice": slice_id,
+                            "modality": part.modality,
+                            "target": f"{part.modality}/{mask['object']}",
+                            "shard": k,
+                            "row": row,
+                            "height": layers.shape[1],
+                            "width": layers.shape[2],
+                            "orig_height": orig_h,
+                            "orig_width": orig_w,
+                            "scale": scale,
+                            "spacing_y": spacing[0] / scale,
+                            "spacing_x": spacing[1] / scale,
+                            "normalization": normalization,
+                        }
+                    )
+            where = f"{part.name} " if part.name else ""
+            print(
+                f"[{card.id}] {where}case {case.case_id}{case.frame and ' ' + case.frame}: "
+                f"{len(rows) - before} masks",
+                file=sys.stderr,
+            )
     shards.close()
     if unknown:
         print(

@@ -15,21 +15,23 @@ import pyarrow.parquet as pq
 
 from cosmos_bench.errors import CosmosError
 
-INDEX_SCHEMA_VERSION = "1"
+INDEX_SCHEMA_VERSION = "2"
 
 SCHEMA = pa.schema(
     [
-        ("mask_id", pa.string()),  # uid#label: unique per mask
-        ("uid", pa.string()),  # dataset/case/slice
+        ("mask_id", pa.string()),  # uid#label, uid#label@layer on layers > 0: unique per mask
+        ("uid", pa.string()),  # dataset/[part/]case/slice
         ("dataset", pa.string()),
+        ("part", pa.string()),  # the card's part ("" for a single-part card)
         ("case", pa.string()),
-        ("slice", pa.string()),  # z0143 (axial), y.. (coronal), x.. (sagittal), 2d
+        ("slice", pa.string()),  # z0143 (axial), y.. (coronal), x.. (sagittal), t05-z0007, 2d
         ("modality", pa.string()),
         ("object", pa.string()),
         ("target", pa.string()),  # modality/object
         ("shard", pa.int32()),
         ("row", pa.int32()),  # image row inside the shard
-        ("label", pa.int32()),  # label value of the object in the image's label map
+        ("layer", pa.int32()),  # label layer of the image (> 0 only where masks overlap)
+        ("label", pa.int32()),  # label value of the object in that layer (instance id)
         ("area_px", pa.int64()),
         ("bbox_x0", pa.int32()),  # tight box, inclusive pixel indices at stored resolution
         ("bbox_y0", pa.int32()),

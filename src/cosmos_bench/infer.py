@@ -60,13 +60,13 @@ def infer_shard(
     start = time.perf_counter()
     with ShardReader(shard) as reader:
         for n, (row, masks) in enumerate(images, 1):
-            image, labels = reader.image(int(row)), reader.labels(int(row))
+            image = reader.image(int(row))
             t0 = time.perf_counter()
             embedding = model.embed(image)
             t_embed = time.perf_counter() - t0
             prompts, keys = [], []
-            for mask_id, label in zip(masks.mask_id, masks.label, strict=True):
-                gt = labels == label
+            for mask_id, layer, label in zip(masks.mask_id, masks.layer, masks.label, strict=True):
+                gt = reader.mask(int(row), int(layer), int(label))
                 for strategy in strategies:
                     prompts.append(make_prompt(strategy, gt))
                     keys.append((mask_id, strategy))

@@ -60,9 +60,9 @@ def score_shard(
     iou = np.zeros(len(predictions))
     with ShardReader(shard) as reader:
         for row in np.unique(image_rows):
-            labels = reader.labels(int(row))  # read each image's label map once
             for i in np.flatnonzero(image_rows == row):
-                gt = labels == masks.at[predictions.mask_id.iat[i], "label"]
+                mask = masks.loc[predictions.mask_id.iat[i]]
+                gt = reader.mask(int(row), int(mask.layer), int(mask.label))
                 pred = rle.decode(np.asarray(predictions.rle.iat[i]), gt.shape)
                 dice[i], iou[i] = metrics.dice(pred, gt), metrics.iou(pred, gt)
     scored = predictions.assign(dice=dice, iou=iou)

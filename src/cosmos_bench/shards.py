@@ -30,7 +30,7 @@ class ShardWriter:
         self.rows = 0
 
     def append(self, uid: str, image: np.ndarray, labels: np.ndarray) -> int:
-        """Store one image and its label map; return its row in the shard."""
+        """Store one image and its label layers (L, H, W); return its row in the shard."""
         row = self.rows
         for group, array in (("images", image), ("labels", labels)):
             ds = self.file.create_dataset(
@@ -47,10 +47,12 @@ class ShardWriter:
 
 
 class ShardReader:
-    """Random access to a shard's images and label maps by row."""
+    """Random access to a shard's images and label layers by row."""
 
     def __init__(self, path: Path) -> None:
         self.file = h5py.File(path, "r")
+        self._cached_row = -1
+        self._cached = np.zeros((0, 0, 0), np.uint16)
 
     def __enter__(self) -> ShardReader:
         return self
@@ -62,7 +64,15 @@ class ShardReader:
         return self.file[f"images/{row:05d}"][()]
 
     def labels(self, row: int) -> np.ndarray:
-        return self.file[f"labels/{row:05d}"][()]
+        """The image's label layers (L, H, W)."""
+        if row != self._cached_row:
+            self._cached = self.file[f"labels/{row:05d}"][()]
+            self._cached_row = row
+        return self._cached
+
+    def mask(self, row: int, layer: int, label: int) -> np.ndarray:
+        """One object's binary mask (the layers of an image are read once)."""
+        return self.labels(row)[layer] == label
 
     def uid(self, row: int) -> str:
         return str(self.file[f"images/{row:05d}"].attrs["uid"])

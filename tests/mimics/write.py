@@ -36,7 +36,9 @@ def discs(shape: tuple[int, int], values: Iterable[int], radius: int | None = No
     return out
 
 
-def volume(values: Iterable[int], shape=(6, 48, 48), seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def volume(
+    values: Iterable[int], shape=(6, 48, 48), seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """(image int16, labels uint16) (z, y, x): each value a disc in slices 1..z-2, distinct HU."""
     values = list(values)
     labels = np.zeros(shape, np.uint16)
@@ -63,9 +65,9 @@ def write_sitk(array: np.ndarray, path: Path, spacing=(1.0, 1.0, 2.0), direction
 
     For 4D pass a (t, z, y, x) array: NIfTI stores it as x, y, z, t (cine frames).
     """
-    image = sitk.GetImageFromArray(array)
+    image = sitk.GetImageFromArray(array, isVector=False)
     if array.ndim == 4:
-        spacing = (*spacing, 1.0)[: 4]
+        spacing = (*spacing, 1.0)[:4]
     image.SetSpacing([float(s) for s in spacing[: image.GetDimension()]])
     if direction is not None:
         image.SetDirection(direction)
@@ -86,8 +88,14 @@ def write_2d(array: np.ndarray, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     name = path.name[: -len(".gz")] if path.name.endswith(".gz") else path.name
     fmt = {
-        "png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "tif": "TIFF", "tiff": "TIFF",
-        "bmp": "BMP", "gif": "GIF", "ppm": "PPM",
+        "png": "PNG",
+        "jpg": "JPEG",
+        "jpeg": "JPEG",
+        "tif": "TIFF",
+        "tiff": "TIFF",
+        "bmp": "BMP",
+        "gif": "GIF",
+        "ppm": "PPM",
     }[name.rsplit(".", 1)[1].lower()]
     arr = array
     if arr.dtype != np.uint8 and fmt in ("JPEG", "BMP", "GIF", "PPM"):
@@ -108,7 +116,9 @@ def write_tiff_stack(array_zyx: np.ndarray, path: Path) -> None:
     pages[0].save(path, format="TIFF", save_all=True, append_images=pages[1:])
 
 
-def write_dicom_series(array_zyx: np.ndarray, folder: Path, names: list[str], spacing=(0.8, 0.8, 3.0)) -> None:
+def write_dicom_series(
+    array_zyx: np.ndarray, folder: Path, names: list[str], spacing=(0.8, 0.8, 3.0)
+) -> None:
     """One axial CT slice per file (pydicom), names in slice order; LPS identity orientation."""
     import pydicom
     from pydicom.dataset import FileDataset, FileMetaDataset

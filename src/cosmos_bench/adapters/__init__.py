@@ -1,7 +1,9 @@
 """Format adapters: each reads one native dataset layout into cases.
 
-An adapter yields `Case` objects; harmonization never sees a file format. A 3D case carries a
-canonical `Volume` pair, a 2D case an image and a label map.
+An adapter yields `Case` objects and nothing else; harmonization never sees a file format.
+A 3D case carries canonical `Volume`s, a 2D case arrays. Labels come as one or more label
+maps ("layers"): one for almost every dataset, more only where a dataset's structures overlap
+(one file per structure, as in HaN-Seg), so no mask is ever lost to another.
 """
 
 from __future__ import annotations
@@ -12,33 +14,65 @@ from pathlib import Path
 
 import numpy as np
 
-from cosmos_bench.catalog import Card
+from cosmos_bench.catalog import Part
 from cosmos_bench.volume import Volume
 
 
 @dataclass
 class Case:
-    """One patient/volume/source image: either 3D (image, labels volumes) or 2D arrays."""
+    """One patient/volume/source image (or one cine frame of it)."""
 
     case_id: str
     image: Volume | np.ndarray
-    labels: Volume | np.ndarray
+    layers: list[Volume] | list[np.ndarray]
     spacing: tuple[float, float] | None = None  # 2D only; None when the source has no spacing
+    frame: str = ""  # "t05" for the sixth frame of a cine series
 
     @property
     def is_3d(self) -> bool:
         return isinstance(self.image, Volume)
 
 
-Reader = Callable[[Path, Card], Iterator[Case]]
+Reader = Callable[[Path, Part, str], Iterator[Case]]
 
 
-def reader_for(card: Card) -> Reader:
-    """The adapter named by the card's format.adapter."""
-    from cosmos_bench.adapters import images2d, medsam_npz, volumes
+def reader_for(part: Part) -> Reader:
+    """The adapter named by the part's format.adapter."""
+    from cosmos_bench.adapters import (
+        dicom,
+        images2d,
+        medsam_npz,
+        structures,
+        tiff_stack,
+        volumes,
+    )
 
     return {
         "volume-pairs": volumes.read_cases,
         "image-mask-pairs": images2d.read_cases,
         "medsam-npz": medsam_npz.read_cases,
-    }[card.format["adapter"]]
+        "dicom-series": dicom.read_cases,
+        "tiff-stack": tiff_stack.read_cases,
+        "structure-files": structures.read_cases,
+    }[part.format["adapter"]]
+
+
+def pack_layers(masks: list[tuple[int, np.ndarray]]) -> list[np.ndarray]:
+    """Put (value, binary mask) pairs into as few label maps as possible without overlap.
+
+    Greedy first fit in the given order: non-overlapping structures share layer 0, so the
+    common case stays one label map; an overlapping one opens the next layer.
+    """
+    if not masks:
+        return []
+    layers: list[np.ndarray] = []
+    for value, mask in masks:
+        for layer in layers:
+            if not layer[mask].any():
+                layer[mask] = value
+                break
+        else:
+            layer = np.zeros(mask.shape, np.uint16)
+            layer[mask] = value
+            layers.append(layer)
+    return layers

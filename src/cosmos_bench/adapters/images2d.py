@@ -1,7 +1,9 @@
-"""2D image/mask pairs (PNG, JPEG, TIFF, BMP): fundus, endoscopy, dermoscopy, X-ray, US."""
+"""2D image/mask pairs (PNG, JPEG, TIFF, BMP, GIF, PPM, .ppm.gz): fundus, endoscopy, X-ray, US."""
 
 from __future__ import annotations
 
+import gzip
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,50 +12,80 @@ from PIL import Image
 
 from cosmos_bench.adapters import Case
 from cosmos_bench.adapters.pairs import pairs
-from cosmos_bench.catalog import Card
+from cosmos_bench.catalog import Part
 from cosmos_bench.errors import CosmosError, unreadable
 
+SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".ppm", ".ppm.gz")
+CHANNEL_ON = 128  # mask_channels: a channel marks its label where it is at least this bright
 
-def _open(path: Path, dataset: str) -> Image.Image:
+
+def open_2d(path: Path, dataset: str) -> Image.Image:
+    """Open a 2D image; STARE's `.ppm.gz` is decompressed first."""
     try:
-        image = Image.open(path)
+        if path.name.endswith(".gz"):
+            with gzip.open(path, "rb") as stream:
+                image = Image.open(io.BytesIO(stream.read()))
+        else:
+            image = Image.open(path)
         image.load()
-    except OSError as err:
+    except (OSError, EOFError) as err:
         raise unreadable(str(err), dataset=dataset, path=str(path)) from err
     return image
 
 
-def read_image(path: Path, dataset: str) -> np.ndarray:
-    """uint8 grey (H, W) or RGB (H, W, 3); alpha dropped, palette expanded."""
-    image = _open(path, dataset)
-    if image.mode in ("L", "RGB"):
+def as_array(image: Image.Image) -> np.ndarray:
+    """uint8 grey (H, W) or RGB (H, W, 3) (16-bit grey kept); alpha dropped, palette expanded."""
+    if image.mode in ("L", "RGB", "I;16", "I", "F"):
         return np.asarray(image)
-    if image.mode in ("I;16", "I", "F"):
-        return np.asarray(image)
+    if image.mode == "1":
+        return np.asarray(image.convert("L"))
     return np.asarray(image.convert("RGB"))
 
 
-def read_mask(path: Path, card: Card) -> np.ndarray:
-    """Label values per pixel; lossy masks are thresholded to the card's single label."""
-    mask = np.asarray(_open(path, card.id))
+def read_image(path: Path, dataset: str) -> np.ndarray:
+    return as_array(open_2d(path, dataset))
+
+
+def read_mask(path: Path, part: Part, dataset: str) -> np.ndarray:
+    """Label values per pixel: channels split, lossy masks thresholded to the single label."""
+    image = open_2d(path, dataset)
+    if image.mode == "P":  # palette masks (DRIVE's GIFs) carry their values in the palette
+        image = image.convert("RGB" if image.palette.mode == "RGB" else "L")
+    mask = as_array(image)
+    if part.format.get("mask_channels"):
+        if mask.ndim != 3:
+            raise CosmosError(
+                "format.mask_channels is set but the mask is not RGB",
+                dataset=dataset,
+                path=str(path),
+                fix="remove mask_channels from the card, or point labels at the RGB masks",
+            )
+        out = np.zeros(mask.shape[:2], np.uint16)
+        for c in range(mask.shape[2]):
+            out[mask[..., c] >= CHANNEL_ON] = c + 1
+        return out
     if mask.ndim == 3:
         mask = mask.max(axis=2)
-    threshold = card.format.get("mask_threshold")
+    threshold = part.format.get("mask_threshold")
     if threshold is None:
         return mask.astype(np.uint16)
-    (value,) = card.labels
+    (value,) = part.labels or {1: None}
     return np.where(mask >= threshold, value, 0).astype(np.uint16)
 
 
-def read_cases(root: Path, card: Card) -> Iterator[Case]:
-    for case, image_path, label_path in pairs(root, card):
-        image = read_image(image_path, card.id)
-        labels = read_mask(label_path, card)
-        if image.shape[:2] != labels.shape:
-            raise CosmosError(
-                f"image {image.shape[:2]} and mask {labels.shape} sizes differ in case {case}",
-                dataset=card.id,
-                path=str(label_path),
-                fix="check the card's file patterns; resize nothing by hand",
-            )
-        yield Case(case, image, labels)
+def same_size(image: np.ndarray, labels: np.ndarray, case: str, dataset: str, path: Path) -> None:
+    if image.shape[:2] != labels.shape[-2:]:
+        raise CosmosError(
+            f"image {image.shape[:2]} and mask {labels.shape[-2:]} sizes differ in case {case}",
+            dataset=dataset,
+            path=str(path),
+            fix="check the card's file patterns; resize nothing by hand",
+        )
+
+
+def read_cases(root: Path, part: Part, dataset: str) -> Iterator[Case]:
+    for case, image_path, label_path in pairs(root, part, dataset):
+        image = read_image(image_path, dataset)
+        labels = read_mask(label_path, part, dataset)
+        same_size(image, labels, case, dataset, label_path)
+        yield Case(case, image, [labels])

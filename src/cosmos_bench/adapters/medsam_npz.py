@@ -10,7 +10,7 @@ import SimpleITK as sitk
 
 from cosmos_bench.adapters import Case
 from cosmos_bench.adapters.pairs import image_files
-from cosmos_bench.catalog import Card
+from cosmos_bench.catalog import Part
 from cosmos_bench.errors import CosmosError
 from cosmos_bench.volume import canonical
 
@@ -28,17 +28,17 @@ def _as_image(array: np.ndarray, npz: np.lib.npyio.NpzFile) -> sitk.Image:
     return image
 
 
-def read_cases(root: Path, card: Card) -> Iterator[Case]:
-    for path in image_files(root, card):
+def read_cases(root: Path, part: Part, dataset: str) -> Iterator[Case]:
+    for path in image_files(root, part, dataset):
         with np.load(path, allow_pickle=False) as npz:
             missing = [k for k in REQUIRED if k not in npz]
             if missing:
                 raise CosmosError(
                     f"npz lacks keys {missing} (has {sorted(npz.keys())})",
-                    dataset=card.id,
+                    dataset=dataset,
                     path=str(path),
                     fix="MedSAM npz volumes need imgs, gts and spacing",
                 )
             image = canonical(_as_image(npz["imgs"], npz))
             labels = canonical(_as_image(npz["gts"].astype(np.uint16), npz))
-        yield Case(path.stem, image, labels)
+        yield Case(path.stem, image, [labels])

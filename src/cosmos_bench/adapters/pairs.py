@@ -1,11 +1,12 @@
-"""Matching image files to their label files by the card's patterns."""
+"""Matching image files to their label files by a part's patterns."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from cosmos_bench.catalog import Card
+from cosmos_bench.catalog import Part
 from cosmos_bench.errors import CosmosError
 
 MULTI_SUFFIXES = (".nii.gz", ".seg.nrrd", ".ppm.gz")
@@ -19,41 +20,60 @@ def stem(path: Path) -> str:
     return path.stem
 
 
-def image_files(root: Path, card: Card) -> list[Path]:
-    """The card's images, sorted so that case order (and thus shards) is deterministic."""
-    files = sorted(root.glob(card.format["images"]))
+def image_files(root: Path, part: Part, dataset: str) -> list[Path]:
+    """The part's images, sorted so that case order (and thus shards) is deterministic."""
+    files = sorted(root.glob(part.format["images"]))
     if not files:
         raise CosmosError(
-            f"no image matches '{card.format['images']}'",
-            dataset=card.id,
+            f"no image matches '{part.format['images']}'"
+            + (f" (part {part.name})" * bool(part.name)),
+            dataset=dataset,
             path=str(root),
             fix="check the card's format.images pattern against the unpacked folder",
         )
     return files
 
 
-def case_id(image: Path, card: Card) -> str:
-    """The case an image belongs to: its file stem (minus case_suffix) or its folder's name.
+def case_id(image: Path, part: Part, root: Path, dataset: str) -> str:
+    """The case an image belongs to: its file stem (minus case_suffix), folder, or a regex group.
 
-    KiTS (`case_00012/imaging.nii.gz`) and TotalSegmentator (`s0001/ct.nii.gz`) name the case
-    by folder; nnU-Net and most 2D sets by file name.
+    nnU-Net and most 2D sets name the case by file, KiTS (`case_00012/imaging.nii.gz`) by
+    folder, and CHAOS (`MR/3/T1DUAL/DICOM_anon/InPhase`) by a folder higher up.
     """
-    if card.format.get("case_from") == "folder":
+    how = part.format.get("case_from", "stem")
+    if how == "folder":
         return image.parent.name
+    if how == "regex":
+        found = re.search(part.format["case_regex"], image.relative_to(root).as_posix())
+        if not found:
+            raise CosmosError(
+                f"case_regex '{part.format['case_regex']}' does not match {image.name}",
+                dataset=dataset,
+                path=str(image),
+                fix="fix format.case_regex; it is searched in the path below the unpacked folder",
+            )
+        return found.group(1)
     case = stem(image)
-    suffix = card.format.get("case_suffix", "")
+    suffix = part.format.get("case_suffix", "")
     return case[: -len(suffix)] if suffix and case.endswith(suffix) else case
 
 
-def pairs(root: Path, card: Card) -> Iterator[tuple[str, Path, Path]]:
+def fill(pattern: str, **values: str) -> str:
+    """Replace `{case}`/`{name}` placeholders literally (file names may contain braces)."""
+    for key, value in values.items():
+        pattern = pattern.replace("{" + key + "}", value)
+    return pattern
+
+
+def pairs(root: Path, part: Part, dataset: str) -> Iterator[tuple[str, Path, Path]]:
     """Yield (case id, image file, label file); a missing label file is an error, not a skip."""
-    for image in image_files(root, card):
-        case = case_id(image, card)
-        label = root / card.format["labels"].format(case=case)
+    for image in image_files(root, part, dataset):
+        case = case_id(image, part, root, dataset)
+        label = root / fill(part.format["labels"], case=case)
         if not label.exists():
             raise CosmosError(
                 f"image {image.name} has no label file",
-                dataset=card.id,
+                dataset=dataset,
                 path=str(label),
                 fix="check the card's format.labels pattern, or remove the unlabelled image",
             )

@@ -1,7 +1,9 @@
-"""3D image/label file pairs in any format SimpleITK reads: NIfTI, NRRD, MetaImage, Analyze.
+"""Image/label file pairs in any format SimpleITK reads: NIfTI, NRRD, MetaImage, Analyze.
 
 nnU-Net imagesTr/labelsTr, KiTS case folders, PROMISE12 .mhd pairs and pyradiomics NRRD pairs
 all differ only in file patterns, which the card gives; orientation goes through one path.
+2D files (CAMUS) become 2D cases; 4D files are split into cine frames, or one channel of a
+multi-channel image (MSD BrainTumour, Prostate) is taken with `format.channel`.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ import SimpleITK as sitk
 
 from cosmos_bench.adapters import Case
 from cosmos_bench.adapters.pairs import pairs
-from cosmos_bench.catalog import Card
+from cosmos_bench.catalog import Part
 from cosmos_bench.errors import CosmosError, unreadable
-from cosmos_bench.volume import canonical
+from cosmos_bench.volume import Volume, canonical
 
 
 def _check_gzip(path: Path, dataset: str) -> None:
@@ -31,7 +33,8 @@ def _check_gzip(path: Path, dataset: str) -> None:
         raise unreadable(f"damaged gzip stream ({err})", dataset=dataset, path=str(path)) from err
 
 
-def _read(path: Path, dataset: str) -> sitk.Image:
+def read_image(path: Path, dataset: str) -> sitk.Image:
+    """Read any SimpleITK format, turning its errors into ones that name the file."""
     if path.name.endswith(".gz"):
         _check_gzip(path, dataset)
     try:
@@ -41,17 +44,73 @@ def _read(path: Path, dataset: str) -> sitk.Image:
         raise unreadable(reason, dataset=dataset, path=str(path)) from err
 
 
-def read_cases(root: Path, card: Card) -> Iterator[Case]:
-    for case, image_path, label_path in pairs(root, card):
-        image = canonical(_read(image_path, card.id))
-        labels = canonical(_read(label_path, card.id))
-        if image.array.shape != labels.array.shape:
-            raise CosmosError(
-                f"image shape {image.array.shape} differs from label shape "
-                f"{labels.array.shape} in case {case}",
-                dataset=card.id,
-                path=str(label_path),
-                fix="the pair does not belong together; check the card's file patterns",
-            )
-        labels.array = labels.array.astype(np.uint16)
-        yield Case(case, image, labels)
+def frame(image: sitk.Image, t: int) -> sitk.Image:
+    """The 3D volume at index t of a 4D image, keeping its 3D geometry."""
+    size = list(image.GetSize())
+    size[3] = 0
+    extract = sitk.ExtractImageFilter()
+    extract.SetSize(size)
+    extract.SetIndex([0, 0, 0, t])
+    extract.SetDirectionCollapseToStrategy(extract.DIRECTIONCOLLAPSETOSUBMATRIX)
+    return extract.Execute(image)
+
+
+def as_2d(image: sitk.Image) -> tuple[np.ndarray, tuple[float, float]]:
+    """A 2D image (or a 3D one with a single slice) as an array and (row, col) spacing."""
+    array = sitk.GetArrayFromImage(image)
+    sx, sy = image.GetSpacing()[:2]
+    return array.reshape(array.shape[-2:]), (sy, sx)
+
+
+def _is_2d(image: sitk.Image) -> bool:
+    return image.GetDimension() == 2 or (image.GetDimension() == 3 and image.GetSize()[2] == 1)
+
+
+def _mismatch(case: str, a: tuple, b: tuple, dataset: str, path: Path) -> CosmosError:
+    return CosmosError(
+        f"image shape {a} differs from label shape {b} in case {case}",
+        dataset=dataset,
+        path=str(path),
+        fix="the pair does not belong together; check the card's file patterns",
+    )
+
+
+def _frames(
+    case: str, image: sitk.Image, labels: sitk.Image, part: Part, dataset: str, path: Path
+) -> Iterator[tuple[str, sitk.Image, sitk.Image]]:
+    """(frame id, 3D image, 3D labels): one per cine frame, or the selected channel."""
+    if image.GetDimension() < 4:
+        yield "", image, labels
+        return
+    if "channel" in part.format:
+        yield "", frame(image, part.format["channel"]), labels
+        return
+    if labels.GetDimension() != 4:
+        raise CosmosError(
+            f"4D image with {image.GetSize()[3]} volumes but a 3D label file in case {case}",
+            dataset=dataset,
+            path=str(path),
+            fix="set format.channel to the image channel the labels belong to",
+        )
+    for t in range(image.GetSize()[3]):
+        yield f"t{t:02d}", frame(image, t), frame(labels, t)
+
+
+def read_cases(root: Path, part: Part, dataset: str) -> Iterator[Case]:
+    for case, image_path, label_path in pairs(root, part, dataset):
+        image, labels = read_image(image_path, dataset), read_image(label_path, dataset)
+        if _is_2d(image) and _is_2d(labels):
+            img, spacing = as_2d(image)
+            lab, _ = as_2d(labels)
+            if img.shape != lab.shape:
+                raise _mismatch(case, img.shape, lab.shape, dataset, label_path)
+            yield Case(case, img, [lab.astype(np.uint16)], spacing)
+            continue
+        for frame_id, img3, lab3 in _frames(case, image, labels, part, dataset, label_path):
+            volume, label_volume = canonical(img3), canonical(lab3)
+            if volume.array.shape != label_volume.array.shape:
+                raise _mismatch(
+                    case, volume.array.shape, label_volume.array.shape, dataset, label_path
+                )
+            label_volume = Volume(label_volume.array.astype(np.uint16), label_volume.spacing)
+            yield Case(case, volume, [label_volume], frame=frame_id)
