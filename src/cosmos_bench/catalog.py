@@ -6,6 +6,7 @@ card or the config is found once, before any job runs, with a message that names
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -235,7 +236,14 @@ def select_cards(config: dict, root: Path, ontology: dict) -> dict[str, Card]:
     ids = config["datasets"]
     if ids == "all":
         ids = sorted(p.stem for p in (root / "config" / "datasets").glob("*.yaml"))
+    elif ids == "cosmos":
+        ids = cosmos_ids(root)
     cards = {d: load_card(root, d, ontology) for d in ids}
+    for card in [c for c in cards.values() if "unresolved" in c.raw]:
+        print(f"cosmos-bench: leaving out {card.id}: {card.raw['unresolved']}", file=sys.stderr)
+        del cards[card.id]
+    if not cards:
+        raise ConfigError("no selected dataset can be harmonized", fix="widen `datasets`")
     if config["modalities"]:
         unknown = sorted(set(config["modalities"]) - set(ontology["modalities"]))
         if unknown:

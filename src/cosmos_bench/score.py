@@ -86,14 +86,33 @@ def score_shard(
     return out.sort_values(["mask_id", "strategy", "repeat", "selection"], ignore_index=True)
 
 
+def gather(paths: list[Path], out: Path) -> pd.DataFrame:
+    """One table per (model, dataset) from its shards: what the report and a user read."""
+    frames = [pq.read_table(p).to_pandas() for p in sorted(paths)]
+    scores = pd.concat(frames, ignore_index=True).sort_values(
+        ["mask_id", "strategy", "repeat", "selection"], ignore_index=True
+    )
+    write_table(scores, out, SCORE_SCHEMA, {"cosmos_bench.scores": "1"})
+    return scores
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", required=True)
-    parser.add_argument("--predictions", type=Path, required=True)
-    parser.add_argument("--index", type=Path, required=True)
-    parser.add_argument("--shard", type=Path, required=True)
-    parser.add_argument("--out", type=Path, required=True)
+    sub = parser.add_subparsers(dest="command", required=True)
+    one = sub.add_parser("shard", help="score one shard's predictions")
+    one.add_argument("--model", required=True)
+    one.add_argument("--predictions", type=Path, required=True)
+    one.add_argument("--index", type=Path, required=True)
+    one.add_argument("--shard", type=Path, required=True)
+    one.add_argument("--out", type=Path, required=True)
+    many = sub.add_parser("gather", help="concatenate a dataset's score shards")
+    many.add_argument("--out", type=Path, required=True)
+    many.add_argument("scores", nargs="+", type=Path)
     args = parser.parse_args(argv)
+    if args.command == "gather":
+        scores = gather(args.scores, args.out)
+        print(f"{args.out}: {len(scores)} scores from {len(args.scores)} shards", file=sys.stderr)
+        return
     predictions = pq.read_table(args.predictions).to_pandas()
     scores = score_shard(predictions, read_index(args.index), args.shard, args.model)
     write_table(scores, args.out, SCORE_SCHEMA, {"cosmos_bench.scores": "1"})

@@ -3,7 +3,7 @@
 import json
 import sys
 
-from cosmos_bench.catalog import resolve
+from cosmos_bench.catalog import PART_KEYS, resolve
 from cosmos_bench.errors import CosmosError
 from cosmos_bench.source import local_path
 
@@ -24,10 +24,9 @@ wildcard_constraints:
 
 
 def source_input(wildcards):
-    """A local source file (the demo archives) is a real input, so Snakemake builds it first."""
-    source = CARDS[wildcards.dataset].source
-    path = local_path(source["url"]) if "url" in source else None
-    return [path] if path else []
+    """Local source files (the demo archives) are real inputs, so Snakemake builds them first."""
+    paths = (local_path(entry["url"]) for entry in CARDS[wildcards.dataset].source_files)
+    return [path for path in paths if path]
 
 
 def source_params(wildcards):
@@ -38,8 +37,8 @@ def source_params(wildcards):
 def card_params(wildcards):
     """What harmonization reads from a card; a changed label map reruns it."""
     card = CARDS[wildcards.dataset].raw
-    keys = ("modality", "format", "labels", "slice_axis")
-    return json.dumps({k: card.get(k) for k in keys}, sort_keys=True)
+    keys = (*PART_KEYS, "parts", "unresolved")
+    return json.dumps({k: card[k] for k in keys if k in card}, sort_keys=True)
 
 
 def demo_kind(wildcards):
@@ -60,12 +59,12 @@ def shards_of(dataset):
     return sorted(p.name[len("shard-") : -len(".h5")] for p in Path(shards).glob("shard-*.h5"))
 
 
-def all_scores(wildcards):
+def dataset_scores(wildcards):
+    """A dataset's score shards: each dataset waits only for its own harmonize checkpoint, so
+    a dry run lists every dataset's download, unpack and harmonize jobs."""
     return [
-        f"results/scores/{model}/{dataset}/shard-{shard}.parquet"
-        for model in MODELS
-        for dataset in DATASETS
-        for shard in shards_of(dataset)
+        f"results/scores/{wildcards.model}/{wildcards.dataset}/shard-{shard}.parquet"
+        for shard in shards_of(wildcards.dataset)
     ]
 
 

@@ -20,7 +20,7 @@ rule provenance:
 
 rule report:
     input:
-        scores=all_scores,
+        scores=expand("results/scores/{model}/{dataset}.parquet", model=MODELS, dataset=DATASETS),
         provenance="results/report/provenance.json",
     output:
         html=report(

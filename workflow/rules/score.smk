@@ -13,5 +13,18 @@ rule score:
     conda:
         "../../envs/cosmos.yaml"
     shell:
-        "python -m cosmos_bench.score --model {wildcards.model} --predictions {input.predictions} "
+        "python -m cosmos_bench.score shard --model {wildcards.model} --predictions {input.predictions} "
         "--index {input.index} --shard {input.shard} --out {output} > {log} 2>&1"
+
+
+rule gather_scores:
+    input:
+        dataset_scores,
+    output:
+        "results/scores/{model}/{dataset}.parquet",
+    log:
+        "logs/score/{model}/{dataset}.log",
+    conda:
+        "../../envs/cosmos.yaml"
+    shell:
+        "python -m cosmos_bench.score gather --out {output} {input} > {log} 2>&1"
