@@ -12,12 +12,23 @@ from helpers import ROOT
 from cosmos_bench.cli import main
 
 
-def test_list_shows_every_card(capsys) -> None:
+def test_list_shows_the_53_cosmos_cards_and_all_shows_every_card(capsys) -> None:
     main(["--root", str(ROOT), "datasets", "list"])
+    out = capsys.readouterr().out
+    assert out.rstrip().endswith("53 cards") and "demo-ct" not in out
+    assert "kvasir-seg" in out and "totalsegmentator" in out
+    main(["--root", str(ROOT), "datasets", "list", "--all"])
     out = capsys.readouterr().out
     for card in (ROOT / "config" / "datasets").glob("*.yaml"):
         assert card.stem in out
     assert "generated" in out and "CC0-1.0" in out and "2.8 MB" in out
+
+
+def test_summary_counts_the_catalog_against_the_paper(capsys) -> None:
+    main(["--root", str(ROOT), "datasets", "summary"])
+    out = capsys.readouterr().out
+    assert "datasets          53      53" in out
+    assert "targets per modality:" in out and "unresolved cards" in out
 
 
 def test_status_follows_the_results_tree(tmp_path: Path, capsys) -> None:
@@ -61,8 +72,9 @@ labels: {1: spleen}
     )
     main(["--root", str(tmp_path), "datasets", "explain", "btcv"])
     out = capsys.readouterr().out
-    assert "needs registration at https://www.synapse.org/#!Synapse:syn3193805/files/" in out
-    assert "place RawData.zip in resources/manual/btcv/" in out
+    assert "needs registration at https://www.synapse.org/#!Synapse:syn3193805" in out
+    assert "then place in resources/manual/btcv/:" in out
+    assert "RawData.zip  (from https://www.synapse.org/#!Synapse:syn3193805/files/;" in out
     assert "not known yet" in out
 
 

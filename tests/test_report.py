@@ -254,3 +254,16 @@ def test_cli_end_to_end(shards: list[Path], tmp_path: Path) -> None:
     assert (out / "tables" / "overall.csv").is_file()
     assert (out / "figures" / "dice_by_target.png").read_bytes()[:4] == b"\x89PNG"
     assert "model not trained on point prompts" in (out / "report.html").read_text("utf-8")
+
+
+def test_the_report_shows_the_catalog_counts_beside_the_paper(tmp_path: Path) -> None:
+    from helpers import ROOT
+
+    from cosmos_bench.provenance import catalog_counts
+    from cosmos_bench.report import _catalog_section
+
+    catalog = catalog_counts(["demo-ct", "kits19"], ROOT)
+    assert catalog["this run"]["datasets"] == 2 and catalog["paper"]["targets"] == 125
+    assert catalog["COSMOS cards"]["datasets"] == 53
+    html = _catalog_section({"catalog": catalog})
+    assert "<td>targets</td>" in html and "<th>paper</th>" in html and "<td>125</td>" in html

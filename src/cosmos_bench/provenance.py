@@ -12,7 +12,13 @@ from importlib import metadata
 from pathlib import Path
 
 from cosmos_bench.atomic import write_bytes
-from cosmos_bench.catalog import load_models
+from cosmos_bench.catalog import (
+    PAPER_COUNTS,
+    all_cards,
+    cosmos_ids,
+    counts,
+    load_models,
+)
 from cosmos_bench.download import read_manifest, sha256_file
 from cosmos_bench.errors import run_cli
 
@@ -69,6 +75,16 @@ def untrained_prompts(models: dict[str, dict], run_models: list[str]) -> dict[st
     }
 
 
+def catalog_counts(datasets: list[str], root: Path) -> dict[str, dict[str, int]]:
+    """Datasets, modalities, objects and targets: this run, the COSMOS cards, the paper."""
+    cards = {c.id: c for c in all_cards(root)}
+    return {
+        "this run": counts([cards[d] for d in datasets if d in cards]),
+        "COSMOS cards": counts([cards[d] for d in cosmos_ids(root)]),
+        "paper": PAPER_COUNTS,
+    }
+
+
 def collect(config: dict, manifests: list[Path], weights: list[Path], root: Path) -> dict:
     models = load_models(root)
     return {
@@ -79,6 +95,7 @@ def collect(config: dict, manifests: list[Path], weights: list[Path], root: Path
         "dataset_sha256": {m.parent.name: read_manifest(m) for m in manifests},
         "weight_sha256": {w.stem: sha256_file(w) for w in weights},
         "untrained_prompts": untrained_prompts(models, config["models"]),
+        "catalog": catalog_counts(config.get("datasets", []), root),
         "host": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
         "config": config,
     }

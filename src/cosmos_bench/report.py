@@ -56,6 +56,7 @@ PROVENANCE_LABELS = {
     "dataset_sha256": "Dataset sha256",
     "weight_sha256": "Model weight sha256",
     "untrained_prompts": "Prompts a model was not trained on",
+    "catalog": "Catalog counts",
     "config": "Config",
 }
 
@@ -394,6 +395,27 @@ def _dataset_section(by_dataset: pd.DataFrame, provenance: Mapping[str, Any]) ->
     return "<h2>Per dataset</h2>" + _html_table(rows, columns, _row_notes(rows, provenance))
 
 
+def _catalog_section(provenance: Mapping[str, Any]) -> str:
+    """The run's catalog counts beside the COSMOS cards' and the paper's (README "The catalog"
+    explains every difference)."""
+    catalog = provenance.get("catalog")
+    if not catalog:
+        return ""
+    columns = list(catalog)
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in ["", *columns])
+    rows = "".join(
+        f"<tr><td>{key}</td>"
+        + "".join(f"<td>{catalog[c].get(key, '')}</td>" for c in columns)
+        + "</tr>"
+        for key in ("datasets", "modalities", "objects", "targets")
+    )
+    return (
+        "<h2>Catalog</h2><p>Targets are modality/object pairs derived from the dataset cards; "
+        "the paper's numbers are those of COSMOS 1050K (Huang et al. 2024).</p>"
+        f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+    )
+
+
 def _figure_section(figures: Iterable[Path]) -> str:
     """Figures inlined as data URIs so the page stands alone when copied or mailed."""
     parts = ["<h2>Figures</h2>"]
@@ -450,6 +472,7 @@ def write_html(
     body = "".join([
         "<h1>cosmos-bench report</h1>",
         _summary_section(tables, provenance),
+        _catalog_section(provenance),
         _target_sections(tables["by_target"], provenance),
         _dataset_section(tables["by_dataset"], provenance),
         _figure_section(figures),
