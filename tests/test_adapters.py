@@ -172,3 +172,23 @@ def test_a_structure_file_cropped_to_its_box_lands_on_the_image_grid(tmp_path: P
     index = run(tmp_path, card)
     expected = int((labels[1] == 1).sum())
     assert len(index) == 4 and (index.area_px == expected).all()
+
+
+def test_excluded_cases_are_skipped_and_dicom_folders_read_as_volumes(tmp_path: Path) -> None:
+    """NCI-ISBI-like: DICOM series folder images with NRRD labels; one known-bad case excluded."""
+    image, labels = volume([1, 2], shape=(5, 40, 40))
+    for case in ("Prostate-01", "Prostate-02"):
+        write_dicom_series(
+            image, tmp_path / "raw" / case / "T2", [f"{k:02d}.dcm" for k in range(5)]
+        )
+        write_sitk(labels.astype(np.uint8), tmp_path / "raw" / f"{case}.nrrd", (0.8, 0.8, 3.0))
+    card = make_root(
+        tmp_path,
+        "modality: T2W-MRI\nformat: {adapter: volume-pairs, images: '*/T2',\n"
+        "  labels: '{case}.nrrd', case_from: folder, exclude: [Prostate-02]}\n"
+        "labels: {1: prostate, 2: lesion}\n",
+    )
+    card.raw["format"]["case_from"] = "regex"
+    card.raw["format"]["case_regex"] = "^([^/]+)/"
+    index = run(tmp_path, card)
+    assert set(index.case) == {"Prostate-01"} and set(index.object) == {"prostate", "lesion"}

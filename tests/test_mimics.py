@@ -63,6 +63,8 @@ def test_mimic_harmonizes_to_exactly_the_card_targets(dataset: str, tmp_path: Pa
     targets, index = run_mimic(dataset, tmp_path)
     assert targets == set(card.targets)
     assert (index.area_px > 50).all()
+    # mimic objects are discs, never the whole image: catches inverted masks (ADAM, PALM)
+    assert (index.area_px < 0.8 * index.height * index.width).all()
 
 
 def test_every_builder_has_a_cosmos_card() -> None:

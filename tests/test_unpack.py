@@ -321,3 +321,24 @@ def test_link_tree_failure_leaves_no_dest(tmp_path: Path) -> None:
         link_tree(src, dest, ["../a.txt"], dataset="ds")
     assert not dest.exists()
     assert not (tmp_path / "linked.partial").exists()
+
+
+def test_nested_archives_are_unpacked_in_place_and_removed(tmp_path: Path) -> None:
+    """Kvasir-Instrument: a zip holding images.tar.gz and masks.tar.gz."""
+    from cosmos_bench.unpack import unpack_all
+
+    inner = io.BytesIO()
+    with tarfile.open(fileobj=inner, mode="w:gz") as tf:
+        info = tarfile.TarInfo("images/a.jpg")
+        info.size = 3
+        tf.addfile(info, io.BytesIO(b"jpg"))
+    outer = tmp_path / "kvasir-instrument.zip"
+    with zipfile.ZipFile(outer, "w") as zf:
+        zf.writestr("kvasir-instrument/images.tar.gz", inner.getvalue())
+    dest = tmp_path / "raw"
+    unpack_all([(outer, "")], dest, dataset="k", nested=("kvasir-instrument/images.tar.gz",))
+    assert (dest / "kvasir-instrument" / "images" / "a.jpg").read_bytes() == b"jpg"
+    assert not (dest / "kvasir-instrument" / "images.tar.gz").exists()
+    with pytest.raises(CosmosError, match="nested archive"):
+        unpack_all([(outer, "")], dest, dataset="k", nested=("kvasir-instrument/masks.tar.gz",))
+    assert (dest / "kvasir-instrument" / "images" / "a.jpg").exists()  # old tree kept

@@ -174,7 +174,8 @@ def unpack_source(card: Card, manifest: Path, raw: Path, root: Path) -> None:
             (manifest.parent / archive_name(entry), entry.get("into", ""))
             for entry in card.source_files
         ]
-        unpack_all(members, raw, dataset=card.id, **limits)
+        nested = tuple(card.source.get("nested", []))
+        unpack_all(members, raw, dataset=card.id, nested=nested, **limits)
     print(f"[{card.id}] unpacked into {raw}", file=sys.stderr)
 
 

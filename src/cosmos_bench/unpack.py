@@ -104,6 +104,7 @@ def unpack_all(
     dest: Path,
     *,
     dataset: str,
+    nested: tuple[str, ...] = (),
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_members: int = DEFAULT_MAX_MEMBERS,
     max_ratio: float = DEFAULT_MAX_RATIO,
@@ -112,12 +113,13 @@ def unpack_all(
 
     `max_bytes` caps the total output and `max_ratio` the output per archive byte (per member too
     for zip, whose compressed sizes are known), so a bomb is refused before it fills the disk.
-    A file that is no archive (a TIFF stack, a NIfTI) is copied as it is.
+    A file that is no archive (a TIFF stack, a NIfTI) is copied as it is. `nested` archives
+    (paths inside `dest`) are unpacked next to themselves, under the same limits, and removed.
     """
     partial = dest.with_name(dest.name + ".partial")
     _remove(partial)
     partial.mkdir(parents=True)
-    for archive, into in archives:
+    for archive, _ in archives:
         if not archive.is_file():
             _remove(partial)
             raise CosmosError(
@@ -126,11 +128,24 @@ def unpack_all(
                 path=str(archive),
                 fix="rerun the download step for this dataset",
             )
-        guard = _Guard(dataset, archive, max_bytes, max_members, max_ratio, archive.stat().st_size)
+    root = partial.resolve()
+    jobs = [(archive, into, False) for archive, into in archives]
+    jobs += [(root / inner, str(Path(inner).parent), True) for inner in nested]
+    for archive, into, inside in jobs:
         try:
-            target = _inside(partial.resolve(), into, guard)
+            if inside and not archive.is_file():
+                raise CosmosError(
+                    f"the nested archive {archive.relative_to(root)} is not in the source",
+                    dataset=dataset,
+                    fix="check source.nested in the card against the archive's contents",
+                )
+            size = archive.stat().st_size
+            guard = _Guard(dataset, archive, max_bytes, max_members, max_ratio, size)
+            target = _inside(root, into, guard)
             target.mkdir(parents=True, exist_ok=True)
             _extractor(archive, dataset)(archive, target, guard)
+            if inside:
+                archive.unlink()
         except BaseException as exc:
             _remove(partial)
             if _is_corrupt(exc):

@@ -15,7 +15,7 @@ import SimpleITK as sitk
 
 from cosmos_bench.adapters import Case
 from cosmos_bench.adapters.images2d import read_mask
-from cosmos_bench.adapters.pairs import case_id, fill, image_files
+from cosmos_bench.adapters.pairs import cases, fill
 from cosmos_bench.adapters.volumes import read_image
 from cosmos_bench.catalog import Part
 from cosmos_bench.errors import CosmosError
@@ -56,8 +56,7 @@ def stack(arrays: list[np.ndarray], spacing, direction, origin) -> sitk.Image:
 
 
 def read_cases(root: Path, part: Part, dataset: str) -> Iterator[Case]:
-    for folder in image_files(root, part, dataset):
-        case = case_id(folder, part, root, dataset)
+    for case, folder in cases(root, part, dataset):
         files = series_files(folder, dataset)
         label_files = sorted(root.glob(fill(part.format["labels"], case=case)))
         if len(label_files) != len(files):

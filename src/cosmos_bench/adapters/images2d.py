@@ -66,6 +66,8 @@ def read_mask(path: Path, part: Part, dataset: str) -> np.ndarray:
         return out
     if mask.ndim == 3:
         mask = mask.max(axis=2)
+    if part.format.get("mask_invert"):  # ADAM/PALM: the object is black on white
+        mask = mask.max(initial=255) - mask
     threshold = part.format.get("mask_threshold")
     if threshold is None:
         return mask.astype(np.uint16)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -58,8 +59,21 @@ def case_id(image: Path, part: Part, root: Path, dataset: str) -> str:
     return case[: -len(suffix)] if suffix and case.endswith(suffix) else case
 
 
+def cases(root: Path, part: Part, dataset: str) -> Iterator[tuple[str, Path]]:
+    """(case id, image) of every image, minus the card's `format.exclude` (known defects of a
+    release, each explained in the card's notes)."""
+    skip = set(part.format.get("exclude", []))
+    for image in image_files(root, part, dataset):
+        case = case_id(image, part, root, dataset)
+        if case in skip:
+            print(f"[{dataset}] case {case} excluded by the card", file=sys.stderr)
+            continue
+        yield case, image
+
+
 def fill(pattern: str, **values: str) -> str:
-    """Replace `{case}`/`{name}` placeholders literally (file names may contain braces)."""
+    """Replace placeholders literally, in the order given: a structure name may itself contain
+    `{case}` (IDRiD's `1. Microaneurysms/{case}_MA.tif`), so `name` goes first."""
     for key, value in values.items():
         pattern = pattern.replace("{" + key + "}", value)
     return pattern
@@ -67,8 +81,7 @@ def fill(pattern: str, **values: str) -> str:
 
 def pairs(root: Path, part: Part, dataset: str) -> Iterator[tuple[str, Path, Path]]:
     """Yield (case id, image file, label file); a missing label file is an error, not a skip."""
-    for image in image_files(root, part, dataset):
-        case = case_id(image, part, root, dataset)
+    for case, image in cases(root, part, dataset):
         label = root / fill(part.format["labels"], case=case)
         if not label.exists():
             raise CosmosError(

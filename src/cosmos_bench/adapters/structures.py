@@ -1,4 +1,5 @@
-"""One binary file per structure (TotalSegmentator, HaN-Seg, Montgomery, IDRiD, BrainPTM).
+"""One binary file (or DICOM folder) per structure: TotalSegmentator, HaN-Seg, BrainPTM, I2CVB,
+QUBIQ, Montgomery, IDRiD.
 
 Structure k of the part's `structures` map gets label value k + 1; structures that overlap go to
 separate label layers (see `pack_layers`), so none hides another.
@@ -14,14 +15,15 @@ import SimpleITK as sitk
 
 from cosmos_bench.adapters import Case, pack_layers
 from cosmos_bench.adapters.images2d import SUFFIXES, read_image, read_mask
-from cosmos_bench.adapters.pairs import case_id, fill, image_files
+from cosmos_bench.adapters.pairs import cases, fill
+from cosmos_bench.adapters.volumes import as_2d, is_2d, select_channel
 from cosmos_bench.adapters.volumes import read_image as read_volume
 from cosmos_bench.catalog import Part
 from cosmos_bench.errors import CosmosError
 from cosmos_bench.volume import Volume, canonical
 
 
-def _is_2d(path: Path) -> bool:
+def _is_picture(path: Path) -> bool:
     return path.name.lower().endswith(SUFFIXES)
 
 
@@ -29,7 +31,7 @@ def structure_files(root: Path, part: Part, case: str) -> list[tuple[int, Path]]
     """(label value, file) of each structure present in the case."""
     found = []
     for k, name in enumerate(part.structures):
-        path = root / fill(part.format["labels"], case=case, name=name)
+        path = root / fill(part.format["labels"], name=name, case=case)
         if path.exists():
             found.append((k + 1, path))
     return found
@@ -50,23 +52,28 @@ def on_grid(mask: sitk.Image, grid: sitk.Image) -> sitk.Image:
 
 
 def read_cases(root: Path, part: Part, dataset: str) -> Iterator[Case]:
-    for image_path in image_files(root, part, dataset):
-        case = case_id(image_path, part, root, dataset)
+    for case, image_path in cases(root, part, dataset):
         files = structure_files(root, part, case)
         if not files:
             raise CosmosError(
                 f"no structure file of case {case} exists",
                 dataset=dataset,
-                path=str(root / fill(part.format["labels"], case=case, name="*")),
+                path=str(root / fill(part.format["labels"], name="*", case=case)),
                 fix="check format.labels ({case}, {name}) and the structures map of the card",
             )
-        if _is_2d(image_path):
+        if _is_picture(image_path):
             image = read_image(image_path, dataset)
             masks = [(v, read_mask(p, part, dataset) > 0) for v, p in files]
             _check_shapes(image.shape[:2], masks, case, dataset, image_path)
             yield Case(case, image, pack_layers(masks))
             continue
-        grid = read_volume(image_path, dataset)
+        grid = select_channel(read_volume(image_path, dataset), part)
+        if is_2d(grid):  # a 2D NIfTI (QUBIQ's 2D tasks)
+            image, spacing = as_2d(grid)
+            masks = [(v, as_2d(read_volume(p, dataset))[0] > 0) for v, p in files]
+            _check_shapes(image.shape, masks, case, dataset, image_path)
+            yield Case(case, image, pack_layers(masks), spacing)
+            continue
         volume = canonical(grid)
         masks = [(v, canonical(on_grid(read_volume(p, dataset), grid)).array > 0) for v, p in files]
         _check_shapes(volume.array.shape, masks, case, dataset, image_path)

@@ -33,11 +33,23 @@ def _check_gzip(path: Path, dataset: str) -> None:
         raise unreadable(f"damaged gzip stream ({err})", dataset=dataset, path=str(path)) from err
 
 
+def read_series(folder: Path, dataset: str) -> sitk.Image:
+    """A folder of DICOM files (one series, as TCIA and I2CVB ship them) as one volume."""
+    files = sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder))
+    if not files:
+        raise unreadable("no DICOM series in the folder", dataset=dataset, path=str(folder))
+    reader = sitk.ImageSeriesReader()
+    reader.SetFileNames(files)
+    return reader.Execute()
+
+
 def read_image(path: Path, dataset: str) -> sitk.Image:
-    """Read any SimpleITK format, turning its errors into ones that name the file."""
+    """Read any SimpleITK format or a DICOM series folder; errors name the file."""
     if path.name.endswith(".gz"):
         _check_gzip(path, dataset)
     try:
+        if path.is_dir():
+            return read_series(path, dataset)
         return sitk.ReadImage(str(path))
     except RuntimeError as err:
         reason = str(err).strip().splitlines()[-1]
@@ -62,7 +74,7 @@ def as_2d(image: sitk.Image) -> tuple[np.ndarray, tuple[float, float]]:
     return array.reshape(array.shape[-2:]), (sy, sx)
 
 
-def _is_2d(image: sitk.Image) -> bool:
+def is_2d(image: sitk.Image) -> bool:
     return image.GetDimension() == 2 or (image.GetDimension() == 3 and image.GetSize()[2] == 1)
 
 
@@ -75,6 +87,13 @@ def _mismatch(case: str, a: tuple, b: tuple, dataset: str, path: Path) -> Cosmos
     )
 
 
+def select_channel(image: sitk.Image, part: Part) -> sitk.Image:
+    """The card's `format.channel` of a multi-channel 4D image (the image itself otherwise)."""
+    if image.GetDimension() == 4 and "channel" in part.format:
+        return frame(image, part.format["channel"])
+    return image
+
+
 def _frames(
     case: str, image: sitk.Image, labels: sitk.Image, part: Part, dataset: str, path: Path
 ) -> Iterator[tuple[str, sitk.Image, sitk.Image]]:
@@ -83,7 +102,7 @@ def _frames(
         yield "", image, labels
         return
     if "channel" in part.format:
-        yield "", frame(image, part.format["channel"]), labels
+        yield "", select_channel(image, part), labels
         return
     if labels.GetDimension() != 4:
         raise CosmosError(
@@ -99,7 +118,7 @@ def _frames(
 def read_cases(root: Path, part: Part, dataset: str) -> Iterator[Case]:
     for case, image_path, label_path in pairs(root, part, dataset):
         image, labels = read_image(image_path, dataset), read_image(label_path, dataset)
-        if _is_2d(image) and _is_2d(labels):
+        if is_2d(image) and is_2d(labels):
             img, spacing = as_2d(image)
             lab, _ = as_2d(labels)
             if img.shape != lab.shape:
