@@ -119,3 +119,29 @@ def test_modality_filter_mistakes_are_named() -> None:
         resolve({**copy.deepcopy(DEFAULT), "modalities": ["PET"]}, ROOT)
     with pytest.raises(ConfigError, match="no selected dataset has modality"):
         resolve({**copy.deepcopy(DEFAULT), "modalities": ["MR"]}, ROOT)
+
+
+def test_the_ontology_has_one_entry_per_name_and_no_unused_entry() -> None:
+    """PyYAML silently keeps the last of two equal keys, so duplicates are checked by hand."""
+    import collections
+
+    import yaml
+
+    from cosmos_bench.catalog import all_cards
+
+    duplicates: list[str] = []
+
+    class Strict(yaml.SafeLoader):
+        pass
+
+    def mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict:
+        keys = collections.Counter(loader.construct_object(k) for k, _ in node.value)
+        duplicates.extend(k for k, n in keys.items() if n > 1)
+        return yaml.SafeLoader.construct_mapping(loader, node)
+
+    Strict.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    ontology = yaml.load((ROOT / "resources" / "ontology.yaml").read_text(), Strict)
+    assert duplicates == []
+    cards = all_cards(ROOT)
+    assert set(ontology["objects"]) == set().union(*(c.objects for c in cards))
+    assert set(ontology["modalities"]) == {m for c in cards for m in c.modalities}

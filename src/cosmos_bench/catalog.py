@@ -6,6 +6,7 @@ card or the config is found once, before any job runs, with a message that names
 
 from __future__ import annotations
 
+import functools
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +30,11 @@ def read_yaml(path: Path) -> Any:
         raise ConfigError(f"not valid YAML: {err}", path=str(path)) from err
 
 
+@functools.cache
 def _validator(root: Path, schema_name: str) -> jsonschema.Validator:
-    """A validator that also fills in the schema's defaults, as snakemake.utils.validate does."""
+    """A validator that also fills in the schema's defaults, as snakemake.utils.validate does.
+
+    Cached: the full catalog validates 50+ cards against one schema."""
     schema = read_yaml(root / SCHEMAS / schema_name)
     base = jsonschema.Draft202012Validator
 
