@@ -12,6 +12,7 @@ import SimpleITK as sitk
 from helpers import ROOT
 from mimics.write import (
     discs,
+    picture,
     volume,
     write_2d,
     write_dicom_series,
@@ -192,3 +193,22 @@ def test_excluded_cases_are_skipped_and_dicom_folders_read_as_volumes(tmp_path: 
     card.raw["format"]["case_regex"] = "^([^/]+)/"
     index = run(tmp_path, card)
     assert set(index.case) == {"Prostate-01"} and set(index.object) == {"prostate", "lesion"}
+
+
+def test_unlabelled_images_are_skipped_only_when_the_card_says_so(tmp_path: Path) -> None:
+    """Chest CT layout: the mask name needs two regex fields; one slice has no mask."""
+    labels = discs((48, 48), [1])
+    for n in (0, 1):
+        write_2d(picture(labels), tmp_path / "raw" / "images" / f"ID0001_{n}.jpg")
+    write_2d((labels * 255).astype(np.uint8), tmp_path / "raw" / "masks" / "ID0001_mask_0.png")
+    card_text = (
+        "modality: CT\nformat: {adapter: image-mask-pairs, images: 'images/*.jpg',\n"
+        "  labels: 'masks/{patient}_mask_{slice}.png', case_from: regex,\n"
+        "  case_regex: '(?P<patient>ID\\d+)_(?P<slice>\\d+)\\.jpg$'UNLABELLED}\n"
+        "labels: {255: lung}\n"
+    )
+    with pytest.raises(CosmosError, match="unlabelled: skip"):
+        run(tmp_path, make_root(tmp_path, card_text.replace("UNLABELLED", "")))
+    card = make_root(tmp_path, card_text.replace("UNLABELLED", ", unlabelled: skip"))
+    index = run(tmp_path, card)
+    assert list(index.case) == ["ID0001_0"] and list(index.object) == ["lung"]

@@ -9,8 +9,7 @@ import pytest
 import SimpleITK as sitk
 from helpers import phantom, write_volume
 
-from cosmos_bench.catalog import load_card, load_ontology
-from cosmos_bench.catalog import Part
+from cosmos_bench.catalog import Part, load_card, load_ontology
 from cosmos_bench.harmonize import cap_side, harmonize, kept_masks
 from cosmos_bench.index import INDEX_SCHEMA_VERSION, SCHEMA, read_index
 from cosmos_bench.normalize import to_uint8

@@ -21,7 +21,9 @@ from cosmos_bench.source import (
 
 
 def card(source: dict) -> Card:
-    return Card({"id": "toy", "homepage": "https://toy.example", "source": {"access": "open", **source}})
+    return Card(
+        {"id": "toy", "homepage": "https://toy.example", "source": {"access": "open", **source}}
+    )
 
 
 @pytest.fixture

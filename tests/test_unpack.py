@@ -342,3 +342,20 @@ def test_nested_archives_are_unpacked_in_place_and_removed(tmp_path: Path) -> No
     with pytest.raises(CosmosError, match="nested archive"):
         unpack_all([(outer, "")], dest, dataset="k", nested=("kvasir-instrument/masks.tar.gz",))
     assert (dest / "kvasir-instrument" / "images" / "a.jpg").exists()  # old tree kept
+
+
+def test_7z_archives_unpack_and_a_damaged_one_is_named(tmp_path: Path) -> None:
+    import py7zr
+
+    src = tmp_path / "Mask"
+    src.mkdir()
+    (src / "Case_00001.nii.gz").write_bytes(b"mask bytes" * 100)
+    archive = tmp_path / "Mask.7z"
+    with py7zr.SevenZipFile(archive, "w") as zf:
+        zf.writeall(src, "Mask")
+    unpack(archive, tmp_path / "raw", dataset="abdomenct-1k")
+    assert (tmp_path / "raw" / "Mask" / "Case_00001.nii.gz").read_bytes() == b"mask bytes" * 100
+    archive.write_bytes(archive.read_bytes()[:40])
+    with pytest.raises(CosmosError, match="corrupt or truncated"):
+        unpack(archive, tmp_path / "raw2", dataset="abdomenct-1k")
+    assert not (tmp_path / "raw2").exists()

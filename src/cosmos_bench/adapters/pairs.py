@@ -35,25 +35,33 @@ def image_files(root: Path, part: Part, dataset: str) -> list[Path]:
     return files
 
 
+def case_fields(image: Path, part: Part, root: Path, dataset: str) -> dict[str, str]:
+    """The named groups of `case_regex` in the image's path ({} unless case_from: regex)."""
+    if part.format.get("case_from") != "regex":
+        return {}
+    found = re.search(part.format["case_regex"], image.relative_to(root).as_posix())
+    if not found:
+        raise CosmosError(
+            f"case_regex '{part.format['case_regex']}' does not match {image.name}",
+            dataset=dataset,
+            path=str(image),
+            fix="fix format.case_regex; it is searched in the path below the unpacked folder",
+        )
+    return {"case": "_".join(found.groups()), **found.groupdict()}
+
+
 def case_id(image: Path, part: Part, root: Path, dataset: str) -> str:
-    """The case an image belongs to: its file stem (minus case_suffix), folder, or a regex group.
+    """The case an image belongs to: its file stem (minus case_suffix), folder, or regex groups.
 
     nnU-Net and most 2D sets name the case by file, KiTS (`case_00012/imaging.nii.gz`) by
-    folder, and CHAOS (`MR/3/T1DUAL/DICOM_anon/InPhase`) by a folder higher up.
+    folder, and CHAOS (`MR/3/T1DUAL/DICOM_anon/InPhase`) by a folder higher up; with several
+    regex groups the case id joins them with `_` (Chest CT's patient and slice).
     """
     how = part.format.get("case_from", "stem")
     if how == "folder":
         return image.parent.name
     if how == "regex":
-        found = re.search(part.format["case_regex"], image.relative_to(root).as_posix())
-        if not found:
-            raise CosmosError(
-                f"case_regex '{part.format['case_regex']}' does not match {image.name}",
-                dataset=dataset,
-                path=str(image),
-                fix="fix format.case_regex; it is searched in the path below the unpacked folder",
-            )
-        return found.group(1)
+        return case_fields(image, part, root, dataset)["case"]
     case = stem(image)
     suffix = part.format.get("case_suffix", "")
     return case[: -len(suffix)] if suffix and case.endswith(suffix) else case
@@ -80,14 +88,26 @@ def fill(pattern: str, **values: str) -> str:
 
 
 def pairs(root: Path, part: Part, dataset: str) -> Iterator[tuple[str, Path, Path]]:
-    """Yield (case id, image file, label file); a missing label file is an error, not a skip."""
+    """Yield (case id, image file, label file).
+
+    A missing label file is an error, unless the card says the release has unlabelled images
+    (`unlabelled: skip`, AbdomenCT-1K); then they are counted and reported.
+    """
+    skipped = 0
     for case, image in cases(root, part, dataset):
-        label = root / fill(part.format["labels"], case=case)
-        if not label.exists():
+        fields = {**case_fields(image, part, root, dataset), "case": case}
+        label = root / fill(part.format["labels"], **fields)
+        if label.exists():
+            yield case, image, label
+        elif part.format.get("unlabelled") == "skip":
+            skipped += 1
+        else:
             raise CosmosError(
                 f"image {image.name} has no label file",
                 dataset=dataset,
                 path=str(label),
-                fix="check the card's format.labels pattern, or remove the unlabelled image",
+                fix="check the card's format.labels pattern; if the release has unlabelled "
+                "images, set format.unlabelled: skip",
             )
-        yield case, image, label
+    if skipped:
+        print(f"[{dataset}] {skipped} images without a label file skipped", file=sys.stderr)
