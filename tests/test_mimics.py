@@ -74,3 +74,26 @@ def test_every_builder_has_a_cosmos_card() -> None:
 def test_the_catalog_has_53_numbered_cards() -> None:
     numbers = sorted(load_card(ROOT, d, ONTOLOGY).raw["cosmos"] for d in COSMOS)
     assert numbers == list(range(1, 54))
+
+
+def test_the_mimics_cover_every_adapter_and_native_format() -> None:
+    """Each format the catalog promises is read by at least one card whose mimic runs above."""
+    parts = [p for d in COSMOS for p in load_card(ROOT, d, ONTOLOGY).parts]
+    adapters = {p.format["adapter"] for p in parts}
+    assert adapters >= {
+        "volume-pairs",
+        "image-mask-pairs",
+        "dicom-series",
+        "tiff-stack",
+        "structure-files",
+    }  # medsam-npz: the real-data test (tests/test_realdata.py)
+    patterns = " ".join(f"{p.format['images']} {p.format.get('labels', '')}" for p in parts)
+    for suffix in (".nii.gz", ".mhd", ".nrrd", ".seg.nrrd", ".hdr", ".png", ".jpg", ".tif"):
+        assert suffix in patterns, suffix
+    for suffix in (".bmp", ".gif", ".ppm.gz"):
+        assert suffix in patterns, suffix
+    assert any(p.instances for p in parts) and any(p.structures for p in parts)
+    assert any(p.format.get("split") == "components" for p in parts)
+    assert any(p.format.get("mask_threshold") for p in parts)  # Kvasir's JPEG masks
+    assert any("channel" in p.format for p in parts)  # MSD multi-channel volumes
+    assert any(p.modality == "Cine-MRI" and "_sa" in p.format["images"] for p in parts)  # M&Ms 4D
