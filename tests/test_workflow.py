@@ -135,8 +135,9 @@ def test_a_gated_dataset_fails_with_instructions_then_runs_once_placed(tmp_path:
     run = snakemake(work, *selection)
     out = run.stdout + run.stderr
     assert run.returncode != 0
-    assert "needs request at https://datasets.simula.no/kvasir-seg/" in out
-    assert "place demo-endo.zip in resources/manual/gated-endo/" in out
+    assert "gated-endo: needs request at" in out
+    assert "then place in resources/manual/gated-endo/:" in out
+    assert "demo-endo.zip  (from https://datasets.simula.no/kvasir-seg/;" in out
     check(snakemake(work, "results/sources/demo-endo.zip"))
     manual = work / "resources" / "manual" / "gated-endo"
     manual.mkdir(parents=True)
