@@ -55,14 +55,13 @@ def score_shard(
 ) -> pd.DataFrame:
     """Dice and IoU of every candidate, then one row per selection rule."""
     masks = index.set_index("mask_id")
-    image_rows = masks.loc[predictions.mask_id, "row"].to_numpy()
+    where = masks.loc[predictions.mask_id, ["row", "layer", "label"]].to_numpy()
     dice = np.zeros(len(predictions))
     iou = np.zeros(len(predictions))
     with ShardReader(shard) as reader:
-        for row in np.unique(image_rows):
-            for i in np.flatnonzero(image_rows == row):
-                mask = masks.loc[predictions.mask_id.iat[i]]
-                gt = reader.mask(int(row), int(mask.layer), int(mask.label))
+        for row in np.unique(where[:, 0]):
+            for i in np.flatnonzero(where[:, 0] == row):
+                gt = reader.mask(int(row), int(where[i, 1]), int(where[i, 2]))
                 pred = rle.decode(np.asarray(predictions.rle.iat[i]), gt.shape)
                 dice[i], iou[i] = metrics.dice(pred, gt), metrics.iou(pred, gt)
     scored = predictions.assign(dice=dice, iou=iou)
