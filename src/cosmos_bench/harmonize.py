@@ -22,7 +22,7 @@ from cosmos_bench.adapters import Case, reader_for
 from cosmos_bench.catalog import Card, Part, load_card, load_ontology
 from cosmos_bench.errors import CosmosError, run_cli
 from cosmos_bench.index import write_index
-from cosmos_bench.normalize import PRESETS, to_uint8
+from cosmos_bench.normalize import PRESETS, apply, to_uint8, window
 from cosmos_bench.shards import ShardWriter, shard_name
 from cosmos_bench.volume import slices
 
@@ -32,23 +32,27 @@ NO_SPACING = (float("nan"), float("nan"))
 def case_images(
     case: Case, part: Part, preset: str
 ) -> Iterator[tuple[str, np.ndarray, np.ndarray, tuple[float, float]]]:
-    """Yield (slice id, uint8 image, label layers (L, H, W), spacing) per labelled image."""
+    """Yield (slice id, uint8 image, label layers (L, H, W), spacing) per labelled image.
+
+    A volume is normalized with one window for all its slices, applied slice by slice, so
+    memory stays near the size of the case itself."""
     if not case.is_3d:
-        layers = np.stack(case.layers)
+        layers = np.stack(case.layers).astype(np.uint16)
         if layers.any():
             image = to_uint8(case.image, preset, part.modality)
             yield "2d", image, layers, case.spacing or NO_SPACING
         return
-    image = case.image
-    image.array = to_uint8(image.array, preset, part.modality)
+    mapping = window(case.image.array, preset, part.modality)
     prefix = f"{case.frame}-" if case.frame else ""
     label_slices = zip(*(slices(layer, part.slice_axis) for layer in case.layers), strict=True)
     for (slice_id, img, spacing), labs in zip(
-        slices(image, part.slice_axis), label_slices, strict=True
+        slices(case.image, part.slice_axis), label_slices, strict=True
     ):
-        layers = np.stack([lab for _, lab, _ in labs])
-        if layers.any():
-            yield prefix + slice_id, np.ascontiguousarray(img), layers, spacing
+        if not any(lab.any() for _, lab, _ in labs):
+            continue
+        layers = np.stack([lab for _, lab, _ in labs]).astype(np.uint16)
+        image = np.ascontiguousarray(apply(img, mapping))
+        yield prefix + slice_id, image, layers, spacing
 
 
 def as_instances(layers: np.ndarray, part: Part) -> np.ndarray:

@@ -13,26 +13,42 @@ PRESETS = ("paper", "medsam")
 CT_WINDOW = (40.0, 400.0)  # level, width: soft tissue, MedSAM's default
 
 
-def _minmax(array: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    scaled = (np.clip(array.astype(np.float32), lo, hi) - lo) / max(hi - lo, 1e-6)
-    return np.round(scaled * 255.0).astype(np.uint8)
+Window = tuple[float, float, bool] | None  # (lo, hi, keep zeros at 0); None: keep as is
 
 
-def to_uint8(array: np.ndarray, preset: str, modality: str) -> np.ndarray:
-    """Normalize a whole volume or 2D image so all its slices share one intensity mapping."""
+def window(array: np.ndarray, preset: str, modality: str) -> Window:
+    """The intensity mapping of a whole volume (or 2D image), computed once.
+
+    Applying it slice by slice (`apply`) gives the same bytes as normalizing the volume at
+    once, without a float copy of the volume: the memory bound of harmonization."""
     if array.dtype == np.uint8 and (array.ndim == 3 and array.shape[-1] == 3):
-        return array
+        return None
     if preset == "paper":
-        return _minmax(array, float(array.min()), float(array.max()))
+        return float(array.min()), float(array.max()), False
     if preset == "medsam":
         if modality == "CT":
             level, width = CT_WINDOW
-            return _minmax(array, level - width / 2, level + width / 2)
+            return level - width / 2, level + width / 2, False
         nonzero = array[array > 0]
         if nonzero.size == 0:
-            return np.zeros(array.shape, np.uint8)
+            return 0.0, 0.0, True
         lo, hi = np.percentile(nonzero, [0.5, 99.5])
-        out = _minmax(array, float(lo), float(hi))
-        out[array == 0] = 0
-        return out
+        return float(lo), float(hi), True
     raise ValueError(f"unknown normalization preset {preset!r}; choose from {PRESETS}")
+
+
+def apply(array: np.ndarray, mapping: Window) -> np.ndarray:
+    """Map intensities to uint8 with a window from `window`."""
+    if mapping is None:
+        return array
+    lo, hi, keep_zero = mapping
+    scaled = (np.clip(array.astype(np.float32), lo, hi) - lo) / max(hi - lo, 1e-6)
+    out = np.round(scaled * 255.0).astype(np.uint8)
+    if keep_zero:
+        out[array == 0] = 0
+    return out
+
+
+def to_uint8(array: np.ndarray, preset: str, modality: str) -> np.ndarray:
+    """Normalize a 2D image (or a small volume) in one call."""
+    return apply(array, window(array, preset, modality))

@@ -28,8 +28,14 @@ class Volume:
 
 
 def canonical(image: sitk.Image) -> Volume:
-    """Reorient to LPS and return the (z, y, x) array with matching spacing."""
-    oriented = sitk.DICOMOrient(image, "LPS")
+    """Reorient to LPS and return the (z, y, x) array with matching spacing.
+
+    An image already on the LPS axes is not copied by DICOMOrient (the common case of a
+    half-GB CT keeps one array copy, not two)."""
+    if np.allclose(image.GetDirection(), np.eye(3).ravel()):
+        oriented = image
+    else:
+        oriented = sitk.DICOMOrient(image, "LPS")
     sx, sy, sz = oriented.GetSpacing()
     return Volume(sitk.GetArrayFromImage(oriented), (sz, sy, sx))
 

@@ -8,7 +8,7 @@ maps ("layers"): one for almost every dataset, more only where a dataset's struc
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,14 +57,12 @@ def reader_for(part: Part) -> Reader:
     }[part.format["adapter"]]
 
 
-def pack_layers(masks: list[tuple[int, np.ndarray]]) -> list[np.ndarray]:
+def pack_layers(masks: Iterable[tuple[int, np.ndarray]]) -> list[np.ndarray]:
     """Put (value, binary mask) pairs into as few label maps as possible without overlap.
 
     Greedy first fit in the given order: non-overlapping structures share layer 0, so the
     common case stays one label map; an overlapping one opens the next layer.
     """
-    if not masks:
-        return []
     layers: list[np.ndarray] = []
     for value, mask in masks:
         for layer in layers:

@@ -8,6 +8,7 @@ separate label layers (see `pack_layers`), so none hides another.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,18 +38,42 @@ def structure_files(root: Path, part: Part, case: str) -> list[tuple[int, Path]]
     return found
 
 
-def on_grid(mask: sitk.Image, grid: sitk.Image) -> sitk.Image:
+@dataclass(frozen=True)
+class Grid:
+    """An image's voxel grid without its voxels, to resample structure files onto."""
+
+    size: tuple[int, ...]
+    origin: tuple[float, ...]
+    spacing: tuple[float, ...]
+    direction: tuple[float, ...]
+
+    @classmethod
+    def of(cls, image: sitk.Image) -> Grid:
+        return cls(image.GetSize(), image.GetOrigin(), image.GetSpacing(), image.GetDirection())
+
+
+def on_grid(mask: sitk.Image, grid: Grid) -> sitk.Image:
     """The mask on the image's voxel grid: a structure file cropped to its bounding box (or on
     a slightly different grid) is resampled by physical position, nearest neighbour."""
     same = (
-        mask.GetSize() == grid.GetSize()
-        and np.allclose(mask.GetOrigin(), grid.GetOrigin(), atol=1e-3)
-        and np.allclose(mask.GetSpacing(), grid.GetSpacing(), atol=1e-4)
-        and np.allclose(mask.GetDirection(), grid.GetDirection(), atol=1e-4)
+        mask.GetSize() == grid.size
+        and np.allclose(mask.GetOrigin(), grid.origin, atol=1e-3)
+        and np.allclose(mask.GetSpacing(), grid.spacing, atol=1e-4)
+        and np.allclose(mask.GetDirection(), grid.direction, atol=1e-4)
     )
     if same:
         return mask
-    return sitk.Resample(mask, grid, sitk.Transform(), sitk.sitkNearestNeighbor, 0)
+    return sitk.Resample(
+        mask,
+        grid.size,
+        sitk.Transform(),
+        sitk.sitkNearestNeighbor,
+        grid.origin,
+        grid.spacing,
+        grid.direction,
+        0,
+        mask.GetPixelID(),
+    )
 
 
 def read_cases(root: Path, part: Part, dataset: str) -> Iterator[Case]:
@@ -63,29 +88,43 @@ def read_cases(root: Path, part: Part, dataset: str) -> Iterator[Case]:
             )
         if _is_picture(image_path):
             image = read_image(image_path, dataset)
-            masks = [(v, read_mask(p, part, dataset) > 0) for v, p in files]
-            _check_shapes(image.shape[:2], masks, case, dataset, image_path)
-            yield Case(case, image, pack_layers(masks))
+            read = (read_mask(path, part, dataset) > 0 for _, path in files)
+            yield Case(case, image, _packed(files, read, image.shape[:2], case, dataset))
             continue
-        grid = select_channel(read_volume(image_path, dataset), part)
-        if is_2d(grid):  # a 2D NIfTI (QUBIQ's 2D tasks)
-            image, spacing = as_2d(grid)
-            masks = [(v, as_2d(read_volume(p, dataset))[0] > 0) for v, p in files]
-            _check_shapes(image.shape, masks, case, dataset, image_path)
-            yield Case(case, image, pack_layers(masks), spacing)
+        volume_image = select_channel(read_volume(image_path, dataset), part)
+        if is_2d(volume_image):  # a 2D NIfTI (QUBIQ's 2D tasks)
+            image, spacing = as_2d(volume_image)
+            read = (as_2d(read_volume(path, dataset))[0] > 0 for _, path in files)
+            yield Case(case, image, _packed(files, read, image.shape, case, dataset), spacing)
             continue
-        volume = canonical(grid)
-        masks = [(v, canonical(on_grid(read_volume(p, dataset), grid)).array > 0) for v, p in files]
-        _check_shapes(volume.array.shape, masks, case, dataset, image_path)
-        yield Case(case, volume, [Volume(layer, volume.spacing) for layer in pack_layers(masks)])
+        grid = Grid.of(volume_image)
+        volume = canonical(volume_image)
+        del volume_image
+        read = (canonical(on_grid(read_volume(path, dataset), grid)).array > 0 for _, path in files)
+        layers = _packed(files, read, volume.array.shape, case, dataset)
+        yield Case(case, volume, [Volume(layer, volume.spacing) for layer in layers])
 
 
-def _check_shapes(shape: tuple, masks: list[tuple[int, np.ndarray]], case, dataset, path) -> None:
-    odd = [v for v, m in masks if m.shape != shape]
-    if odd:
-        raise CosmosError(
-            f"structure files {odd} differ in size from the image {shape} in case {case}",
-            dataset=dataset,
-            path=str(path),
-            fix="the structure files do not belong to this image; check format.labels",
-        )
+def _packed(
+    files: list[tuple[int, Path]],
+    masks: Iterator[np.ndarray],
+    shape: tuple,
+    case: str,
+    dataset: str,
+) -> list[np.ndarray]:
+    """Pack structure masks one at a time: TotalSegmentator has 104 full-size files per case,
+    and only the layers, never every mask, may be held at once."""
+
+    def checked() -> Iterator[tuple[int, np.ndarray]]:
+        for (value, path), mask in zip(files, masks, strict=True):
+            if mask.shape != shape:
+                raise CosmosError(
+                    f"structure file {mask.shape} differs in size from the image {shape} "
+                    f"in case {case}",
+                    dataset=dataset,
+                    path=str(path),
+                    fix="the structure file does not belong to this image; check format.labels",
+                )
+            yield value, mask
+
+    return pack_layers(checked())

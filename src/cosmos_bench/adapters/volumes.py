@@ -20,7 +20,7 @@ from cosmos_bench.adapters import Case
 from cosmos_bench.adapters.pairs import pairs
 from cosmos_bench.catalog import Part
 from cosmos_bench.errors import CosmosError, unreadable
-from cosmos_bench.volume import Volume, canonical
+from cosmos_bench.volume import canonical
 
 
 def _check_gzip(path: Path, dataset: str) -> None:
@@ -125,11 +125,14 @@ def read_cases(root: Path, part: Part, dataset: str) -> Iterator[Case]:
                 raise _mismatch(case, img.shape, lab.shape, dataset, label_path)
             yield Case(case, img, [lab.astype(np.uint16)], spacing)
             continue
-        for frame_id, img3, lab3 in _frames(case, image, labels, part, dataset, label_path):
+        frames = list(_frames(case, image, labels, part, dataset, label_path))
+        del image, labels  # the generator's frame must not pin the file's full-size copy
+        while frames:
+            frame_id, img3, lab3 = frames.pop(0)
             volume, label_volume = canonical(img3), canonical(lab3)
+            del img3, lab3
             if volume.array.shape != label_volume.array.shape:
                 raise _mismatch(
                     case, volume.array.shape, label_volume.array.shape, dataset, label_path
                 )
-            label_volume = Volume(label_volume.array.astype(np.uint16), label_volume.spacing)
             yield Case(case, volume, [label_volume], frame=frame_id)
