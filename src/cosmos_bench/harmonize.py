@@ -68,14 +68,13 @@ def kept_masks(layers: np.ndarray, part: Part, min_pixels: int) -> tuple[list, s
     kept, unknown = [], set()
     objects = part.value_objects
     for layer, labels in enumerate(layers):
-        values, counts = np.unique(labels, return_counts=True)
-        for value, count in zip(values.tolist(), counts.tolist(), strict=True):
-            if value == 0:
-                continue
+        counts = np.bincount(labels.ravel())  # one pass; label values are small integers
+        for value in np.flatnonzero(counts[1:]).tolist():
+            value += 1
             obj = part.instances or objects.get(value)
             if obj is None:
                 unknown.add(value)
-            elif count > min_pixels:
+            elif counts[value] > min_pixels:
                 kept.append((layer, value, obj))
     return kept, unknown
 
@@ -97,20 +96,23 @@ def cap_side(
 
 
 def mask_rows(layers: np.ndarray, kept: list[tuple[int, int, str]]) -> Iterator[dict]:
-    """Area and tight box of each kept object, at stored resolution."""
+    """Area and tight box of each kept object, at stored resolution (one pass per layer)."""
+    boxes = {layer: ndimage.find_objects(layers[layer]) for layer in {k[0] for k in kept}}
     for layer, value, obj in kept:
-        ys, xs = np.nonzero(layers[layer] == value)
-        if ys.size == 0:  # a small object can vanish in the longest-side cap
+        box = boxes[layer][value - 1] if value <= len(boxes[layer]) else None
+        if box is None:  # a small object can vanish in the longest-side cap
             continue
+        ys, xs = box
+        area = int(np.count_nonzero(layers[layer][box] == value))
         yield {
             "layer": layer,
             "label": value,
             "object": obj,
-            "area_px": int(ys.size),
-            "bbox_x0": int(xs.min()),
-            "bbox_y0": int(ys.min()),
-            "bbox_x1": int(xs.max()),
-            "bbox_y1": int(ys.max()),
+            "area_px": area,
+            "bbox_x0": xs.start,
+            "bbox_y0": ys.start,
+            "bbox_x1": xs.stop - 1,
+            "bbox_y1": ys.stop - 1,
         }
 
 
