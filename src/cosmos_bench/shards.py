@@ -1,8 +1,8 @@
 """HDF5 shards: a bounded group of one dataset's harmonized images and label maps.
 
-Each image and its label layers are one HDF5 dataset each, with a single zstd chunk, so reading
-one image decompresses exactly that image. A shard is written under a temporary name and renamed when
-closed, so a killed job never leaves a file that looks complete.
+Each image and its label layers are one HDF5 dataset each, with a single zstd chunk, so
+reading one image decompresses exactly that image. A shard is written under a temporary name
+and renamed when closed, so a killed job never leaves a file that looks complete.
 """
 
 from __future__ import annotations
