@@ -82,9 +82,10 @@ class Part:
     slice_axis: str
 
     @classmethod
-    def from_raw(cls, raw: dict, name: str = "") -> Part:
+    def from_raw(cls, raw: dict) -> Part:
+        """A part from its card entry (the single-part shorthand has no name)."""
         return cls(
-            name=raw.get("name", name),
+            name=raw.get("name", ""),
             modality=raw["modality"],
             format=raw["format"],
             labels={int(k): v for k, v in raw.get("labels", {}).items()},

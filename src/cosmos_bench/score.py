@@ -59,11 +59,12 @@ def score_shard(
     dice = np.zeros(len(predictions))
     iou = np.zeros(len(predictions))
     with ShardReader(shard) as reader:
-        for row in np.unique(where[:, 0]):
-            for i in np.flatnonzero(where[:, 0] == row):
-                gt = reader.mask(int(row), int(where[i, 1]), int(where[i, 2]))
-                pred = rle.decode(np.asarray(predictions.rle.iat[i]), gt.shape)
-                dice[i], iou[i] = metrics.dice(pred, gt), metrics.iou(pred, gt)
+        # image by image (the reader keeps one image's layers), in prediction order within it
+        for i in np.argsort(where[:, 0], kind="stable"):
+            row, layer, label = (int(v) for v in where[i])
+            gt = reader.mask(row, layer, label)
+            pred = rle.decode(np.asarray(predictions.rle.iat[i]), gt.shape)
+            dice[i], iou[i] = metrics.dice(pred, gt), metrics.iou(pred, gt)
     scored = predictions.assign(dice=dice, iou=iou)
     rows = []
     for (mask_id, strategy, repeat), group in scored.groupby(

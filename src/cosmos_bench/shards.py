@@ -57,6 +57,8 @@ class ShardReader:
         self.file = h5py.File(path, "r")
         self._cached_row = -1
         self._cached = np.zeros((0, 0, 0), np.uint16)
+        self._mask_key = (-1, -1, -1)
+        self._mask = np.zeros((0, 0), bool)
 
     def __enter__(self) -> ShardReader:
         return self
@@ -75,8 +77,14 @@ class ShardReader:
         return self._cached
 
     def mask(self, row: int, layer: int, label: int) -> np.ndarray:
-        """One object's binary mask (the layers of an image are read once)."""
-        return self.labels(row)[layer] == label
+        """One object's binary mask, read-only to callers.
+
+        The layers of an image are read once, and the last mask is kept: scoring asks for the
+        same mask once per candidate and strategy, in a row."""
+        if (row, layer, label) != self._mask_key:
+            self._mask = self.labels(row)[layer] == label
+            self._mask_key = (row, layer, label)
+        return self._mask
 
     def uid(self, row: int) -> str:
         return str(self.file[f"images/{row:05d}"].attrs["uid"])
