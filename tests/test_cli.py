@@ -9,6 +9,7 @@ from pathlib import Path
 
 from helpers import ROOT
 
+from cosmos_bench.catalog import load_card, load_ontology
 from cosmos_bench.cli import main
 
 
@@ -36,7 +37,7 @@ def test_status_follows_the_results_tree(tmp_path: Path, capsys) -> None:
         shutil.copytree(ROOT / sub, tmp_path / sub)
     downloads = tmp_path / "results" / "downloads"
     (downloads / "demo-endo").mkdir(parents=True)
-    sha = "bf0e3c04349517a17c552aedb0b09ec934d45bfa3321ad13730f0b310fce57cc"
+    sha = load_card(ROOT, "demo-endo", load_ontology(ROOT)).source["sha256"]
     (downloads / "demo-endo" / "SHA256SUMS").write_text(f"{sha}  demo-endo.zip\n")
     (downloads / "demo-ct").mkdir()
     (downloads / "demo-ct" / "SHA256SUMS").write_text(f"{'0' * 64}  demo-ct.tar.gz\n")

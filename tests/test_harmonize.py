@@ -9,10 +9,11 @@ import pytest
 import SimpleITK as sitk
 from helpers import phantom, write_volume
 
-from cosmos_bench.catalog import Part, load_card, load_ontology
-from cosmos_bench.harmonize import cap_side, harmonize, kept_masks
+from cosmos_bench.catalog import Card, Part, load_card, load_ontology
+from cosmos_bench.harmonize import Settings, cap_side, harmonize
 from cosmos_bench.index import INDEX_SCHEMA_VERSION, SCHEMA, read_index
-from cosmos_bench.normalize import to_uint8
+from cosmos_bench.masks import Kept, kept_masks, value_maps
+from cosmos_bench.normalize import part_ct_window, to_uint8
 from cosmos_bench.shards import ShardReader
 from cosmos_bench.volume import canonical
 
@@ -36,8 +37,8 @@ def test_paper_rule_drops_masks_of_at_most_50_pixels() -> None:
     labels[10:16, :10] = 2  # 60 px: kept
     labels[17:, :] = 9  # not in the card
     part = Part.from_raw({"modality": "CT", "format": {}, "labels": {1: "liver", 2: "spleen"}})
-    kept, unknown = kept_masks(labels[None], part, 50)
-    assert kept == [(0, 2, "spleen")] and unknown == {9}
+    kept, unknown = kept_masks(labels[None], value_maps(part.value_objects, None, 1), 50)
+    assert kept == [Kept(0, 2, "spleen", 0)] and unknown == {9}
 
 
 def test_cap_side_keeps_labels_exact_and_reports_the_scale() -> None:
@@ -61,9 +62,8 @@ def test_normalization_presets() -> None:
 def test_harmonize_writes_shards_and_a_versioned_index(tiny_root: Path) -> None:
     card = load_card(tiny_root, "tiny", load_ontology(tiny_root))
     out = tiny_root / "results"
-    index = harmonize(
-        card, tiny_root / "raw", out / "index.parquet", out / "shards", images_per_shard=3
-    )
+    settings = Settings(images_per_shard=3)
+    index = harmonize(card, tiny_root / "raw", out / "index.parquet", out / "shards", settings)
     stored = read_index(out / "index.parquet")
     assert list(stored.columns) == SCHEMA.names
     assert len(stored) == len(index)
@@ -208,3 +208,67 @@ labels: {1: liver, 2: lesion}
     index = harmonize(card, tmp_path / "raw", tmp_path / "i.parquet", tmp_path / "s")
     assert sorted(index.case.unique()) == ["case_00000", "case_00001"]
     assert index.uid.iloc[0] == "kits/case_00000/z0000"
+
+
+def test_medsam_filter_components_and_windows_reach_the_index(tiny_root: Path) -> None:
+    """MedSAM's dust filter keeps small objects the paper drops; a split lesion gets component
+    numbers; the CT window used is recorded per mask."""
+    card = load_card(tiny_root, "tiny", load_ontology(tiny_root))
+    out = tiny_root / "results"
+    settings = Settings(
+        normalization="medsam",
+        ct_windows={"default": [40, 400], "CT/lesion": [100, 600]},
+        mask_filter="medsam",
+        components=frozenset({"lesion"}),
+    )
+    index = harmonize(card, tiny_root / "raw", out / "i.parquet", out / "s", settings)
+    lesions = index[index.object == "lesion"]
+    assert set(lesions.component) == {1} and set(index[index.object == "liver"].component) == {0}
+    assert (lesions.label > 2).all() and (index.mask_filter == "medsam").all()
+    # liver and lesion want different windows: the part keeps the default
+    assert set(zip(index.window_lo, index.window_hi, strict=True)) == {(-160.0, 240.0)}
+
+
+def test_part_ct_window_rules() -> None:
+    table = {"default": [40, 400], "CT/lung": [-600, 1500], "chest": [0, 1000]}
+    assert part_ct_window("x", {"CT/lung"}, table) == ((-600, 1500), "its targets")
+    assert part_ct_window("x", {"CT/lung", "CT/heart"}, table)[0] == (40, 400)
+    assert part_ct_window("chest", {"CT/lung", "CT/heart"}, table)[0] == (0, 1000)
+    assert part_ct_window("x", {"CT/liver"}, {}) == ((40.0, 400.0), "its targets")
+
+
+def test_medsam_dust_drops_small_3d_components_before_slicing(tmp_path: Path) -> None:
+    """A 3-slice speck of 4x4 px (48 voxels) goes under `litemedsam` (100 voxels) even though
+    each slice's 16 px pass its 2D threshold (10 px); the paper drops it for 16 <= 50 px."""
+    image, labels = phantom()
+    labels[0:3, 80:84, 80:84] = 2
+    write_volume(image, tmp_path / "raw" / "imagesTr" / "c1_0000.nii.gz", (0.8, 0.8, 3.0))
+    write_volume(labels, tmp_path / "raw" / "labelsTr" / "c1.nii.gz", (0.8, 0.8, 3.0))
+    card = Card(
+        {
+            "id": "speck",
+            "source": {"path": "raw", "access": "generated"},
+            "modality": "CT",
+            "format": {
+                "adapter": "volume-pairs",
+                "images": "imagesTr/*_0000.nii.gz",
+                "labels": "labelsTr/{case}.nii.gz",
+                "case_suffix": "_0000",
+            },
+            "labels": {1: "liver", 2: "lesion"},
+        }
+    )
+    lesions = {}
+    for name in ("paper", "litemedsam"):
+        index = harmonize(
+            card,
+            tmp_path / "raw",
+            tmp_path / f"{name}.parquet",
+            tmp_path / name,
+            Settings(mask_filter=name),
+        )
+        lesions[name] = index[index.object == "lesion"].set_index("slice").area_px
+    assert lesions["litemedsam"].index.tolist() == [f"z{k:04d}" for k in range(2, 8)]
+    assert lesions["paper"].index.tolist() == lesions["litemedsam"].index.tolist()
+    # on z0002 the speck touches nothing but shares the lesion's label: the paper keeps it
+    assert lesions["paper"]["z0002"] - lesions["litemedsam"]["z0002"] == 16

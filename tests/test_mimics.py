@@ -17,7 +17,7 @@ from mimics import builders
 
 from cosmos_bench.catalog import Card, cosmos_ids, load_card, load_ontology
 from cosmos_bench.errors import CosmosError
-from cosmos_bench.harmonize import harmonize
+from cosmos_bench.harmonize import Settings, harmonize
 from cosmos_bench.index import read_index
 from cosmos_bench.source import GATED, Fetching, archive_name, download, unpack_source
 
@@ -63,7 +63,7 @@ def test_mimic_harmonizes_to_exactly_the_card_targets(dataset: str, tmp_path: Pa
         with pytest.raises(CosmosError, match="no label source"):
             harmonize(card, raw, tmp_path / "i.parquet", tmp_path / "s")
         return
-    harmonize(card, raw, tmp_path / "i.parquet", tmp_path / "shards", images_per_shard=16)
+    harmonize(card, raw, tmp_path / "i.parquet", tmp_path / "shards", Settings(images_per_shard=16))
     index = read_index(tmp_path / "i.parquet")
     assert set(index.target) == set(card.targets)
     assert (index.area_px > 50).all()

@@ -15,7 +15,7 @@ from hypothesis.extra.numpy import arrays
 from test_adapters import make_root, run
 
 from cosmos_bench.catalog import Part
-from cosmos_bench.harmonize import kept_masks
+from cosmos_bench.masks import Kept, kept_masks, value_maps
 from cosmos_bench.shards import ShardReader
 
 SHAPE = (5, 40, 48)  # z, y, x in LPS
@@ -83,7 +83,7 @@ def test_kept_masks_are_exactly_the_named_objects_above_the_threshold(
     labels: np.ndarray, min_pixels: int
 ) -> None:
     part = Part.from_raw({"modality": "CT", "format": {}, "labels": {1: "liver", 3: "spleen"}})
-    kept, unknown = kept_masks(labels[None], part, min_pixels)
+    kept, unknown = kept_masks(labels[None], value_maps(part.labels, None, 1), min_pixels)
     counts = {v: int((labels == v).sum()) for v in range(1, 5)}
-    assert kept == [(0, v, part.labels[v]) for v in (1, 3) if counts[v] > min_pixels]
+    assert kept == [Kept(0, v, part.labels[v], 0) for v in (1, 3) if counts[v] > min_pixels]
     assert unknown == {v for v in (2, 4) if counts[v]}

@@ -12,11 +12,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from helpers import copy_workflow, snakemake
+from helpers import ROOT, copy_workflow, snakemake
+
+from cosmos_bench.catalog import load_card, load_ontology
 
 pytestmark = pytest.mark.e2e
 
-ENDO_SHA = "bf0e3c04349517a17c552aedb0b09ec934d45bfa3321ad13730f0b310fce57cc"
+ENDO_SHA = load_card(ROOT, "demo-endo", load_ontology(ROOT)).source["sha256"]
 REDUCED = ("--config", "datasets=[demo-endo]", "models=[litemedsam,otsu-box]")
 
 

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 
 from cosmos_bench.errors import CosmosError
 
-INDEX_SCHEMA_VERSION = "2"
+INDEX_SCHEMA_VERSION = "3"
 
 SCHEMA = pa.schema(
     [
@@ -32,6 +32,7 @@ SCHEMA = pa.schema(
         ("row", pa.int32()),  # image row inside the shard
         ("layer", pa.int32()),  # label layer of the image (> 0 only where masks overlap)
         ("label", pa.int32()),  # label value of the object in that layer (instance id)
+        ("component", pa.int32()),  # connected-component number of a split object, else 0
         ("area_px", pa.int64()),
         ("bbox_x0", pa.int32()),  # tight box, inclusive pixel indices at stored resolution
         ("bbox_y0", pa.int32()),
@@ -44,7 +45,10 @@ SCHEMA = pa.schema(
         ("scale", pa.float64()),  # stored / original size
         ("spacing_y", pa.float64()),  # mm per stored pixel, NaN when the source has none
         ("spacing_x", pa.float64()),
-        ("normalization", pa.string()),
+        ("normalization", pa.string()),  # the intensity preset
+        ("window_lo", pa.float64()),  # source intensities mapped to 0 and 255 (NaN: kept RGB)
+        ("window_hi", pa.float64()),
+        ("mask_filter", pa.string()),  # paper, medsam or litemedsam (cosmos_bench.masks)
     ]
 )
 

@@ -1,8 +1,10 @@
 """Intensity normalization to uint8, named presets recorded in the index.
 
 `paper` is COSMOS's rule (min-max of the whole volume to 0..255, no CT window); `medsam` is
-MedSAM's (CT window 40/400, other grey modalities clipped to the 0.5-99.5 percentiles of
-non-zero voxels). RGB images are kept as they are in both.
+MedSAM's (a CT window per target, soft tissue 40/400 by default, see resources/ct_windows.yaml;
+other grey modalities clipped to the 0.5-99.5 percentiles of non-zero voxels, zeros kept at 0).
+RGB images are kept as they are in both. No model of the zoo takes more than 8 bits, so there
+is no 16-bit preset.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ CT_WINDOW = (40.0, 400.0)  # level, width: soft tissue, MedSAM's default
 Window = tuple[float, float, bool] | None  # (lo, hi, keep zeros at 0); None: keep as is
 
 
-def window(array: np.ndarray, preset: str, modality: str) -> Window:
+def window(
+    array: np.ndarray, preset: str, modality: str, ct_window: tuple[float, float] = CT_WINDOW
+) -> Window:
     """The intensity mapping of a whole volume (or 2D image), computed once.
 
     Applying it slice by slice (`apply`) gives the same bytes as normalizing the volume at
@@ -27,7 +31,7 @@ def window(array: np.ndarray, preset: str, modality: str) -> Window:
         return float(array.min()), float(array.max()), False
     if preset == "medsam":
         if modality == "CT":
-            level, width = CT_WINDOW
+            level, width = ct_window
             return level - width / 2, level + width / 2, False
         nonzero = array[array > 0]
         if nonzero.size == 0:
@@ -49,6 +53,25 @@ def apply(array: np.ndarray, mapping: Window) -> np.ndarray:
     return out
 
 
-def to_uint8(array: np.ndarray, preset: str, modality: str) -> np.ndarray:
+def to_uint8(
+    array: np.ndarray, preset: str, modality: str, ct_window: tuple[float, float] = CT_WINDOW
+) -> np.ndarray:
     """Normalize a 2D image (or a small volume) in one call."""
-    return apply(array, window(array, preset, modality))
+    return apply(array, window(array, preset, modality, ct_window))
+
+
+def part_ct_window(
+    dataset: str, targets: set[str], table: dict[str, list[float]]
+) -> tuple[tuple[float, float], str]:
+    """The CT window (level, width) of one part, and why it was chosen.
+
+    One image serves every target of a slice, so a part gets one window: the dataset's own
+    entry if the table has one, else the window its targets share, else the default (a part
+    whose targets want different windows, e.g. lungs and heart, keeps soft tissue)."""
+    if dataset in table:
+        return tuple(table[dataset]), f"dataset {dataset}"
+    default = tuple(table.get("default", CT_WINDOW))
+    wanted = {tuple(table.get(target, default)) for target in targets}
+    if len(wanted) == 1:
+        return wanted.pop(), "its targets"
+    return default, f"default: its targets want {len(wanted)} different windows"

@@ -1,6 +1,7 @@
 # Helpers shared by the stage rules: the validated catalog, wildcard constraints and input
 # functions. Rules stay declarative; everything they compute is here.
 import json
+import shlex
 import sys
 
 from cosmos_bench.catalog import PART_KEYS, resolve
@@ -39,6 +40,11 @@ def card_params(wildcards):
     card = CARDS[wildcards.dataset].raw
     keys = (*PART_KEYS, "parts", "unresolved")
     return json.dumps({k: card[k] for k in keys if k in card}, sort_keys=True)
+
+
+def ct_windows_arg(wildcards):
+    """The config's extra CT windows as one shell-quoted JSON argument."""
+    return shlex.quote(json.dumps(config["harmonize"]["ct_windows"], sort_keys=True))
 
 
 def demo_kind(wildcards):

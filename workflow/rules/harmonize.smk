@@ -15,13 +15,19 @@ checkpoint harmonize:
     params:
         card=card_params,
         normalization=config["harmonize"]["normalization"],
-        max_side=config["harmonize"]["max_side"],
+        ct_windows=ct_windows_arg,
+        mask_filter=config["harmonize"]["mask_filter"],
         min_pixels=config["harmonize"]["min_mask_pixels"],
+        components=" ".join(config["harmonize"]["components"]),
+        max_side=config["harmonize"]["max_side"],
         per_shard=config["harmonize"]["images_per_shard"],
+        codec=config["harmonize"]["codec"],
     conda:
         "../../envs/cosmos.yaml"
     shell:
         "python -m cosmos_bench.harmonize --dataset {wildcards.dataset} --raw {input} "
         "--index {output.index} --shards {output.shards} "
-        "--normalization {params.normalization} --max-side {params.max_side} "
-        "--min-mask-pixels {params.min_pixels} --images-per-shard {params.per_shard} > {log} 2>&1"
+        "--normalization {params.normalization} --ct-windows {params.ct_windows} "
+        "--mask-filter {params.mask_filter} --min-mask-pixels {params.min_pixels} "
+        "--components {params.components} --max-side {params.max_side} "
+        "--images-per-shard {params.per_shard} --codec {params.codec} > {log} 2>&1"
