@@ -8,9 +8,13 @@ export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: demo test lint lock clean
 
+# sam2 ships only as source: it is built against the pinned torch already in the venv (no build
+# environment pulling a second torch) and without its optional CUDA extension.
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements.lock torch torchvision 'setuptools>=70' wheel
+	SAM2_BUILD_CUDA=0 $(BIN)/python -m pip install --quiet --no-build-isolation -c requirements.lock sam2
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[test]'
 	touch $@
 

@@ -1,4 +1,4 @@
-"""Prompts follow the paper's construction; RLE is lossless; metrics match hand counts."""
+"""RLE is lossless; metrics match hand counts. (Prompts: tests/test_prompts.py.)"""
 
 from __future__ import annotations
 
@@ -9,50 +9,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from cosmos_bench import metrics, rle
-from cosmos_bench.prompts import kinds_of, make_prompt, positive_points, tight_box
 
 masks = arrays(np.bool_, st.tuples(st.integers(1, 24), st.integers(1, 24)))
-
-
-def test_tight_box_is_inclusive_and_unpadded() -> None:
-    mask = np.zeros((10, 12), bool)
-    mask[2:5, 3:9] = True
-    assert tight_box(mask).tolist() == [3, 2, 8, 4]
-
-
-def test_s2_uses_the_centroid_when_inside() -> None:
-    mask = np.zeros((20, 20), bool)
-    mask[4:9, 10:17] = True  # centroid (13, 6)
-    prompt = make_prompt("S2", mask)
-    assert prompt.points.tolist() == [[13.0, 6.0]]
-    assert prompt.point_labels.tolist() == [1]
-    assert prompt.box is None
-
-
-def test_s2_falls_back_to_the_first_foreground_pixel_when_the_centroid_is_outside() -> None:
-    ring = np.zeros((21, 21), bool)
-    yy, xx = np.mgrid[:21, :21]
-    ring[(np.hypot(yy - 10, xx - 10) <= 8) & (np.hypot(yy - 10, xx - 10) >= 5)] = True
-    point = make_prompt("S2", ring).points[0]
-    ys, xs = np.nonzero(ring)
-    assert point.tolist() == [xs[0], ys[0]]  # row-major first foreground pixel
-
-
-@given(masks.filter(lambda m: m.any()), st.integers(1, 6))
-@settings(max_examples=200, deadline=None)
-def test_positive_points_lie_on_the_mask(mask: np.ndarray, n: int) -> None:
-    points = positive_points(mask, n)
-    assert 1 <= len(points) <= n
-    for x, y in points:
-        assert mask[int(round(y)), int(round(x))]
-
-
-@given(masks.filter(lambda m: m.any()))
-@settings(max_examples=200, deadline=None)
-def test_box_contains_the_mask_tightly(mask: np.ndarray) -> None:
-    x0, y0, x1, y1 = tight_box(mask).astype(int)
-    assert mask[y0 : y1 + 1, x0 : x1 + 1].sum() == mask.sum()
-    assert mask[y0].any() and mask[y1].any() and mask[:, x0].any() and mask[:, x1].any()
 
 
 @given(masks)
@@ -88,12 +46,3 @@ def test_dice_iou_relation(a: np.ndarray, b: np.ndarray) -> None:
     d, j = metrics.dice(a, b), metrics.iou(a, b)
     assert 0.0 <= j <= d <= 1.0
     assert d == pytest.approx(2 * j / (1 + j))
-
-
-def test_prompt_kinds_of_every_strategy() -> None:
-    assert kinds_of("S2") == {"point"} and kinds_of("S5") == {"box"}
-    assert kinds_of("S6") == {"box", "point"}
-    assert kinds_of("medsam-box-pad5") == {"box"}
-    assert kinds_of("S9") == frozenset()
-    for strategy in ("S2", "S5"):
-        assert make_prompt(strategy, np.ones((3, 3), bool)).kinds == kinds_of(strategy)

@@ -52,14 +52,14 @@ def score_row(
     return {
         "mask_id": f"{uid}#{obj}", "uid": uid, "dataset": dataset, "case": case,
         "modality": modality, "object": obj, "target": f"{modality}/{obj}",
-        "model": model, "strategy": strategy, "repeat": repeat, "selection": "single",
+        "model": model, "strategy": strategy, "repeat": repeat, "click": 0, "selection": "single",
         "dice": dice, "iou": dice / (2 - dice), "area_px": 100 + index,
     }  # fmt: skip
 
 
 def write_shard(rows: list[dict], path: Path) -> Path:
     """Write rows with the shard dtypes (repeat int16, area_px int64)."""
-    frame = pd.DataFrame(rows).astype({"repeat": "int16", "area_px": "int64"})
+    frame = pd.DataFrame(rows).astype({"repeat": "int16", "click": "int16", "area_px": "int64"})
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(path, index=False)
     return path
@@ -178,14 +178,22 @@ def test_outputs_are_byte_stable_and_html_is_complete(
     assert "masks" in capsys.readouterr().out
 
     csvs = sorted(p.name for p in (runs[0] / "tables").iterdir())
-    assert csvs == ["by_dataset.csv", "by_modality.csv", "by_target.csv", "overall.csv"]
+    assert csvs == [
+        "by_dataset.csv",
+        "by_modality.csv",
+        "by_target.csv",
+        "click_curves.csv",
+        "jitter_drop.csv",
+        "noc.csv",
+        "overall.csv",
+    ]
     for name in csvs:
         assert (runs[0] / "tables" / name).read_bytes() == (runs[1] / "tables" / name).read_bytes()
     assert not list(runs[0].rglob("*.tmp"))
 
     page = (runs[0] / "report.html").read_text("utf-8")
     assert "cosmos-bench report" in page
-    assert page.count("data:image/png;base64,") == 2
+    assert page.count("data:image/png;base64,") == 3
     assert "<script" not in page
     assert "http" not in page
     for name in ("CT/liver", "CT/kidney", "MR/prostate", "litemedsam", "grabcut", "demo-mr"):

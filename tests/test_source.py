@@ -106,6 +106,30 @@ def test_weights_come_through_the_same_verified_downloader(tmp_path: Path) -> No
                 assert not dest.exists()
 
 
+def test_unpinned_weights_are_recorded_and_refused_when_strict(tmp_path: Path) -> None:
+    """MedSAM's checkpoint has no published sha256: the first download records it."""
+    import hashlib
+
+    import yaml
+    from loopback import serve
+
+    from cosmos_bench.errors import CosmosError
+    from cosmos_bench.source import fetch_weights
+
+    blob = b"medsam" * 500
+    (tmp_path / "config").mkdir()
+    dest = tmp_path / "weights" / "medsam.pth"
+    with serve({"/medsam_vit_b.pth": blob}) as (base, _log):
+        entry = {"weights": {"url": f"{base}/medsam_vit_b.pth"}}
+        (tmp_path / "config" / "models.yaml").write_text(yaml.safe_dump({"medsam": entry}))
+        with pytest.raises(CosmosError, match="strict_checksums"):
+            fetch_weights("medsam", tmp_path, dest, {}, strict=True)
+        assert not dest.exists()
+        digest = fetch_weights("medsam", tmp_path, dest, {})
+    assert digest == hashlib.sha256(blob).hexdigest() and dest.read_bytes() == blob
+    assert (tmp_path / "weights" / "medsam.pth.sha256").read_text() == f"{digest}  medsam.pth\n"
+
+
 def test_mirrors_rewrite_the_longest_prefix(tmp_path: Path, archive: Path) -> None:
     mirrors = {"https://zenodo.org/": "https://mirror.lab/", "https://zenodo.org/records/": "file:"}
     assert apply_mirrors("https://zenodo.org/records/toy.zip", mirrors) == "file:toy.zip"

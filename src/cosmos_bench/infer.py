@@ -1,8 +1,14 @@
 """Inference for one (model, dataset, shard): one embedding per image, all prompts decoded.
 
-Every mask of the shard gets a prompt per strategy the model accepts; all prompts of an image
-are decoded against that image's single embedding. Output: one row per (mask, strategy,
-repeat, candidate) with the candidate mask as RLE at the stored image size.
+Images go through the encoder `batch_size` at a time; every mask of an image gets a prompt per
+strategy the model accepts, and all prompts of the image are decoded against its single
+embedding. Output: one row per (mask, strategy, repeat, candidate) with the candidate mask as
+a COCO RLE at the stored image size, one Parquet row group per target (a target's rows are
+read without scanning the others).
+
+`store_predictions`: `selected` (default) keeps the candidates a selection rule can pick (the
+best by Dice against the ground truth, the model's own best, or the only one); `all` keeps
+every candidate; `none` writes like `selected`, and the workflow deletes the file once scored.
 """
 
 from __future__ import annotations
@@ -10,33 +16,43 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import torch
 
 from cosmos_bench import rle
 from cosmos_bench.catalog import load_models
+from cosmos_bench.clicks import click_sessions
 from cosmos_bench.errors import run_cli
 from cosmos_bench.index import read_index, write_table
-from cosmos_bench.models import PromptableModel, build, resolve_device
-from cosmos_bench.prompts import kinds_of, make_prompt
+from cosmos_bench.metrics import dice
+from cosmos_bench.models import Candidates, PromptableModel, build, resolve_device
+from cosmos_bench.models.base import PRECISIONS
+from cosmos_bench.prompts import CLICK_STARTS, is_jittered, kinds_of, make_prompt, prompt_seed
 from cosmos_bench.shards import ShardReader
 
 PREDICTION_SCHEMA = pa.schema(
     [
         ("mask_id", pa.string()),
+        ("target", pa.string()),
         ("strategy", pa.string()),
         ("repeat", pa.int16()),
+        ("click", pa.int16()),  # the click number of an iterative strategy, else 0
         ("candidate", pa.int16()),
+        ("n_candidates", pa.int16()),  # how many the model returned (some may not be stored)
         ("model_score", pa.float64()),  # the model's own quality estimate (NaN if none)
         ("height", pa.int32()),
         ("width", pa.int32()),
-        ("rle", pa.list_(pa.int32())),
+        ("rle", pa.list_(pa.int32())),  # COCO uncompressed RLE counts (column-major)
         ("seconds", pa.float64()),  # this image's encoder time + this prompt's share of decoding
     ]
 )
+STORE = ("selected", "all", "none")
 
 
 def usable_strategies(strategies: list[str], accepts: set[str], model_id: str) -> list[str]:
@@ -48,50 +64,187 @@ def usable_strategies(strategies: list[str], accepts: set[str], model_id: str) -
     return usable
 
 
+@dataclass(frozen=True)
+class Study:
+    """The studies' settings. Robustness: R repeats of each jittered strategy, each seeded
+    from (seed, mask, strategy, repeat) alone, so no processing order changes a prompt.
+    Iterative clicking: clicks per session and whether logits are fed back."""
+
+    seed: int = 0
+    repeats: int = 1
+    clicks: int = 20  # clicks per iterative session
+    feed_logits: bool = True  # the previous low-res logits as the mask prompt, where taken
+
+    def rng(self, mask_id: str, strategy: str, repeat: int) -> np.random.Generator | None:
+        if not is_jittered(strategy):
+            return None
+        return np.random.default_rng(prompt_seed(self.seed, mask_id, strategy, repeat))
+
+
+def selectable(answer: Candidates, gt: np.ndarray) -> list[int]:
+    """Candidates a selection rule can pick: the first best Dice and the first best score."""
+    if len(answer.scores) == 1:
+        return [0]
+    oracle = int(np.argmax([dice(mask, gt) for mask in answer.masks]))
+    scores = np.nan_to_num(np.asarray(answer.scores, float), nan=-np.inf)
+    return sorted({oracle, int(np.argmax(scores))})
+
+
+Truth = tuple[str, str, np.ndarray]  # (mask_id, target, ground-truth mask) of one image
+
+
+def _row(
+    mask_id: str, target: str, strategy: str, runs: np.ndarray, shape: tuple, **fields
+) -> dict:
+    """One prediction row; `fields` overrides repeat, click, candidate and n_candidates and
+    gives model_score and seconds."""
+    return {
+        "mask_id": mask_id,
+        "target": target,
+        "strategy": strategy,
+        "repeat": 0,
+        "click": 0,
+        "candidate": 0,
+        "n_candidates": 1,
+        "height": shape[0],
+        "width": shape[1],
+        "rle": runs,
+        **fields,
+    }
+
+
+def prompt_rows(
+    model: PromptableModel,
+    embedding: object,
+    truths: list[Truth],
+    strategies: list[str],
+    store: str,
+    t_embed: float,
+    study: Study,
+) -> Iterator[dict]:
+    """Decode every one-shot prompt of one image in one call; yield the stored candidates."""
+    prompts, keys = [], []
+    for mask_id, target, gt in truths:
+        for strategy in strategies:
+            for repeat in range(study.repeats if is_jittered(strategy) else 1):
+                prompts.append(make_prompt(strategy, gt, study.rng(mask_id, strategy, repeat)))
+                keys.append((mask_id, target, strategy, repeat, gt))
+    if not prompts:
+        return
+    t0 = time.perf_counter()
+    answers = model.decode(embedding, prompts)
+    t_prompt = (time.perf_counter() - t0) / len(prompts)
+    for (mask_id, target, strategy, repeat, gt), answer in zip(keys, answers, strict=True):
+        keep = range(len(answer.scores)) if store == "all" else selectable(answer, gt)
+        for c in keep:
+            yield _row(
+                mask_id,
+                target,
+                strategy,
+                rle.encode(answer.masks[c]),
+                gt.shape,
+                repeat=repeat,
+                candidate=c,
+                n_candidates=len(answer.scores),
+                model_score=float(answer.scores[c]),
+                seconds=t_embed + t_prompt,
+            )
+
+
+def click_rows(
+    model: PromptableModel,
+    embedding: object,
+    truths: list[Truth],
+    strategy: str,
+    t_embed: float,
+    study: Study,
+) -> Iterator[dict]:
+    """Iterative clicking from the strategy's start for every mask of one image together:
+    one row per mask and click with the mask the model gave after that click."""
+    t0 = time.perf_counter()
+    sessions = click_sessions(
+        model,
+        embedding,
+        [gt for _, _, gt in truths],
+        strategy.removeprefix("clicks-"),
+        n_clicks=study.clicks,
+        feed_logits=study.feed_logits,
+    )
+    t_click = (time.perf_counter() - t0) / max(1, sum(s.decoded for s in sessions))
+    for (mask_id, target, gt), session in zip(truths, sessions, strict=True):
+        for k, (runs, score) in enumerate(zip(session.rles, session.scores, strict=True), 1):
+            seconds = t_embed + t_click * min(k, session.decoded)
+            yield _row(
+                mask_id,
+                target,
+                strategy,
+                runs,
+                gt.shape,
+                click=k,
+                model_score=score,
+                seconds=seconds,
+            )
+
+
+def image_rows(
+    model: PromptableModel,
+    embedding: object,
+    truths: list[Truth],
+    strategies: list[str],
+    store: str,
+    t_embed: float,
+    study: Study,
+) -> Iterator[dict]:
+    """Every strategy on one image: one-shot prompts in one decoder call, then each click
+    study."""
+    one_shot = [s for s in strategies if s not in CLICK_STARTS]
+    yield from prompt_rows(model, embedding, truths, one_shot, store, t_embed, study)
+    for strategy in strategies:
+        if strategy in CLICK_STARTS:
+            yield from click_rows(model, embedding, truths, strategy, t_embed, study)
+
+
 def infer_shard(
     model: PromptableModel,
     index: pd.DataFrame,
     shard: Path,
     strategies: list[str],
+    *,
+    batch_size: int = 1,
+    store: str = "selected",
+    fixed_batch: bool = False,
+    study: Study = Study(),
 ) -> pd.DataFrame:
-    """Run every strategy on every mask of the shard's images."""
+    """Run every strategy on every mask of the shard's images.
+
+    `fixed_batch` pads the last batch with copies of its last image, so a compiled encoder
+    sees one shape and is never compiled twice; the copies' embeddings are dropped."""
     rows: list[dict] = []
-    images = index.groupby("row", sort=True)
+    images = list(index.groupby("row", sort=True))
     start = time.perf_counter()
     with ShardReader(shard) as reader:
-        for n, (row, masks) in enumerate(images, 1):
-            image = reader.image(int(row))
+        for first in range(0, len(images), batch_size):
+            batch = images[first : first + batch_size]
+            pixels = [reader.image(int(row)) for row, _ in batch]
+            if fixed_batch:
+                pixels += [pixels[-1]] * (batch_size - len(pixels))
             t0 = time.perf_counter()
-            embedding = model.embed(image)
-            t_embed = time.perf_counter() - t0
-            prompts, keys = [], []
-            for mask_id, layer, label in zip(masks.mask_id, masks.layer, masks.label, strict=True):
-                gt = reader.mask(int(row), int(layer), int(label))
-                for strategy in strategies:
-                    prompts.append(make_prompt(strategy, gt))
-                    keys.append((mask_id, strategy))
-            t0 = time.perf_counter()
-            answers = model.decode(embedding, prompts)
-            t_prompt = (time.perf_counter() - t0) / max(1, len(prompts))
-            for (mask_id, strategy), cand in zip(keys, answers, strict=True):
-                for c, (mask, score) in enumerate(zip(cand.masks, cand.scores, strict=True)):
-                    rows.append(
-                        {
-                            "mask_id": mask_id,
-                            "strategy": strategy,
-                            "repeat": 0,
-                            "candidate": c,
-                            "model_score": float(score),
-                            "height": mask.shape[0],
-                            "width": mask.shape[1],
-                            "rle": rle.encode(mask),
-                            "seconds": t_embed + t_prompt,
-                        }
+            embeddings = model.embed_batch(pixels)[: len(batch)]
+            t_embed = (time.perf_counter() - t0) / len(batch)
+            for (row, masks), embedding in zip(batch, embeddings, strict=True):
+                truths = [
+                    (mask_id, target, reader.mask(int(row), int(layer), int(label)))
+                    for mask_id, target, layer, label in zip(
+                        masks.mask_id, masks.target, masks.layer, masks.label, strict=True
                     )
-            if n % 25 == 0 or n == images.ngroups:
-                rate = n / (time.perf_counter() - start)
-                print(f"  {n}/{images.ngroups} images, {rate:.1f} images/s", file=sys.stderr)
-    return pd.DataFrame(rows, columns=PREDICTION_SCHEMA.names)
+                ]
+                rows.extend(image_rows(model, embedding, truths, strategies, store, t_embed, study))
+            done = first + len(batch)
+            rate = done / (time.perf_counter() - start)
+            print(f"  {done}/{len(images)} images, {rate:.2f} images/s", file=sys.stderr)
+    predictions = pd.DataFrame(rows, columns=PREDICTION_SCHEMA.names)
+    order = ["target", "mask_id", "strategy", "repeat", "click", "candidate"]
+    return predictions.sort_values(order, kind="stable", ignore_index=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -106,6 +259,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=1, help="images per encoder call")
+    parser.add_argument("--store", choices=STORE, default="selected", help="which candidates")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the encoder")
+    parser.add_argument("--repeats", type=int, default=1, help="repeats of jittered strategies")
+    parser.add_argument("--clicks", type=int, default=20, help="clicks per iterative session")
+    parser.add_argument("--no-feed-logits", action="store_true", help="clicks without masks")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--root", type=Path, default=Path.cwd())
     args = parser.parse_args(argv)
@@ -114,7 +274,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     entry = load_models(args.root)[args.model]
     device = resolve_device(args.device)
-    model = build(entry, args.weights, device, args.seed)
+    model = build(entry, args.weights, device, args.seed, args.precision, args.compile)
     index = read_index(args.index)
     index = index[index.shard == args.shard_number]
     if args.targets:
@@ -125,8 +285,18 @@ def main(argv: list[str] | None = None) -> None:
         f"strategies {strategies}, device {device}",
         file=sys.stderr,
     )
-    predictions = infer_shard(model, index, args.shard, strategies)
-    write_table(predictions, args.out, PREDICTION_SCHEMA, {"cosmos_bench.model": args.model})
+    predictions = infer_shard(
+        model,
+        index,
+        args.shard,
+        strategies,
+        batch_size=args.batch_size,
+        store=args.store,
+        fixed_batch=args.compile,
+        study=Study(args.seed, args.repeats, args.clicks, not args.no_feed_logits),
+    )
+    meta = {"cosmos_bench.model": args.model}
+    write_table(predictions, args.out, PREDICTION_SCHEMA, meta, row_groups_by="target")
 
 
 if __name__ == "__main__":

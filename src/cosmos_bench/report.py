@@ -30,11 +30,12 @@ from matplotlib.patches import Patch
 
 from cosmos_bench.atomic import write_bytes
 from cosmos_bench.errors import CosmosError
-from cosmos_bench.prompts import kinds_of
+from cosmos_bench.prompts import is_jittered, kinds_of
+from cosmos_bench.studies import click_curves, jitter_drop, noc_table
 
 SCORE_COLUMNS = (
     "mask_id", "uid", "dataset", "case", "modality", "object", "target",
-    "model", "strategy", "repeat", "selection", "dice", "iou", "area_px",
+    "model", "strategy", "repeat", "click", "selection", "dice", "iou", "area_px",
 )  # fmt: skip
 SORT_KEYS = ["model", "dataset", "strategy", "mask_id", "repeat", "selection"]
 RUN_KEYS = ["model", "strategy", "selection"]
@@ -47,6 +48,8 @@ FIGURE_CAPTIONS = {
     "(repeats averaged per mask).",
     "dice_by_modality": "Dice per mask, by imaging modality: one box per model and strategy "
     "(repeats averaged per mask).",
+    "dice_vs_clicks": "Mean Dice over masks after each click of iterative clicking, per model "
+    "and start (solid: from the box, dashed: from one point).",
 }
 PROVENANCE_LABELS = {
     "created": "Created",
@@ -144,14 +147,19 @@ def _overall(masks: pd.DataFrame, by_target: pd.DataFrame) -> pd.DataFrame:
 
 
 def aggregate(scores: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Summary tables by target, dataset, modality and overall, rounded for byte-stable CSVs."""
-    masks = per_mask(scores)
+    """Summary tables by target, dataset, modality and overall, rounded for byte-stable CSVs.
+
+    Iterative-click rows (click > 0) have their own study; the tables hold one-shot prompts."""
+    masks = per_mask(scores[scores["click"] == 0])
     by_target = _summarise(masks, "target")
     tables = {
         "by_target": by_target,
         "by_dataset": _summarise(masks, "dataset"),
         "by_modality": _summarise(masks, "modality"),
         "overall": _overall(masks, by_target),
+        "jitter_drop": jitter_drop(masks),
+        "click_curves": click_curves(scores),
+        "noc": noc_table(scores),
     }
     return {name: table.round(FLOAT_DECIMALS) for name, table in tables.items()}
 
@@ -235,8 +243,11 @@ def _draw_panel(
 
 
 def _plot_dice_by(scores: pd.DataFrame, column: str, title: str, out: Path) -> Path:
-    """One panel per value of ``column``; shared layout for the target and modality figures."""
-    masks = per_mask(scores)
+    """One panel per value of ``column``; shared layout for the target and modality figures.
+
+    The studies (jittered prompts, click sessions) have their own tables and figures."""
+    one_shot = (scores["click"] == 0) & ~scores["strategy"].map(is_jittered)
+    masks = per_mask(scores[one_shot])
     panels = sorted(masks[column].astype(str).unique())
     runs = sorted(set(zip(masks["strategy"], masks["selection"], strict=True)))
     show_selection = masks["selection"].nunique() > 1
@@ -262,10 +273,7 @@ def _plot_dice_by(scores: pd.DataFrame, column: str, title: str, out: Path) -> P
         title_fontsize=10,
     )
     fig.suptitle(title, fontsize=13)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=150, metadata={"Software": None})
-    write_bytes(Path(out), buffer.getvalue())
-    return Path(out)
+    return _save(fig, out)
 
 
 def plot_dice_by_target(scores: pd.DataFrame, out: Path) -> Path:
@@ -276,6 +284,35 @@ def plot_dice_by_target(scores: pd.DataFrame, out: Path) -> Path:
 def plot_dice_by_modality(scores: pd.DataFrame, out: Path) -> Path:
     """Per-modality Dice distributions, a compact view when there are many targets."""
     return _plot_dice_by(scores, "modality", "Dice per modality (one sample per mask)", out)
+
+
+def _save(fig: Figure, out: Path) -> Path:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=150, metadata={"Software": None})
+    write_bytes(Path(out), buffer.getvalue())
+    return Path(out)
+
+
+def plot_click_curves(curves: pd.DataFrame, out: Path) -> Path:
+    """Mean Dice after each click, one line per model and start: where a model saturates."""
+    fig = Figure(figsize=(7, 4.2), layout="constrained")
+    ax = fig.subplots()
+    if curves.empty:
+        ax.text(0.5, 0.5, "no click study in this run (config: clicks.starts)", ha="center")
+        ax.set_axis_off()
+        return _save(fig, out)
+    colours = _model_colours(curves["model"])
+    for (model, strategy), line in curves.groupby(["model", "strategy"], sort=True):
+        style = "-" if strategy.endswith("S5") else "--"
+        ax.plot(line["click"], line["mean_dice"], style, marker="o", ms=3,
+                color=colours[model], label=f"{model}, {strategy}")  # fmt: skip
+    ax.set_xlabel("clicks")
+    ax.set_ylabel("mean Dice over masks")
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=9)
+    ax.set_title("Dice after each click (iterative clicking)", fontsize=12)
+    return _save(fig, out)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -395,6 +432,40 @@ def _dataset_section(by_dataset: pd.DataFrame, provenance: Mapping[str, Any]) ->
     return "<h2>Per dataset</h2>" + _html_table(rows, columns, _row_notes(rows, provenance))
 
 
+def _jitter_section(drops: pd.DataFrame) -> str:
+    """The robustness study: how much Dice each jitter mode and range costs, per model."""
+    if drops.empty:
+        return ""
+    columns = {
+        "model": "model", "base": "strategy", "mode": "jitter mode", "lo": "from px",
+        "hi": "to px", "selection": "selection", "n_masks": "masks",
+        "dice_base": "Dice unperturbed", "dice_jittered": "Dice jittered",
+        "dice_drop": "Dice drop",
+    }  # fmt: skip
+    return (
+        "<h2>Prompt robustness</h2><p>Each strategy with its points or box moved at random by a "
+        "length in the range (cosmos_bench.prompts gives each mode's definition); repeats are "
+        "averaged per mask, and the drop is paired on the same masks.</p>"
+        + _html_table(drops, columns, [""] * len(drops))
+    )
+
+
+def _click_section(nocs: pd.DataFrame) -> str:
+    """Iterative clicking: clicks needed to reach Dice 0.85 and 0.90 (the figure has curves)."""
+    if nocs.empty:
+        return ""
+    columns = {
+        "model": "model", "strategy": "start", "n_masks": "masks", "n_clicks": "clicks",
+        "noc85": "NoC@85", "noc90": "NoC@90", "dice_last": "Dice after the last click",
+    }  # fmt: skip
+    return (
+        "<h2>Iterative clicking</h2><p>Each next click at the centre of the largest error "
+        "region (positive in a miss, negative in a false positive; cosmos_bench.clicks). NoC: "
+        "clicks to reach the Dice, the session's length when never reached.</p>"
+        + _html_table(nocs, columns, [""] * len(nocs))
+    )
+
+
 def _catalog_section(provenance: Mapping[str, Any]) -> str:
     """The run's catalog counts beside the COSMOS cards' and the paper's (README "The catalog"
     explains every difference)."""
@@ -475,6 +546,8 @@ def write_html(
         _catalog_section(provenance),
         _target_sections(tables["by_target"], provenance),
         _dataset_section(tables["by_dataset"], provenance),
+        _jitter_section(tables["jitter_drop"]),
+        _click_section(tables["noc"]),
         _figure_section(figures),
         _provenance_section(provenance),
     ])  # fmt: skip
@@ -512,6 +585,7 @@ def build_report(
     figures = [
         plot_dice_by_target(scores, Path(figures_dir) / "dice_by_target.png"),
         plot_dice_by_modality(scores, Path(figures_dir) / "dice_by_modality.png"),
+        plot_click_curves(tables["click_curves"], Path(figures_dir) / "dice_vs_clicks.png"),
     ]
     for path in figures:
         print(f"report: wrote {path}", flush=True)

@@ -1,7 +1,9 @@
-"""Run-length encoding of binary masks, row-major, starting with a run of zeros.
+"""Run-length encoding of binary masks in COCO's convention (uncompressed RLE `counts`).
 
-Predictions are stored as RLE so that a shard's masks for every strategy fit in one small
-Parquet file; decoding is exact.
+Runs alternate 0/1 over the mask flattened in column-major (Fortran) order, starting with a
+run of zeros (0 when the first pixel is set). A prediction's `rle` column is exactly the
+`counts` list of a COCO RLE, so `pycocotools.mask.frPyObjects({"size": [h, w], "counts":
+list(rle)}, h, w)` decodes it too; this module does it vectorized, without the C extension.
 """
 
 from __future__ import annotations
@@ -10,8 +12,8 @@ import numpy as np
 
 
 def encode(mask: np.ndarray) -> np.ndarray:
-    """Run lengths of alternating 0/1 runs over the flattened mask, first run is zeros."""
-    flat = np.ravel(mask).astype(bool)
+    """COCO run lengths of a 2D binary mask."""
+    flat = np.ravel(mask, order="F").astype(bool)
     changes = np.flatnonzero(flat[1:] != flat[:-1]) + 1
     bounds = np.concatenate([[0], changes, [flat.size]])
     runs = np.diff(bounds)
@@ -21,7 +23,7 @@ def encode(mask: np.ndarray) -> np.ndarray:
 
 
 def decode(runs: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Inverse of encode."""
+    """Inverse of encode: the (H, W) boolean mask."""
     values = np.zeros(len(runs), dtype=bool)
     values[1::2] = True
     flat = np.repeat(values, runs)
@@ -29,4 +31,4 @@ def decode(runs: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
         raise ValueError(
             f"RLE covers {flat.size} pixels, shape {shape} needs {shape[0] * shape[1]}"
         )
-    return flat.reshape(shape)
+    return np.ascontiguousarray(flat.reshape(shape, order="F"))

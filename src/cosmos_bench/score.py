@@ -1,14 +1,24 @@
 """Scoring for one (model, dataset, shard): metrics per mask, strategy, repeat and selection.
 
-Selection rules over a prompt's candidates: `single` when the model returned one mask;
-otherwise both `oracle` (the candidate with the highest Dice against the ground truth, the
-paper's rule) and `score` (the candidate the model itself rates best, what a user gets).
+Selection rules over a prompt's candidates:
+- `single` when the model returned one mask;
+- otherwise both `oracle` (the candidate with the highest Dice against the ground truth, the
+  paper's rule) and `score` (the candidate the model itself rates best, what a user gets).
+
+Every candidate gets its Dice, because selection needs it. The other metrics
+(cosmos_bench.metrics) are computed only for the chosen candidates, and once for a candidate
+that both rules choose. The object's factors (cosmos_bench.factors) are computed once per mask.
+
+An image without a known spacing (NaN in the index) is measured at 1 mm per pixel, so its
+distances and tolerance count in pixels; `spacing_known` is false on its rows.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -17,10 +27,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cosmos_bench import metrics, rle
-from cosmos_bench.errors import run_cli
+from cosmos_bench.catalog import load_ontology, read_yaml
+from cosmos_bench.errors import ConfigError, run_cli
+from cosmos_bench.factors import Factors, modality_codes, object_factors
 from cosmos_bench.index import read_index, write_table
 from cosmos_bench.shards import ShardReader
 
+SCORES_VERSION = "3"
 SCORE_SCHEMA = pa.schema(
     [
         ("mask_id", pa.string()),
@@ -33,66 +46,153 @@ SCORE_SCHEMA = pa.schema(
         ("model", pa.string()),
         ("strategy", pa.string()),
         ("repeat", pa.int16()),
+        ("click", pa.int16()),  # the click number of an iterative strategy, else 0
         ("selection", pa.string()),
         ("dice", pa.float64()),
         ("iou", pa.float64()),
+        ("conformity", pa.float64()),  # (3 Dice - 2) / Dice, 0 at Dice 0 (official COSMOS code)
+        ("hd_px", pa.float64()),  # the paper's HD: pixel boundaries, pixels
+        ("hd95_mm", pa.float64()),  # surface-distance: max of the two directed 95th percentiles
+        ("asd_mm", pa.float64()),  # mean of the two directed mean surface distances
+        ("nsd", pa.float64()),  # surface Dice at nsd_tolerance_mm
+        ("nsd_tolerance_mm", pa.float64()),
+        ("empty_prediction", pa.bool_()),  # distances are then the image diagonal (penalty)
+        ("spacing_known", pa.bool_()),  # false: 1 mm/px assumed, distances are in pixels
+        ("pred_area_px", pa.int64()),
         ("area_px", pa.int64()),
+        ("area_mm2", pa.float64()),  # NaN where the spacing is unknown
+        ("aspect_ratio", pa.float64()),
+        ("intensity_difference", pa.float64()),
+        ("fourier_order_paper", pa.int32()),
+        ("fourier_dice_paper", pa.float64()),
+        ("f_final_paper", pa.float64()),
+        ("fourier_order", pa.int32()),
+        ("fourier_dice", pa.float64()),
+        ("f_final", pa.float64()),
+        ("modality_code", pa.int32()),  # position in resources/ontology.yaml, -1 if absent
     ]
 )
-META = ["uid", "dataset", "case", "modality", "object", "target", "area_px"]
+META = ["uid", "dataset", "case", "modality", "object", "target"]
+KEYS = ["mask_id", "strategy", "repeat", "click", "selection"]
+SCORE_COLUMNS = [f.name for f in fields(metrics.Scores)]
+FACTOR_COLUMNS = [f.name for f in fields(Factors)]
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    """NSD tolerance in mm per target, with a default (resources/nsd_tolerances.yaml)."""
+
+    default_mm: float = 2.0
+    targets: dict[str, float] = field(default_factory=dict)
+
+    def of(self, target: str) -> float:
+        return self.targets.get(target, self.default_mm)
+
+
+def load_tolerances(path: Path) -> Tolerances:
+    raw = read_yaml(path) or {}
+    values = {"default_mm": raw.get("default_mm", 2.0), **(raw.get("targets") or {})}
+    bad = {k: v for k, v in values.items() if not (isinstance(v, int | float) and v > 0)}
+    if bad:
+        raise ConfigError(
+            f"NSD tolerances must be positive numbers (mm), got {bad}",
+            path=str(path),
+            fix="write `target: tolerance_mm`, e.g. `CT/liver: 2.0`",
+        )
+    targets = {k: float(v) for k, v in (raw.get("targets") or {}).items()}
+    return Tolerances(float(values["default_mm"]), targets)
 
 
 def select(group: pd.DataFrame) -> list[tuple[str, pd.Series]]:
-    """The candidate rows each selection rule keeps for one (mask, strategy, repeat)."""
-    if len(group) == 1:
+    """The candidate rows each selection rule keeps for one (mask, strategy, repeat).
+
+    A model that answers with several candidates gets both rules even when inference stored
+    only one (both rules picked it): `n_candidates` is what the model returned."""
+    if group.n_candidates.iloc[0] == 1:
         return [("single", group.iloc[0])]
     by_score = group.model_score.fillna(-np.inf).to_numpy().argmax()
     return [("oracle", group.loc[group.dice.idxmax()]), ("score", group.iloc[by_score])]
 
 
+def _spacing(row: pd.Series) -> tuple[tuple[float, float], bool]:
+    sy, sx = float(row["spacing_y"]), float(row["spacing_x"])
+    known = math.isfinite(sy) and math.isfinite(sx) and sy > 0 and sx > 0
+    return ((sy, sx) if known else (1.0, 1.0)), known
+
+
 def score_shard(
-    predictions: pd.DataFrame, index: pd.DataFrame, shard: Path, model: str
+    predictions: pd.DataFrame,
+    index: pd.DataFrame,
+    shard: Path,
+    model: str,
+    tolerances: Tolerances | None = None,
+    modalities: dict[str, int] | None = None,
 ) -> pd.DataFrame:
-    """Dice and IoU of every candidate, then one row per selection rule."""
+    """One row per (mask, strategy, repeat, selection) with all metrics and factors."""
+    tolerances = tolerances or Tolerances()
+    modalities = modalities or {}
     masks = index.set_index("mask_id")
-    where = masks.loc[predictions.mask_id, ["row", "layer", "label"]].to_numpy()
-    dice = np.zeros(len(predictions))
-    iou = np.zeros(len(predictions))
+    where = ["row", "layer", "label", "target", "modality", "spacing_y", "spacing_x"]
+    cand = predictions.drop(columns=where, errors="ignore").join(masks[where], on="mask_id")
+    cand = cand.sort_values(
+        ["row", "mask_id", "strategy", "repeat", "click", "candidate"],
+        kind="stable",
+        ignore_index=True,
+    )
+    prompt = cand.groupby(["mask_id", "strategy", "repeat", "click"], sort=False).ngroup()
+    prompt = prompt.to_numpy()
+    bounds = np.flatnonzero(np.diff(prompt, prepend=-1, append=-2)).tolist()  # prompt runs
+    cand["dice"] = np.nan
+
+    rows: list[dict] = []
+    factor_rows: dict[str, dict] = {}
+    image_row, image = -1, np.zeros((0, 0), np.uint8)
+    mask_id = None
     with ShardReader(shard) as reader:
-        # image by image (the reader keeps one image's layers), in prediction order within it
-        for i in np.argsort(where[:, 0], kind="stable"):
-            row, layer, label = (int(v) for v in where[i])
-            gt = reader.mask(row, layer, label)
-            pred = rle.decode(np.asarray(predictions.rle.iat[i]), gt.shape)
-            dice[i], iou[i] = metrics.dice(pred, gt), metrics.iou(pred, gt)
-    scored = predictions.assign(dice=dice, iou=iou)
-    rows = []
-    for (mask_id, strategy, repeat), group in scored.groupby(
-        ["mask_id", "strategy", "repeat"], sort=True
-    ):
-        for rule, chosen in select(group):
-            rows.append(
-                {
-                    "mask_id": mask_id,
-                    "strategy": strategy,
-                    "repeat": repeat,
-                    "selection": rule,
-                    "dice": chosen.dice,
-                    "iou": chosen.iou,
-                }
-            )
-    out = pd.DataFrame(rows, columns=["mask_id", "strategy", "repeat", "selection", "dice", "iou"])
-    out = out.join(masks[META], on="mask_id").assign(model=model)
-    return out.sort_values(["mask_id", "strategy", "repeat", "selection"], ignore_index=True)
+        for s, e in zip(bounds[:-1], bounds[1:], strict=True):
+            first = cand.iloc[s]
+            if first["mask_id"] != mask_id:  # a new ground truth: its boundary and factors once
+                mask_id = first["mask_id"]
+                if first["row"] != image_row:
+                    image_row = int(first["row"])
+                    image = reader.image(image_row)
+                gt = reader.mask(image_row, int(first["layer"]), int(first["label"]))
+                spacing, known = _spacing(first)
+                boundary = metrics.Boundary.of(gt, spacing)
+                tolerance = tolerances.of(first["target"])
+                real = (float(first["spacing_y"]), float(first["spacing_x"]))
+                code = modalities.get(first["modality"], -1)
+                factor_rows[mask_id] = asdict(object_factors(image, gt, real, code))
+            preds = [rle.decode(np.asarray(r), gt.shape) for r in cand.rle.iloc[s:e]]
+            cand.iloc[s:e, cand.columns.get_loc("dice")] = [metrics.dice(p, gt) for p in preds]
+            scored: dict[int, metrics.Scores] = {}
+            for rule, chosen in select(cand.iloc[s:e]):
+                k = int(chosen.name) - s
+                if k not in scored:
+                    scored[k] = metrics.score(preds[k], gt, spacing, tolerance, boundary)
+                rows.append(
+                    {
+                        "mask_id": mask_id,
+                        "strategy": first["strategy"],
+                        "repeat": first["repeat"],
+                        "click": first["click"],
+                        "selection": rule,
+                        **asdict(scored[k]),
+                        "nsd_tolerance_mm": tolerance,
+                        "spacing_known": known,
+                    }
+                )
+    out = pd.DataFrame(rows, columns=[*KEYS, *SCORE_COLUMNS, "nsd_tolerance_mm", "spacing_known"])
+    factors = pd.DataFrame.from_dict(factor_rows, orient="index", columns=FACTOR_COLUMNS)
+    out = out.join(masks[META], on="mask_id").join(factors, on="mask_id").assign(model=model)
+    return out.sort_values(KEYS, ignore_index=True)[SCORE_SCHEMA.names]
 
 
 def gather(paths: list[Path], out: Path) -> pd.DataFrame:
     """One table per (model, dataset) from its shards: what the report and a user read."""
     frames = [pq.read_table(p).to_pandas() for p in sorted(paths)]
-    scores = pd.concat(frames, ignore_index=True).sort_values(
-        ["mask_id", "strategy", "repeat", "selection"], ignore_index=True
-    )
-    write_table(scores, out, SCORE_SCHEMA, {"cosmos_bench.scores": "1"})
+    scores = pd.concat(frames, ignore_index=True).sort_values(KEYS, ignore_index=True)
+    write_table(scores, out, SCORE_SCHEMA, {"cosmos_bench.scores": SCORES_VERSION})
     return scores
 
 
@@ -105,6 +205,12 @@ def main(argv: list[str] | None = None) -> None:
     one.add_argument("--index", type=Path, required=True)
     one.add_argument("--shard", type=Path, required=True)
     one.add_argument("--out", type=Path, required=True)
+    one.add_argument("--root", type=Path, default=Path.cwd(), help="workflow folder")
+    one.add_argument(
+        "--tolerances",
+        type=Path,
+        help="NSD tolerances per target (default: ROOT/resources/nsd_tolerances.yaml)",
+    )
     many = sub.add_parser("gather", help="concatenate a dataset's score shards")
     many.add_argument("--out", type=Path, required=True)
     many.add_argument("scores", nargs="+", type=Path)
@@ -113,9 +219,12 @@ def main(argv: list[str] | None = None) -> None:
         scores = gather(args.scores, args.out)
         print(f"{args.out}: {len(scores)} scores from {len(args.scores)} shards", file=sys.stderr)
         return
+    tolerances = load_tolerances(args.tolerances or args.root / "resources" / "nsd_tolerances.yaml")
+    modalities = modality_codes(load_ontology(args.root))
     predictions = pq.read_table(args.predictions).to_pandas()
-    scores = score_shard(predictions, read_index(args.index), args.shard, args.model)
-    write_table(scores, args.out, SCORE_SCHEMA, {"cosmos_bench.scores": "1"})
+    index = read_index(args.index)
+    scores = score_shard(predictions, index, args.shard, args.model, tolerances, modalities)
+    write_table(scores, args.out, SCORE_SCHEMA, {"cosmos_bench.scores": SCORES_VERSION})
     mean = scores.groupby("strategy").dice.mean().round(4).to_dict()
     print(
         f"[{args.model}] {args.shard.name}: {len(scores)} scores, mean Dice {mean}", file=sys.stderr

@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from urllib.parse import urlparse
 
+from cosmos_bench.atomic import write_bytes
 from cosmos_bench.catalog import Card, load_card, load_models, load_ontology
 from cosmos_bench.download import fetch, fetch_local_tree, read_manifest, write_manifest
 from cosmos_bench.errors import ChecksumError, ConfigError, CosmosError, run_cli
@@ -180,19 +181,38 @@ def unpack_source(card: Card, manifest: Path, raw: Path, root: Path) -> None:
 
 
 def fetch_weights(
-    model: str, root: Path, dest: Path, mirrors: dict[str, str] | None = None
-) -> None:
-    """Fetch and verify one model's weights (the same downloader as datasets)."""
+    model: str,
+    root: Path,
+    dest: Path,
+    mirrors: dict[str, str] | None = None,
+    strict: bool = False,
+) -> str:
+    """Fetch and verify one model's weights (the same downloader as datasets).
+
+    An entry without a sha256 (a hash no trustworthy source publishes) is accepted once with a
+    warning and its hash recorded next to the file, as for datasets; `strict` refuses it."""
     weights = load_models(root)[model]["weights"]
+    pinned = weights.get("sha256") or None
+    if pinned is None and strict:
+        raise CosmosError(
+            "config/models.yaml pins no sha256 for these weights and strict_checksums is on",
+            dataset=f"model {model}",
+            fix="add weights.sha256 to the model's entry, or turn strict_checksums off",
+        )
     url = apply_mirrors(weights["url"], mirrors)
-    fetch(
-        local_path(url) or url,
-        dest,
-        dataset=f"model {model}",
-        sha256=weights.get("sha256"),
-        base_dir=root,
+    actual = fetch(
+        local_path(url) or url, dest, dataset=f"model {model}", sha256=pinned, base_dir=root
     )
+    if pinned is None:
+        record = dest.with_name(dest.name + ".sha256")
+        write_bytes(record, f"{actual}  {dest.name}\n".encode())
+        print(
+            f"[model {model}] warning: config/models.yaml pins no sha256; recorded {actual} in "
+            f"{record}. Copy it into the entry to detect changed weights next time.",
+            file=sys.stderr,
+        )
     print(f"[model {model}] weights verified: {dest}", file=sys.stderr)
+    return actual
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -210,13 +230,14 @@ def main(argv: list[str] | None = None) -> None:
     w = sub.add_parser("weights")
     w.add_argument("--model", required=True)
     w.add_argument("--out", type=Path, required=True)
+    w.add_argument("--strict", action="store_true")
     for p in (d, u, w):
         p.add_argument("--root", type=Path, default=Path.cwd())
     for p in (d, w):
         p.add_argument("--mirrors", type=json.loads, default={}, help="JSON prefix -> prefix")
     args = parser.parse_args(argv)
     if args.stage == "weights":
-        fetch_weights(args.model, args.root, args.out, args.mirrors)
+        fetch_weights(args.model, args.root, args.out, args.mirrors, args.strict)
         return
     card = load_card(args.root, args.dataset, load_ontology(args.root))
     if args.stage == "download":

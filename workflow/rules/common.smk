@@ -6,6 +6,7 @@ import sys
 
 from cosmos_bench.catalog import PART_KEYS, resolve
 from cosmos_bench.errors import CosmosError
+from cosmos_bench.prompts import PAPER_STRATEGIES, jitter_strategies
 from cosmos_bench.source import local_path
 
 try:
@@ -14,6 +15,17 @@ except CosmosError as err:
     sys.exit(f"cosmos-bench: configuration error\n{err}")
 
 DATASETS = list(CARDS)
+# the configured strategies, the robustness study's jittered versions of the S2-S6 ones, and
+# the click study's sessions
+STRATEGIES = (
+    config["strategies"]
+    + jitter_strategies(
+        [s for s in config["strategies"] if s in PAPER_STRATEGIES],
+        config["robustness"]["modes"],
+        config["robustness"]["ranges"],
+    )
+    + [f"clicks-{start}" for start in config["clicks"]["starts"]]
+)
 DEMO_SOURCES = {"demo-ct.tar.gz": "ct", "demo-endo.zip": "endo"}
 
 
@@ -57,6 +69,11 @@ def weights_input(wildcards):
 
 def weights_arg(wildcards, input):
     return f"--weights {input.weights}" if input.weights else ""
+
+
+def stored_predictions(path):
+    """With `store_predictions: none`, predictions are temporary: deleted once scored."""
+    return temp(path) if config["infer"]["store_predictions"] == "none" else path
 
 
 def shards_of(dataset):

@@ -58,10 +58,11 @@ rule weights:
         "logs/weights/{model}.log",
     params:
         mirrors=json.dumps(config["mirrors"]),
+        strict="--strict" if config["strict_checksums"] else "",
     resources:
         downloads=1,
     conda:
         "../../envs/cosmos.yaml"
     shell:
         "python -m cosmos_bench.source weights --model {wildcards.model} --out {output} "
-        "--mirrors {params.mirrors:q} > {log} 2>&1"
+        "--mirrors {params.mirrors:q} {params.strict} > {log} 2>&1"

@@ -8,17 +8,24 @@ rule infer:
         index="results/harmonized/{dataset}/index.parquet",
         weights=weights_input,
     output:
-        "results/predictions/{model}/{dataset}/shard-{shard}.parquet",
+        stored_predictions("results/predictions/{model}/{dataset}/shard-{shard}.parquet"),
     log:
         "logs/infer/{model}/{dataset}/shard-{shard}.log",
     benchmark:
         "benchmarks/runs/infer/{model}/{dataset}/shard-{shard}.tsv"
     params:
         weights=weights_arg,
-        strategies=" ".join(config["strategies"]),
+        strategies=" ".join(STRATEGIES),
+        repeats=config["robustness"]["repeats"],
+        clicks=config["clicks"]["n_clicks"],
+        feed="" if config["clicks"]["feed_logits"] else "--no-feed-logits",
         targets=" ".join(config["targets"]),
         device=config["device"],
         seed=config["seed"],
+        batch_size=config["infer"]["batch_size"],
+        store=config["infer"]["store_predictions"],
+        precision=config["infer"]["precision"],
+        compile="--compile" if config["infer"]["compile"] else "",
     threads: 2
     conda:
         "../../envs/cosmos.yaml"
@@ -26,4 +33,7 @@ rule infer:
         "python -m cosmos_bench.infer --model {wildcards.model} {params.weights} "
         "--index {input.index} --shard {input.shard} --shard-number {wildcards.shard} "
         "--strategies {params.strategies} --targets {params.targets} --device {params.device} "
-        "--seed {params.seed} --threads {threads} --out {output} > {log} 2>&1"
+        "--seed {params.seed} --threads {threads} --batch-size {params.batch_size} "
+        "--store {params.store} --precision {params.precision} {params.compile} "
+        "--repeats {params.repeats} --clicks {params.clicks} {params.feed} "
+        "--out {output} > {log} 2>&1"

@@ -30,10 +30,19 @@ rule report:
         ),
         tables=expand(
             "results/tables/{table}.csv",
-            table=["by_target", "by_dataset", "by_modality", "overall"],
+            table=[
+                "by_target",
+                "by_dataset",
+                "by_modality",
+                "overall",
+                "jitter_drop",
+                "click_curves",
+                "noc",
+            ],
         ),
         figures=expand(
-            "results/figures/{figure}.png", figure=["dice_by_target", "dice_by_modality"]
+            "results/figures/{figure}.png",
+            figure=["dice_by_target", "dice_by_modality", "dice_vs_clicks"],
         ),
     log:
         "logs/report/report.log",

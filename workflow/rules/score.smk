@@ -1,4 +1,5 @@
-# Score: per (model, dataset, shard), Dice and IoU of every mask, strategy and selection rule.
+# Score: per (model, dataset, shard), every metric and object factor of every mask, strategy and
+# selection rule.
 
 
 rule score:
@@ -6,6 +7,8 @@ rule score:
         predictions="results/predictions/{model}/{dataset}/shard-{shard}.parquet",
         shard="results/harmonized/{dataset}/shards/shard-{shard}.h5",
         index="results/harmonized/{dataset}/index.parquet",
+        tolerances="resources/nsd_tolerances.yaml",
+        ontology="resources/ontology.yaml",
     output:
         "results/scores/{model}/{dataset}/shard-{shard}.parquet",
     log:
@@ -14,7 +17,8 @@ rule score:
         "../../envs/cosmos.yaml"
     shell:
         "python -m cosmos_bench.score shard --model {wildcards.model} --predictions {input.predictions} "
-        "--index {input.index} --shard {input.shard} --out {output} > {log} 2>&1"
+        "--index {input.index} --shard {input.shard} --tolerances {input.tolerances} "
+        "--out {output} > {log} 2>&1"
 
 
 rule gather_scores:

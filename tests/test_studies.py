@@ -1,0 +1,64 @@
+"""Study tables on hand-made per-mask scores with known answers."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from cosmos_bench.studies import JITTER_COLUMNS, jitter_drop
+
+
+def masks(rows: list[tuple[str, str, str, float]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["model", "strategy", "mask_id", "dice"]).assign(
+        selection="single"
+    )
+
+
+def test_jitter_drop_is_paired_on_the_same_masks() -> None:
+    table = jitter_drop(
+        masks(
+            [
+                ("m", "S5", "a", 0.9),
+                ("m", "S5", "b", 0.7),
+                ("m", "S5", "c", 0.1),  # never jittered: not part of the pair
+                ("m", "S5-box-shift-0-10", "a", 0.8),
+                ("m", "S5-box-shift-0-10", "b", 0.4),
+                ("m", "S5-box-shift-10-20", "a", 0.5),
+                ("m", "S2", "a", 0.3),
+                ("m", "S2-centre-only-0-10", "a", 0.35),
+            ]
+        )
+    )
+    assert list(table.columns) == JITTER_COLUMNS
+    rows = {(r.base, r.mode, r.lo, r.hi): r for r in table.itertuples()}
+    shift = rows["S5", "box-shift", 0, 10]
+    assert shift.n_masks == 2 and shift.dice_base == pytest.approx(0.8)
+    assert shift.dice_jittered == pytest.approx(0.6) and shift.dice_drop == pytest.approx(0.2)
+    assert rows["S5", "box-shift", 10, 20].dice_drop == pytest.approx(0.4)
+    assert rows["S2", "centre-only", 0, 10].dice_drop == pytest.approx(-0.05)
+
+
+def test_no_jitter_gives_an_empty_table() -> None:
+    table = jitter_drop(masks([("m", "S5", "a", 0.9)]))
+    assert table.empty and list(table.columns) == JITTER_COLUMNS
+
+
+def test_click_curves_and_noc_on_known_sessions() -> None:
+    from cosmos_bench.studies import click_curves, noc_table
+
+    sessions = {"a": [0.5, 0.86, 0.95], "b": [0.91, 0.92, 0.93], "c": [0.1, 0.2, 0.3]}
+    rows = [
+        {"model": "m", "strategy": "clicks-S5", "mask_id": mask, "click": k, "dice": d}
+        for mask, dices in sessions.items()
+        for k, d in enumerate(dices, 1)
+    ]
+    rows.append({"model": "m", "strategy": "S5", "mask_id": "a", "click": 0, "dice": 0.7})
+    scores = pd.DataFrame(rows)
+    curves = click_curves(scores)
+    assert curves.click.tolist() == [1, 2, 3]
+    assert curves.mean_dice.tolist() == pytest.approx([0.5033333, 0.66, 0.7266667])
+    (noc,) = noc_table(scores).itertuples()
+    # NoC@85: a 2, b 1, c never (3); NoC@90: a 3, b 1, c 3
+    assert (noc.n_masks, noc.n_clicks) == (3, 3)
+    assert noc.noc85 == pytest.approx(2.0) and noc.noc90 == pytest.approx(7 / 3)
+    assert noc.dice_last == pytest.approx((0.95 + 0.93 + 0.3) / 3)
