@@ -183,6 +183,7 @@ def test_outputs_are_byte_stable_and_html_is_complete(
         "by_modality.csv",
         "by_target.csv",
         "click_curves.csv",
+        "everything_vs_box.csv",
         "jitter_drop.csv",
         "noc.csv",
         "overall.csv",

@@ -62,3 +62,21 @@ def test_click_curves_and_noc_on_known_sessions() -> None:
     assert (noc.n_masks, noc.n_clicks) == (3, 3)
     assert noc.noc85 == pytest.approx(2.0) and noc.noc90 == pytest.approx(7 / 3)
     assert noc.dice_last == pytest.approx((0.95 + 0.93 + 0.3) / 3)
+
+
+def test_everything_vs_box_pairs_rules_and_single_answers() -> None:
+    from cosmos_bench.studies import everything_vs_box
+
+    rows = [
+        ("m", "S1", "a", 0.4, "oracle"),
+        ("m", "S1", "a", 0.1, "score"),
+        ("m", "S1", "b", 0.6, "oracle"),
+        ("m", "S1", "b", 0.6, "score"),
+        ("m", "S5", "a", 0.9, "single"),
+        ("m", "S5", "b", 0.8, "single"),
+    ]
+    frame = pd.DataFrame(rows, columns=["model", "strategy", "mask_id", "dice", "selection"])
+    table = everything_vs_box(frame.assign(target="CT/liver")).set_index("selection")
+    assert table.loc["oracle"].dice_s1 == pytest.approx(0.5)
+    assert table.loc["oracle"].dice_s5 == pytest.approx(0.85)
+    assert table.loc["score"].dice_gap == pytest.approx((0.8 + 0.2) / 2)

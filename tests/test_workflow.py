@@ -45,6 +45,26 @@ def test_default_demo_end_to_end(tmp_path: Path) -> None:
     assert "Nothing to be done" in rerun.stdout + rerun.stderr
 
 
+def test_the_studies_demo_reports_every_study(tmp_path: Path) -> None:
+    """config/studies.yaml: S1 vs S5 per target, the jitter drop per mode, Dice after each
+    click with NoC@85/90, for LiteMedSAM and a weight-free baseline."""
+    work = copy_workflow(tmp_path)
+    check(snakemake(work, "--configfile", "config/studies.yaml"))
+    html = (work / "results" / "report" / "index.html").read_text()
+    for text in ("Everything mode (S1) vs box (S5)", "Prompt robustness", "Iterative clicking"):
+        assert text in html
+    tables = work / "results" / "tables"
+    s1 = pd.read_csv(tables / "everything_vs_box.csv")
+    assert set(s1.selection) == {"oracle", "score"} and set(s1.target) == {"Endoscopy/polyp"}
+    drops = pd.read_csv(tables / "jitter_drop.csv")
+    assert set(drops["mode"]) == {"centre-only", "box-shift"} and len(set(drops.lo)) == 3
+    noc = pd.read_csv(tables / "noc.csv").set_index("model")
+    assert {"litemedsam", "grabcut"} <= set(noc.index) and (noc.n_clicks == 5).all()
+    curves = pd.read_csv(tables / "click_curves.csv")
+    assert sorted(set(curves.click)) == [1, 2, 3, 4, 5]
+    assert (work / "results" / "figures" / "dice_vs_clicks.png").stat().st_size > 10_000
+
+
 def test_score_tables_are_byte_identical_across_runs(tmp_path: Path) -> None:
     firsts = []
     for name in ("a", "b"):

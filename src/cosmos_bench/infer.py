@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import torch
 
-from cosmos_bench import rle
+from cosmos_bench import everything, rle
 from cosmos_bench.catalog import load_models
 from cosmos_bench.clicks import click_sessions
 from cosmos_bench.errors import run_cli
@@ -74,6 +74,7 @@ class Study:
     repeats: int = 1
     clicks: int = 20  # clicks per iterative session
     feed_logits: bool = True  # the previous low-res logits as the mask prompt, where taken
+    everything: everything.Settings = everything.Settings()  # S1's grid and thresholds
 
     def rng(self, mask_id: str, strategy: str, repeat: int) -> np.random.Generator | None:
         if not is_jittered(strategy):
@@ -186,6 +187,36 @@ def click_rows(
             )
 
 
+def everything_rows(
+    model: PromptableModel,
+    embedding: object,
+    truths: list[Truth],
+    store: str,
+    t_embed: float,
+    study: Study,
+) -> Iterator[dict]:
+    """S1: the image's masks generated once from the point grid, then matched to each ground
+    truth by both rules (cosmos_bench.everything); both matches are stored."""
+    shape = truths[0][2].shape
+    t0 = time.perf_counter()
+    generated = everything.generate(model, embedding, shape, study.everything)
+    answers = everything.match(generated, np.stack([gt for _, _, gt in truths]))
+    seconds = t_embed + (time.perf_counter() - t0) / len(truths)
+    for (mask_id, target, _), answer in zip(truths, answers, strict=True):
+        for c in range(len(answer.scores)):
+            yield _row(
+                mask_id,
+                target,
+                everything.STRATEGY,
+                rle.encode(answer.masks[c]),
+                shape,
+                candidate=c,
+                n_candidates=len(answer.scores),
+                model_score=float(answer.scores[c]),
+                seconds=seconds,
+            )
+
+
 def image_rows(
     model: PromptableModel,
     embedding: object,
@@ -195,10 +226,12 @@ def image_rows(
     t_embed: float,
     study: Study,
 ) -> Iterator[dict]:
-    """Every strategy on one image: one-shot prompts in one decoder call, then each click
-    study."""
-    one_shot = [s for s in strategies if s not in CLICK_STARTS]
+    """Every strategy on one image: one-shot prompts in one decoder call, Everything mode,
+    then each click study."""
+    one_shot = [s for s in strategies if s not in CLICK_STARTS and s != everything.STRATEGY]
     yield from prompt_rows(model, embedding, truths, one_shot, store, t_embed, study)
+    if everything.STRATEGY in strategies:
+        yield from everything_rows(model, embedding, truths, store, t_embed, study)
     for strategy in strategies:
         if strategy in CLICK_STARTS:
             yield from click_rows(model, embedding, truths, strategy, t_embed, study)
@@ -266,6 +299,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=1, help="repeats of jittered strategies")
     parser.add_argument("--clicks", type=int, default=20, help="clicks per iterative session")
     parser.add_argument("--no-feed-logits", action="store_true", help="clicks without masks")
+    parser.add_argument("--grid", type=int, default=32, help="S1: points per side")
+    parser.add_argument("--points-per-batch", type=int, default=64, help="S1: per decode call")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--root", type=Path, default=Path.cwd())
     args = parser.parse_args(argv)
@@ -280,6 +315,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.targets:
         index = index[index.target.isin(args.targets)]
     strategies = usable_strategies(args.strategies, set(entry["prompts"]), args.model)
+    if everything.STRATEGY in strategies and not model.reports_stability:
+        strategies.remove(everything.STRATEGY)
+        print(f"[{args.model}] skips S1: it reports no stability scores", file=sys.stderr)
     print(
         f"[{args.model}] {args.shard.name}: {index.uid.nunique()} images, {len(index)} masks, "
         f"strategies {strategies}, device {device}",
@@ -293,7 +331,13 @@ def main(argv: list[str] | None = None) -> None:
         batch_size=args.batch_size,
         store=args.store,
         fixed_batch=args.compile,
-        study=Study(args.seed, args.repeats, args.clicks, not args.no_feed_logits),
+        study=Study(
+            args.seed,
+            args.repeats,
+            args.clicks,
+            not args.no_feed_logits,
+            everything.Settings(args.grid, args.points_per_batch),
+        ),
     )
     meta = {"cosmos_bench.model": args.model}
     write_table(predictions, args.out, PREDICTION_SCHEMA, meta, row_groups_by="target")

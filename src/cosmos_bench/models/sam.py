@@ -72,6 +72,7 @@ class SegmentAnything(PromptableModel):
     """SAM with SamPredictor's convention; the encoder runs once per batch of images."""
 
     accepts = frozenset({"box", "point", "mask"})
+    reports_stability = True
     chunk = SAM_CHUNK
     multimask = True
 

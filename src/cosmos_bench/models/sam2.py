@@ -55,6 +55,7 @@ def build_sam2_net(config: str, weights: Path | None, device: torch.device):
 
 class SAM2(PromptableModel):
     accepts = frozenset({"box", "point", "mask"})
+    reports_stability = True
 
     def __init__(self, config: str, weights: Path | None, device: torch.device) -> None:
         from sam2.utils.transforms import SAM2Transforms
