@@ -52,7 +52,7 @@ def test_provenance_records_hashes_versions_and_untrained_prompts(tmp_path: Path
     record = collect(config, [manifest], [weights], ROOT)
     assert record["dataset_sha256"] == {"demo-endo": {"demo-endo.zip": "a" * 64}}
     assert record["weight_sha256"]["litemedsam"].startswith("50e721e4")  # sha256 of b"w"
-    assert record["untrained_prompts"] == {"litemedsam": ["point"], "otsu-box": []}
+    assert record["untrained_prompts"] == {"litemedsam": ["mask", "point"], "otsu-box": []}
     assert record["packages"]["torch"].startswith("2.14.1")
     assert record["seed"] == 3 and record["config"] == config
     out = tmp_path / "provenance.json"

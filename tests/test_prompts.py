@@ -510,13 +510,14 @@ def test_malformed_jittered_names_are_unknown(name: str) -> None:
 def test_the_config_schema_accepts_exactly_the_valid_names() -> None:
     schema = yaml.safe_load(SCHEMA.read_text())
     pattern = schema["properties"]["strategies"]["items"]["pattern"]
-    valid = ["S2", "S6", "medsam-box", "medsam-box-7"] + jitter_strategies(
+    valid = ["S1", "S2", "S6", "medsam-box", "medsam-box-7"] + jitter_strategies(
         ["S2", "S3", "S4", "S5", "S6"], JITTER_MODES, [[0, 10], [10, 20], [20, 30], [0, 0]]
     )
-    assert len(valid) == 4 + 4 * (2 * 4 + 3 * 2)
+    assert len(valid) == 5 + 4 * (2 * 4 + 3 * 2)
     invalid = [
-        "S1",
+        "S0",
         "S7",
+        "S1-centre-only-0-10",
         "S5-centre-only-0-10",
         "S2-box-edges-0-10",
         "S2-jitter-20-30",

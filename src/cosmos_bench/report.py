@@ -433,54 +433,49 @@ def _dataset_section(by_dataset: pd.DataFrame, provenance: Mapping[str, Any]) ->
     return "<h2>Per dataset</h2>" + _html_table(rows, columns, _row_notes(rows, provenance))
 
 
-def _jitter_section(drops: pd.DataFrame) -> str:
-    """The robustness study: how much Dice each jitter mode and range costs, per model."""
-    if drops.empty:
-        return ""
-    columns = {
-        "model": "model", "base": "strategy", "mode": "jitter mode", "lo": "from px",
-        "hi": "to px", "selection": "selection", "n_masks": "masks",
-        "dice_base": "Dice unperturbed", "dice_jittered": "Dice jittered",
-        "dice_drop": "Dice drop",
-    }  # fmt: skip
-    return (
-        "<h2>Prompt robustness</h2><p>Each strategy with its points or box moved at random by a "
-        "length in the range (cosmos_bench.prompts gives each mode's definition); repeats are "
-        "averaged per mask, and the drop is paired on the same masks.</p>"
-        + _html_table(drops, columns, [""] * len(drops))
-    )
-
-
-def _everything_section(table: pd.DataFrame) -> str:
-    """The paper's first finding: Everything mode against the tight box, per target."""
+def _study_section(title: str, intro: str, table: pd.DataFrame, columns: dict) -> str:
+    """One study's table under its heading; nothing when the run did not include the study."""
     if table.empty:
         return ""
-    columns = {
-        "model": "model", "target": "target", "selection": "S1 matching", "n_masks": "masks",
-        "dice_s1": "Dice S1", "dice_s5": "Dice S5", "dice_gap": "S5 - S1",
-    }  # fmt: skip
-    return (
-        "<h2>Everything mode (S1) vs box (S5)</h2><p>S1 generates masks from a point grid once "
-        "per image; each ground truth is matched by the paper's oracle rule (best Dice) and by "
-        "the deployable rule (the best-scoring overlapping mask). Paired on the same masks.</p>"
-        + _html_table(table, columns, [""] * len(table))
-    )
+    body = _html_table(table, columns, [""] * len(table))
+    return f"<h2>{html.escape(title)}</h2><p>{html.escape(intro)}</p>{body}"
 
 
-def _click_section(nocs: pd.DataFrame) -> str:
-    """Iterative clicking: clicks needed to reach Dice 0.85 and 0.90 (the figure has curves)."""
-    if nocs.empty:
-        return ""
-    columns = {
-        "model": "model", "strategy": "start", "n_masks": "masks", "n_clicks": "clicks",
-        "noc85": "NoC@85", "noc90": "NoC@90", "dice_last": "Dice after the last click",
-    }  # fmt: skip
-    return (
-        "<h2>Iterative clicking</h2><p>Each next click at the centre of the largest error "
-        "region (positive in a miss, negative in a false positive; cosmos_bench.clicks). NoC: "
-        "clicks to reach the Dice, the session's length when never reached.</p>"
-        + _html_table(nocs, columns, [""] * len(nocs))
-    )
+STUDY_SECTIONS = {  # table -> (heading, introduction, columns shown)
+    "everything_vs_box": (
+        "Everything mode (S1) vs box (S5)",
+        "S1 generates masks from a point grid once per image; each ground truth is matched by "
+        "the paper's oracle rule (best Dice) and by the deployable rule (the best-scoring "
+        "overlapping mask). Paired on the same masks.",
+        {
+            "model": "model", "target": "target", "selection": "S1 matching",
+            "n_masks": "masks", "dice_s1": "Dice S1", "dice_s5": "Dice S5",
+            "dice_gap": "S5 - S1",
+        },
+    ),
+    "jitter_drop": (
+        "Prompt robustness",
+        "Each strategy with its points or box moved at random by a length in the range "
+        "(cosmos_bench.prompts gives each mode's definition); repeats are averaged per mask, "
+        "and the drop is paired on the same masks.",
+        {
+            "model": "model", "base": "strategy", "mode": "jitter mode", "lo": "from px",
+            "hi": "to px", "selection": "selection", "n_masks": "masks",
+            "dice_base": "Dice unperturbed", "dice_jittered": "Dice jittered",
+            "dice_drop": "Dice drop",
+        },
+    ),
+    "noc": (
+        "Iterative clicking",
+        "Each next click at the centre of the largest error region (positive in a miss, "
+        "negative in a false positive; cosmos_bench.clicks). NoC: clicks to reach the Dice, "
+        "the session's length when never reached.",
+        {
+            "model": "model", "strategy": "start", "n_masks": "masks", "n_clicks": "clicks",
+            "noc85": "NoC@85", "noc90": "NoC@90", "dice_last": "Dice after the last click",
+        },
+    ),
+}  # fmt: skip
 
 
 def _catalog_section(provenance: Mapping[str, Any]) -> str:
@@ -563,9 +558,8 @@ def write_html(
         _catalog_section(provenance),
         _target_sections(tables["by_target"], provenance),
         _dataset_section(tables["by_dataset"], provenance),
-        _everything_section(tables["everything_vs_box"]),
-        _jitter_section(tables["jitter_drop"]),
-        _click_section(tables["noc"]),
+        *(_study_section(*STUDY_SECTIONS[name][:2], tables[name], STUDY_SECTIONS[name][2])
+          for name in STUDY_SECTIONS),
         _figure_section(figures),
         _provenance_section(provenance),
     ])  # fmt: skip
