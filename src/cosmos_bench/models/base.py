@@ -148,6 +148,30 @@ class PromptArrays:
 STABILITY_OFFSET = 1.0
 
 
+def sam_decode(
+    net: torch.nn.Module,
+    features: torch.Tensor,
+    points: tuple[torch.Tensor, torch.Tensor] | None,
+    boxes: torch.Tensor | None,
+    arrays: PromptArrays,
+    multimask: bool,
+    precision: str,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Prompt encoder + mask decoder of a SAM v1-style network (SAM, MedSAM, LiteMedSAM):
+    (low-res logits, predicted IoU) for prompts already in the model's input frame."""
+    encoder = net.prompt_encoder
+    masks = arrays.mask_input(encoder.mask_input_size, features.device)
+    with autocast(features.device, precision):
+        sparse, dense = encoder(points=points, boxes=boxes, masks=masks)
+        return net.mask_decoder(
+            image_embeddings=features,
+            image_pe=encoder.get_dense_pe(),
+            sparse_prompt_embeddings=sparse,
+            dense_prompt_embeddings=dense,
+            multimask_output=multimask,
+        )
+
+
 def stability_score(values: torch.Tensor, high: float, low: float) -> torch.Tensor:
     """SAM's stability score over the last two dims: |values > high| / |values > low|, the
     IoU of the two nested masks; 0 where even the looser mask is empty (SAM gives NaN there,

@@ -26,6 +26,7 @@ from cosmos_bench.models.base import (
     autocast,
     decode_grouped,
     logit_candidates,
+    sam_decode,
 )
 from cosmos_bench.prompts import Prompt
 
@@ -85,17 +86,9 @@ class LiteMedSAM(PromptableModel):
             coords = torch.tensor(arrays.points * s, dtype=torch.float32, device=self.device)
             labels = torch.tensor(arrays.labels, dtype=torch.int32, device=self.device)
             points = (coords, labels)
-        encoder = self.net.prompt_encoder
-        masks = arrays.mask_input(encoder.mask_input_size, self.device)
-        with autocast(self.device, self.precision):
-            sparse, dense = encoder(points=points, boxes=boxes, masks=masks)
-            logits, iou = self.net.mask_decoder(
-                image_embeddings=emb.features,
-                image_pe=encoder.get_dense_pe(),
-                sparse_prompt_embeddings=sparse,
-                dense_prompt_embeddings=dense,
-                multimask_output=False,
-            )
+        logits, iou = sam_decode(
+            self.net, emb.features, points, boxes, arrays, False, self.precision
+        )
         low_res = logits.float()
         nh, nw = emb.resized
         full = F.interpolate(

@@ -35,6 +35,7 @@ from cosmos_bench.models.base import (
     autocast,
     decode_grouped,
     logit_candidates,
+    sam_decode,
     split_candidates,
     stability_score,
 )
@@ -116,17 +117,9 @@ class SegmentAnything(PromptableModel):
             points = (self._float(points[0]), torch.as_tensor(points[1], device=self.device).int())
         if boxes is not None:
             boxes = self._float(boxes)
-        encoder = self.net.prompt_encoder
-        masks = arrays.mask_input(encoder.mask_input_size, self.device)
-        with autocast(self.device, self.precision):
-            sparse, dense = encoder(points=points, boxes=boxes, masks=masks)
-            logits, iou = self.net.mask_decoder(
-                image_embeddings=emb.features,
-                image_pe=encoder.get_dense_pe(),
-                sparse_prompt_embeddings=sparse,
-                dense_prompt_embeddings=dense,
-                multimask_output=self.multimask,
-            )
+        logits, iou = sam_decode(
+            self.net, emb.features, points, boxes, arrays, self.multimask, self.precision
+        )
         return self.candidates(logits.float(), iou, emb)
 
     def _float(self, array: np.ndarray) -> torch.Tensor:
