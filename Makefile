@@ -6,7 +6,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: demo test lint lock clean
+.PHONY: demo test lint lock clean system-deps
+# Debian packages the tests drive: headless Chromium renders the report; slurm-wlm and munge
+# make a real single-node SLURM cluster for the profile tests.
+SYSTEM_PACKAGES := chromium chromium-driver slurm-wlm munge
+SYSTEM_COMMANDS := chromium chromedriver slurmctld slurmd munged
 
 # sam2 ships only as source: it is built against the pinned torch already in the venv (no build
 # environment pulling a second torch) and without its optional CUDA extension.
@@ -21,7 +25,15 @@ $(STAMP): pyproject.toml requirements.lock
 demo: $(STAMP)
 	$(BIN)/snakemake --cores all
 
-test: $(STAMP)
+system-deps:
+	@missing=""; for c in $(SYSTEM_COMMANDS); do command -v $$c >/dev/null || PATH=$$PATH:/usr/sbin command -v $$c >/dev/null || missing="$$missing $$c"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages for the tests ($$missing missing): $(SYSTEM_PACKAGES)"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \
+	fi
+
+test: $(STAMP) system-deps
 	$(BIN)/ruff check .
 	$(BIN)/snakemake --lint
 	$(BIN)/python -m pytest -ra

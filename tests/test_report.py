@@ -11,12 +11,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cosmos_bench.report import (
-    aggregate,
-    build_report,
-    load_scores,
-    untrained_note,
-)
+from cosmos_bench.aggregate import TABLES, aggregate
+from cosmos_bench.figures import FIGURES
+from cosmos_bench.report import build_report, load_scores, untrained_note
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 PROVENANCE = {
@@ -54,6 +51,8 @@ def score_row(
         "modality": modality, "object": obj, "target": f"{modality}/{obj}",
         "model": model, "strategy": strategy, "repeat": repeat, "click": 0, "selection": "single",
         "dice": dice, "iou": dice / (2 - dice), "area_px": 100 + index,
+        "aspect_ratio": 0.5 + 0.1 * (index % 3), "intensity_difference": 10.0 + 3 * index,
+        "f_final": 4.0 + (index % 2), "modality_code": 0 if modality == "CT" else 1,
     }  # fmt: skip
 
 
@@ -142,15 +141,15 @@ def test_mask_and_target_weighting_differ_on_unbalanced_targets() -> None:
 def test_aggregate_columns_and_groups(shards: list[Path]) -> None:
     tables = aggregate(load_scores(shards))
     stats = ["n_masks", "n_cases", "n_images", "mean_dice", "median_dice", "std_dice",
-             "mean_iou"]  # fmt: skip
+             "mean_iou", "ci_low", "ci_high"]  # fmt: skip
     assert list(tables["by_target"].columns) == ["model", "strategy", "selection", "target", *stats]
     assert list(tables["by_dataset"].columns) == ["model", "strategy", "selection", "dataset",
                                                    *stats]  # fmt: skip
     assert list(tables["by_modality"].columns) == ["model", "strategy", "selection", "modality",
                                                     *stats]  # fmt: skip
     assert list(tables["overall"].columns) == [
-        "model", "strategy", "selection", "n_masks", "n_targets",
-        "dice_mask_weighted", "dice_target_weighted",
+        "model", "strategy", "selection", "n_masks", "n_cases", "n_targets",
+        "dice_mask_weighted", "dice_target_weighted", "ci_low", "ci_high",
     ]  # fmt: skip
     # 2 models x 2 strategies x 3 targets; n_cases counts (dataset, case), so c0 twice
     assert len(tables["by_target"]) == 12
@@ -173,30 +172,32 @@ def test_outputs_are_byte_stable_and_html_is_complete(
     runs = []
     for name, paths in (("a", shards), ("b", list(reversed(shards)))):
         out = tmp_path / name
-        build_report(paths, out / "tables", out / "figures", out / "report.html", PROVENANCE)
+        build_report(
+            paths, out / "tables", out / "figures", out / "report.html", PROVENANCE,
+            summary=out / "summary.md", n_boot=200,
+        )  # fmt: skip
         runs.append(out)
     assert "masks" in capsys.readouterr().out
 
-    csvs = sorted(p.name for p in (runs[0] / "tables").iterdir())
-    assert csvs == [
-        "by_dataset.csv",
-        "by_modality.csv",
-        "by_target.csv",
-        "click_curves.csv",
-        "everything_vs_box.csv",
-        "jitter_drop.csv",
-        "noc.csv",
-        "overall.csv",
-    ]
-    for name in csvs:
-        assert (runs[0] / "tables" / name).read_bytes() == (runs[1] / "tables" / name).read_bytes()
+    tables = sorted(p.name for p in (runs[0] / "tables").iterdir())
+    assert tables == sorted(f"{t}.{ext}" for t in TABLES for ext in ("csv", "parquet"))
+    drawn = sorted(p.name for p in (runs[0] / "figures").iterdir())
+    assert drawn == sorted(f"{f}.{ext}" for f in FIGURES for ext in ("png", "svg"))
+    for sub in ("tables", "figures"):
+        for path in (runs[0] / sub).iterdir():
+            assert path.read_bytes() == (runs[1] / sub / path.name).read_bytes(), path.name
+    for name in ("report.html", "summary.md"):
+        assert (runs[0] / name).read_bytes() == (runs[1] / name).read_bytes()
     assert not list(runs[0].rglob("*.tmp"))
 
     page = (runs[0] / "report.html").read_text("utf-8")
     assert "cosmos-bench report" in page
-    assert page.count("data:image/png;base64,") == 3
-    assert "<script" not in page
+    assert page.count("data:image/png;base64,") == len(FIGURES)
+    assert page.count("<script>") == 1 and "src=" not in page.replace('img src="data:', "")
     assert "http" not in page
+    assert 'id="per-target-table"' in page and "95% CI low" in page and "Partial run" not in page
+    summary = (runs[0] / "summary.md").read_text("utf-8")
+    assert "| litemedsam | S5 | single |" in summary and "## Per target" in summary
     for name in ("CT/liver", "CT/kidney", "MR/prostate", "litemedsam", "grabcut", "demo-mr"):
         assert name in page
     assert "model not trained on point prompts" in page

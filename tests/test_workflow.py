@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -26,10 +27,17 @@ def check(run) -> None:
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]
 
 
-def test_default_demo_end_to_end(tmp_path: Path) -> None:
-    """`make demo`'s run: both demo datasets, every default model and strategy, the report."""
-    work = copy_workflow(tmp_path)
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`make demo`'s run, once for the tests that read its results."""
+    work = copy_workflow(tmp_path_factory.mktemp("demo"))
     check(snakemake(work))
+    return work
+
+
+def test_default_demo_end_to_end(demo: Path) -> None:
+    """`make demo`'s run: both demo datasets, every default model and strategy, the report."""
+    work = demo
     html = (work / "results" / "report" / "index.html").read_text()
     for text in ("CT/liver", "CT/lesion", "Endoscopy/polyp", "litemedsam", "otsu-box", "grabcut"):
         assert text in html
@@ -43,6 +51,31 @@ def test_default_demo_end_to_end(tmp_path: Path) -> None:
     rerun = snakemake(work, "--dry-run")
     check(rerun)
     assert "Nothing to be done" in rerun.stdout + rerun.stderr
+
+
+def test_the_demo_report_renders_in_headless_chromium(demo: Path) -> None:
+    """A reader's view: no console error, every image loads, the per-target table is there and
+    sorts; the screenshot is kept in test-artifacts/ for a human look."""
+    from browser import render
+
+    shot = ROOT / "test-artifacts" / "demo-report.png"
+    page = render(demo / "results" / "report" / "index.html", shot)
+    assert page.console_errors == []
+    assert page.broken_images == []
+    assert {"summary", "per-target-table", "comparisons", "factors", "figures",
+            "provenance"} <= page.ids  # fmt: skip
+    targets = pd.read_csv(demo / "results" / "tables" / "by_target.csv").target
+    assert page.sorted_column == sorted(targets, reverse=True)
+    assert shot.stat().st_size > 50_000
+
+
+def test_snakemakes_own_report_of_the_demo(demo: Path) -> None:
+    """`snakemake --report report.zip`: the outputs annotated with report() are in it."""
+    check(snakemake(demo, "--report", "report.zip"))
+    with zipfile.ZipFile(demo / "report.zip") as archive:
+        names = {Path(n).name for n in archive.namelist()}
+    assert {"report.html", "index.html", "summary.md", "by_target.csv",
+            "target_heatmap.png", "factors.png"} <= names  # fmt: skip
 
 
 def test_the_studies_demo_reports_every_study(tmp_path: Path) -> None:

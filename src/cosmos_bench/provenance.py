@@ -85,6 +85,28 @@ def catalog_counts(datasets: list[str], root: Path) -> dict[str, dict[str, int]]
     }
 
 
+def stage_seconds(benchmarks: Path, datasets, models) -> dict[str, float]:
+    """Wall time per stage, summed over the jobs of this run's datasets and models, from the
+    TSV files Snakemake's `benchmark:` directive writes (benchmarks/runs/{stage}/...).
+
+    A file counts when every name in its path below the stage is a dataset or model of the
+    run, or a shard, so files left by other runs in the same directory are ignored."""
+    allowed = {str(d) for d in datasets} | {str(m) for m in models}
+    totals: dict[str, list[float]] = {}
+    for path in sorted(Path(benchmarks).glob("*/**/*.tsv")):
+        stage, *names = path.relative_to(benchmarks).with_suffix("").parts
+        if not all(n in allowed or n.startswith("shard-") for n in names):
+            continue
+        lines = path.read_text("utf-8").splitlines()
+        if len(lines) < 2 or not lines[0].startswith("s\t"):
+            continue
+        totals.setdefault(stage, []).append(float(lines[-1].split("\t")[0]))
+    return {
+        f"{stage} ({len(v)} job{'s' * (len(v) != 1)})": round(sum(v), 1)
+        for stage, v in sorted(totals.items())
+    }
+
+
 def collect(config: dict, manifests: list[Path], weights: list[Path], root: Path) -> dict:
     models = load_models(root)
     return {

@@ -1,13 +1,14 @@
-"""Turn per-mask score shards into summary tables, figures and one self-contained HTML report.
+"""Turn per-mask score shards into tables, figures, one self-contained HTML page and a summary.
 
-Every statistic is computed over *masks*: the repeats of one (model, strategy, selection, mask)
-are first averaged, so a mask scored with five random points counts as much as a mask scored
-once with a box. Outputs are byte-stable (sorted rows, rounded floats, fixed formats) so that a
+The numbers come from cosmos_bench.aggregate (summaries with case-bootstrap CIs, paired
+comparisons, factor analysis) and cosmos_bench.studies; the figures from cosmos_bench.figures.
+Outputs are byte-stable (sorted rows, rounded floats, fixed formats, no timestamps) so that a
 re-run that changes nothing changes no file.
 
 Provenance keys the HTML page knows by name (others are shown after them, as JSON):
 ``created``, ``git_commit``, ``seed``, ``packages``, ``dataset_sha256``, ``weight_sha256``,
-``config`` and ``untrained_prompts`` (``{model: ["point", ...]}``, used for row notes).
+``config``, ``stage_seconds`` and ``untrained_prompts`` (``{model: ["point", ...]}``, used for
+row notes).
 """
 
 from __future__ import annotations
@@ -19,38 +20,29 @@ import io
 import json
 import math
 import numbers
+import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import yaml
-from matplotlib.figure import Figure
-from matplotlib.patches import Patch
 
+from cosmos_bench import figures
+from cosmos_bench.aggregate import FACTORS, aggregate, one_shot, per_mask
 from cosmos_bench.atomic import write_bytes
 from cosmos_bench.errors import CosmosError
-from cosmos_bench.prompts import is_jittered, kinds_of
-from cosmos_bench.studies import click_curves, everything_vs_box, jitter_drop, noc_table
+from cosmos_bench.prompts import kinds_of
+from cosmos_bench.provenance import stage_seconds
+from cosmos_bench.stats import CI_LEVEL, N_BOOTSTRAP
 
 SCORE_COLUMNS = (
     "mask_id", "uid", "dataset", "case", "modality", "object", "target",
-    "model", "strategy", "repeat", "click", "selection", "dice", "iou", "area_px",
+    "model", "strategy", "repeat", "click", "selection", "dice", "iou", *FACTORS,
 )  # fmt: skip
 SORT_KEYS = ["model", "dataset", "strategy", "mask_id", "repeat", "selection"]
 RUN_KEYS = ["model", "strategy", "selection"]
-FLOAT_DECIMALS = 6
-CSV_FLOAT_FORMAT = f"%.{FLOAT_DECIMALS}f"
-MAX_POINTS_SHOWN = 30
-
-FIGURE_CAPTIONS = {
-    "dice_by_target": "Dice per mask, by target: one box per model and strategy "
-    "(repeats averaged per mask).",
-    "dice_by_modality": "Dice per mask, by imaging modality: one box per model and strategy "
-    "(repeats averaged per mask).",
-    "dice_vs_clicks": "Mean Dice over masks after each click of iterative clicking, per model "
-    "and start (solid: from the box, dashed: from one point).",
-}
+SIGNIFICANT_P = 0.001  # the paper marks p < 0.001 in bold
 PROVENANCE_LABELS = {
     "created": "Created",
     "git_commit": "Git commit",
@@ -58,6 +50,7 @@ PROVENANCE_LABELS = {
     "packages": "Package versions",
     "dataset_sha256": "Dataset sha256",
     "weight_sha256": "Model weight sha256",
+    "stage_seconds": "Wall time per stage (seconds, summed over jobs)",
     "untrained_prompts": "Prompts a model was not trained on",
     "catalog": "Catalog counts",
     "config": "Config",
@@ -101,219 +94,23 @@ def _read_shard(path: Path) -> pd.DataFrame:
     return frame[list(SCORE_COLUMNS)]
 
 
-def per_mask(scores: pd.DataFrame) -> pd.DataFrame:
-    """Average repeats so each (model, strategy, selection, mask) is one sample."""
-    keys = [*RUN_KEYS, "mask_id"]
-    grouped = scores.groupby(keys, sort=True, observed=True)
-    masks = grouped.agg(
-        dataset=("dataset", "first"),
-        case=("case", "first"),
-        uid=("uid", "first"),
-        modality=("modality", "first"),
-        target=("target", "first"),
-        dice=("dice", "mean"),
-        iou=("iou", "mean"),
-    ).reset_index()
-    masks["case_key"] = masks["dataset"].astype(str) + "/" + masks["case"].astype(str)
-    return masks
-
-
-def _summarise(masks: pd.DataFrame, by: str) -> pd.DataFrame:
-    """Per-group mask statistics; n_cases counts (dataset, case) pairs, not case names."""
-    keys = [*RUN_KEYS, by]
-    grouped = masks.groupby(keys, sort=True, observed=True)
-    return grouped.agg(
-        n_masks=("mask_id", "nunique"),
-        n_cases=("case_key", "nunique"),
-        n_images=("uid", "nunique"),
-        mean_dice=("dice", "mean"),
-        median_dice=("dice", "median"),
-        std_dice=("dice", "std"),
-        mean_iou=("iou", "mean"),
-    ).reset_index()
-
-
-def _overall(masks: pd.DataFrame, by_target: pd.DataFrame) -> pd.DataFrame:
-    """Both weightings, because a large target otherwise hides how a model does on rare ones."""
-    grouped = masks.groupby(RUN_KEYS, sort=True, observed=True)
-    overall = grouped.agg(
-        n_masks=("mask_id", "nunique"),
-        n_targets=("target", "nunique"),
-        dice_mask_weighted=("dice", "mean"),
-    )
-    target_weighted = by_target.groupby(RUN_KEYS, sort=True, observed=True)["mean_dice"].mean()
-    overall["dice_target_weighted"] = target_weighted
-    return overall.reset_index()
-
-
-def aggregate(scores: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Summary tables by target, dataset, modality and overall, rounded for byte-stable CSVs.
-
-    Iterative-click rows (click > 0) have their own study; the tables hold one-shot prompts."""
-    masks = per_mask(scores[scores["click"] == 0])
-    by_target = _summarise(masks, "target")
-    tables = {
-        "by_target": by_target,
-        "by_dataset": _summarise(masks, "dataset"),
-        "by_modality": _summarise(masks, "modality"),
-        "overall": _overall(masks, by_target),
-        "jitter_drop": jitter_drop(masks),
-        "everything_vs_box": everything_vs_box(masks),
-        "click_curves": click_curves(scores),
-        "noc": noc_table(scores),
-    }
-    return {name: table.round(FLOAT_DECIMALS) for name, table in tables.items()}
-
-
 # ---------------------------------------------------------------------------------------------
 # files
 
 
 def write_tables(tables: Mapping[str, pd.DataFrame], out_dir: Path) -> list[Path]:
-    """Write each table as ``{name}.csv`` with a fixed float format and no index."""
+    """Write each table as ``{name}.csv`` and ``{name}.parquet`` (no index). Floats are already
+    rounded (aggregate.rounded), so the shortest repr pandas writes is stable."""
     written = []
     for name in sorted(tables):
         path = Path(out_dir) / f"{name}.csv"
-        text = tables[name].to_csv(
-            index=False, float_format=CSV_FLOAT_FORMAT, lineterminator="\n", na_rep=""
-        )
+        text = tables[name].to_csv(index=False, lineterminator="\n", na_rep="")
         write_bytes(path, text.encode("utf-8"))
-        written.append(path)
+        buffer = io.BytesIO()
+        tables[name].to_parquet(buffer, index=False)
+        write_bytes(path.with_suffix(".parquet"), buffer.getvalue())
+        written += [path, path.with_suffix(".parquet")]
     return written
-
-
-# ---------------------------------------------------------------------------------------------
-# figures
-
-
-def _model_colours(models: Iterable[str]) -> dict[str, str]:
-    """One colour per model, fixed by sorted name so every figure agrees."""
-    palette = [
-        "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-        "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
-    ]  # fmt: skip
-    return {m: palette[i % len(palette)] for i, m in enumerate(sorted(set(models)))}
-
-
-def _run_label(strategy: str, selection: str, show_selection: bool) -> str:
-    return f"{strategy}\n{selection}" if show_selection else strategy
-
-
-def _draw_panel(
-    ax: Any,
-    panel: pd.DataFrame,
-    runs: list[tuple[str, str]],
-    colours: dict[str, str],
-    show_selection: bool,
-) -> None:
-    """Boxes grouped by strategy (x), one per model inside a group, coloured by model."""
-    models = sorted(colours)
-    width = 0.8 / len(models)
-    for i, (strategy, selection) in enumerate(runs):
-        run = panel[(panel["strategy"] == strategy) & (panel["selection"] == selection)]
-        for j, model in enumerate(models):
-            dice = run.loc[run["model"] == model, "dice"].to_numpy()
-            if not len(dice):
-                continue
-            position = i - 0.4 + width * (j + 0.5)
-            show_points = len(dice) <= MAX_POINTS_SHOWN  # a box of one mask hides its colour
-            box = ax.boxplot(
-                dice, positions=[position], widths=width * 0.85, patch_artist=True,
-                showfliers=not show_points, flierprops={"markersize": 3},
-                medianprops={"color": "black"},
-            )  # fmt: skip
-            for patch in box["boxes"]:
-                patch.set_facecolor(colours[model])
-                patch.set_alpha(0.75)
-            if show_points:
-                ax.scatter(
-                    [position] * len(dice),
-                    dice,
-                    s=10,
-                    color=colours[model],
-                    edgecolors="black",
-                    linewidths=0.4,
-                    zorder=3,
-                )
-    ax.set_xticks(range(len(runs)))
-    ax.set_xticklabels([_run_label(s, sel, show_selection) for s, sel in runs])
-    ax.set_xlim(-0.6, len(runs) - 0.4)
-    ax.set_ylim(-0.03, 1.03)
-    ax.set_ylabel("Dice")
-    ax.grid(axis="y", alpha=0.3)
-
-
-def _plot_dice_by(scores: pd.DataFrame, column: str, title: str, out: Path) -> Path:
-    """One panel per value of ``column``; shared layout for the target and modality figures.
-
-    The studies (jittered prompts, click sessions) have their own tables and figures."""
-    one_shot = (scores["click"] == 0) & ~scores["strategy"].map(is_jittered)
-    masks = per_mask(scores[one_shot])
-    panels = sorted(masks[column].astype(str).unique())
-    runs = sorted(set(zip(masks["strategy"], masks["selection"], strict=True)))
-    show_selection = masks["selection"].nunique() > 1
-    colours = _model_colours(masks["model"])
-    ncols = min(3, len(panels))
-    nrows = math.ceil(len(panels) / ncols)
-    panel_width = max(3.5, 1.0 + 0.9 * len(runs))
-    fig = Figure(figsize=(panel_width * ncols, 3.4 * nrows + 0.9), layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    for ax, name in zip(axes, panels, strict=False):
-        _draw_panel(ax, masks[masks[column].astype(str) == name], runs, colours, show_selection)
-        ax.set_title(name, fontsize=11)
-    for ax in axes[len(panels) :]:
-        ax.set_visible(False)
-    handles = [Patch(facecolor=c, alpha=0.75, edgecolor="black") for c in colours.values()]
-    fig.legend(
-        handles,
-        list(colours),
-        loc="outside lower center",
-        ncols=min(6, len(colours)),
-        title="model",
-        fontsize=10,
-        title_fontsize=10,
-    )
-    fig.suptitle(title, fontsize=13)
-    return _save(fig, out)
-
-
-def plot_dice_by_target(scores: pd.DataFrame, out: Path) -> Path:
-    """Per-target Dice distributions, the view that shows where a model fails."""
-    return _plot_dice_by(scores, "target", "Dice per target (one sample per mask)", out)
-
-
-def plot_dice_by_modality(scores: pd.DataFrame, out: Path) -> Path:
-    """Per-modality Dice distributions, a compact view when there are many targets."""
-    return _plot_dice_by(scores, "modality", "Dice per modality (one sample per mask)", out)
-
-
-def _save(fig: Figure, out: Path) -> Path:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=150, metadata={"Software": None})
-    write_bytes(Path(out), buffer.getvalue())
-    return Path(out)
-
-
-def plot_click_curves(curves: pd.DataFrame, out: Path) -> Path:
-    """Mean Dice after each click, one line per model and start: where a model saturates."""
-    fig = Figure(figsize=(7, 4.2), layout="constrained")
-    ax = fig.subplots()
-    if curves.empty:
-        ax.text(0.5, 0.5, "no click study in this run (config: clicks.starts)", ha="center")
-        ax.set_axis_off()
-        return _save(fig, out)
-    colours = _model_colours(curves["model"])
-    for (model, strategy), line in curves.groupby(["model", "strategy"], sort=True):
-        style = "-" if strategy.endswith("S5") else "--"
-        ax.plot(line["click"], line["mean_dice"], style, marker="o", ms=3,
-                color=colours[model], label=f"{model}, {strategy}")  # fmt: skip
-    ax.set_xlabel("clicks")
-    ax.set_ylabel("mean Dice over masks")
-    ax.set_ylim(0, 1)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=9)
-    ax.set_title("Dice after each click (iterative clicking)", fontsize=12)
-    return _save(fig, out)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -329,19 +126,47 @@ def untrained_note(model: str, strategy: str, provenance: Mapping[str, Any]) -> 
 
 _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
-       max-width: 72em; padding: 0 1em; color: #222; line-height: 1.45; }
+       max-width: 76em; padding: 0 1em; color: #222; line-height: 1.45; }
 h1 { border-bottom: 2px solid #444; padding-bottom: .2em; }
 h2 { margin-top: 2em; border-bottom: 1px solid #bbb; }
 table { border-collapse: collapse; margin: .6em 0 1.2em; font-size: .92em; }
 th, td { border: 1px solid #ccc; padding: .25em .6em; }
 th { background: #f0f0f0; text-align: left; }
+table.sortable th { cursor: pointer; } table.sortable th:hover { background: #e2e2e2; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.note { color: #a33; font-style: italic; }
+td.strong { font-weight: bold; }
 pre { background: #f6f6f6; padding: .8em; overflow-x: auto; font-size: .85em; }
 figure { margin: 1.5em 0; } figure img { max-width: 100%; border: 1px solid #ddd; }
 figcaption { font-size: .92em; color: #444; }
 dl.summary dt { font-weight: bold; float: left; clear: left; width: 9em; }
 dl.summary dd { margin-left: 10em; }
+p.partial { background: #fff4d6; border-left: 4px solid #e0a800; padding: .5em .8em; }
+"""
+# Click a header of a .sortable table to sort by that column (numbers numerically); again to
+# reverse. The page works without it: rows are already ordered.
+_SORT_SCRIPT = """
+document.querySelectorAll("table.sortable").forEach(function (table) {
+  table.querySelectorAll("th").forEach(function (th, col) {
+    th.title = "sort by this column";
+    th.addEventListener("click", function () {
+      var body = table.tBodies[0];
+      var up = th.dataset.order !== "up";
+      th.dataset.order = up ? "up" : "down";
+      var key = function (row) {
+        var text = row.cells[col].textContent;
+        var num = parseFloat(text);
+        return isNaN(num) ? text : num;
+      };
+      Array.from(body.rows).sort(function (a, b) {
+        var x = key(a), y = key(b);
+        var c = (typeof x === typeof y) ? (x < y ? -1 : x > y ? 1 : 0)
+                                        : (typeof x === "number" ? -1 : 1);
+        return up ? c : -c;
+      }).forEach(function (row) { body.appendChild(row); });
+    });
+  });
+});
 """
 
 
@@ -350,25 +175,42 @@ def _fmt(value: Any) -> tuple[str, bool]:
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         return str(int(value)), True
     if isinstance(value, numbers.Real):
-        return ("&ndash;" if math.isnan(value) else f"{value:.3f}"), True
+        if math.isnan(value):
+            return "&ndash;", True
+        return (f"{value:.3f}" if value == 0 or abs(value) >= 1e-3 else f"{value:.1e}"), True
     return html.escape(str(value)), False
 
 
-def _html_table(frame: pd.DataFrame, columns: Mapping[str, str], notes: list[str]) -> str:
-    """A table of ``columns`` (source name -> header), with a note column only if needed."""
+def _html_table(
+    frame: pd.DataFrame,
+    columns: Mapping[str, str],
+    notes: list[str] | None = None,
+    strong: list[bool] | None = None,
+    table_id: str = "",
+) -> str:
+    """A sortable table of ``columns`` (source name -> header), with a note column only if a
+    row has a note; rows flagged in `strong` are bold."""
+    notes = notes or [""] * len(frame)
+    strong = strong or [False] * len(frame)
     show_notes = any(notes)
     head = "".join(f"<th>{html.escape(h)}</th>" for h in columns.values())
     head += "<th>note</th>" if show_notes else ""
     rows = []
-    for record, note in zip(frame[list(columns)].itertuples(index=False), notes, strict=True):
+    records = frame[list(columns)].itertuples(index=False)
+    for record, note, bold in zip(records, notes, strong, strict=True):
         cells = []
         for value in record:
             text, numeric = _fmt(value)
-            cells.append(f'<td class="num">{text}</td>' if numeric else f"<td>{text}</td>")
+            classes = " ".join(c for c, on in (("num", numeric), ("strong", bold)) if on)
+            cells.append(f'<td class="{classes}">{text}</td>' if classes else f"<td>{text}</td>")
         if show_notes:
             cells.append(f'<td class="note">{"† " + html.escape(note) if note else ""}</td>')
         rows.append(f"<tr>{''.join(cells)}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    ident = f' id="{table_id}"' if table_id else ""
+    return (
+        f'<table class="sortable"{ident}><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def _row_notes(frame: pd.DataFrame, provenance: Mapping[str, Any]) -> list[str]:
@@ -379,66 +221,138 @@ def _row_notes(frame: pd.DataFrame, provenance: Mapping[str, Any]) -> list[str]:
 
 
 def _names(values: Iterable[Any]) -> str:
-    return html.escape(", ".join(sorted({str(v) for v in values})))
+    return ", ".join(sorted({str(v) for v in values}))
 
 
-def _summary_section(tables: Mapping[str, pd.DataFrame], provenance: Mapping[str, Any]) -> str:
-    """Scope of the run at a glance plus the overall table with both Dice weightings."""
+def coverage(tables: Mapping[str, pd.DataFrame], provenance: Mapping[str, Any]) -> dict[str, str]:
+    """What this report covers, and a warning line when it is a partial run of the catalog."""
     overall = tables["overall"]
     n_masks = overall["n_masks"]
     low, high = int(n_masks.min()), int(n_masks.max())
-    masks = str(high) if low == high else f"{low}&ndash;{high}"
     facts = {
         "Datasets": _names(tables["by_dataset"]["dataset"]),
         "Targets": _names(tables["by_target"]["target"]),
         "Models": _names(overall["model"]),
         "Strategies": _names(overall["strategy"]),
-        "Masks": f"{masks} per model &times; strategy",
+        "Masks": f"{high if low == high else f'{low}-{high}'} per model x strategy",
     }
-    listing = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts.items())
+    catalog = provenance.get("catalog") or {}
+    run = tables["by_dataset"]["dataset"].nunique()
+    full = (catalog.get("COSMOS cards") or {}).get("datasets")
+    if full and run < full:
+        facts["Partial run"] = (
+            f"{run} of the {full} COSMOS datasets; tables and means cover only the datasets, "
+            "targets, models and strategies listed here"
+        )
+    return facts
+
+
+def _summary_section(tables: Mapping[str, pd.DataFrame], provenance: Mapping[str, Any]) -> str:
+    """Scope of the run at a glance plus the overall table with both Dice weightings."""
+    facts = coverage(tables, provenance)
+    partial = facts.pop("Partial run", "")
+    listing = "".join(f"<dt>{k}</dt><dd>{html.escape(v)}</dd>" for k, v in facts.items())
+    warning = f'<p class="partial">Partial run: {html.escape(partial)}.</p>' if partial else ""
     columns = {
         "model": "model", "strategy": "strategy", "selection": "selection",
-        "n_masks": "masks", "n_targets": "targets",
+        "n_masks": "masks", "n_cases": "cases", "n_targets": "targets",
         "dice_mask_weighted": "mean Dice (mask-weighted)",
+        "ci_low": "95% CI low", "ci_high": "95% CI high",
         "dice_target_weighted": "mean Dice (target-weighted)",
     }  # fmt: skip
+    overall = tables["overall"]
     return (
-        f'<h2>Summary</h2><dl class="summary">{listing}</dl>'
-        "<p>Mask-weighted: mean over all masks. Target-weighted: mean of the per-target means, "
-        "so every target counts equally. Repeats of a mask are averaged first.</p>"
-        + _html_table(overall, columns, _row_notes(overall, provenance))
+        f'<h2 id="summary">Summary</h2>{warning}<dl class="summary">{listing}</dl>'
+        "<p>Mask-weighted: mean over all masks (its 95% CI resamples cases, i.e. patients, "
+        "with replacement). Target-weighted: mean of the per-target means, so every target "
+        "counts equally. Repeats of a mask are averaged first.</p>"
+        + _html_table(overall, columns, _row_notes(overall, provenance), table_id="overall")
     )
 
 
-def _target_sections(by_target: pd.DataFrame, provenance: Mapping[str, Any]) -> str:
-    columns = {
-        "model": "model", "strategy": "strategy", "selection": "selection",
-        "n_masks": "masks", "n_cases": "cases", "mean_dice": "mean Dice",
-        "median_dice": "median Dice", "mean_iou": "mean IoU",
-    }  # fmt: skip
-    parts = ["<h2>Per target</h2>"]
-    for target, rows in by_target.groupby("target", sort=True, observed=True):
-        parts.append(f"<h3>{html.escape(str(target))}</h3>")
-        parts.append(_html_table(rows, columns, _row_notes(rows, provenance)))
+_GROUP_COLUMNS = {
+    "model": "model", "strategy": "strategy", "selection": "selection",
+    "n_masks": "masks", "n_cases": "cases", "mean_dice": "mean Dice",
+    "ci_low": "95% CI low", "ci_high": "95% CI high", "median_dice": "median Dice",
+    "std_dice": "std", "mean_iou": "mean IoU",
+}  # fmt: skip
+
+
+def _group_section(
+    title: str, anchor: str, table: pd.DataFrame, by: str, provenance: Mapping[str, Any]
+) -> str:
+    """One table per group column value order (target, object, modality, dataset)."""
+    rows = table.sort_values([by, *RUN_KEYS], kind="mergesort")
+    columns = {by: by, **_GROUP_COLUMNS}
+    return f'<h2 id="{anchor}">{html.escape(title)}</h2>' + _html_table(
+        rows, columns, _row_notes(rows, provenance), table_id=f"{anchor}-table"
+    )
+
+
+_PAIR_COLUMNS = {
+    "a": "a", "b": "b", "selection": "selection", "n_masks": "masks", "n_cases": "cases",
+    "dice_a": "Dice a", "dice_b": "Dice b", "mean_difference": "a - b",
+    "ci_low": "95% CI low", "ci_high": "95% CI high",
+}  # fmt: skip
+
+
+def _comparison_section(tables: Mapping[str, pd.DataFrame]) -> str:
+    """Paired differences on the same masks: models (same prompts), strategies, oracle gap."""
+    parts = [
+        '<h2 id="comparisons">Paired comparisons</h2><p>Differences on the same masks (for '
+        "models, the same prompts), with a 95% CI that resamples cases. A single-answer model "
+        "is compared under each selection rule of a multimask one.</p>"
+    ]
+    models, strategies, gap = tables["model_pairs"], tables["strategy_pairs"], tables["oracle_gap"]
+    if not models.empty:
+        parts.append("<h3>Model vs model</h3>")
+        parts.append(_html_table(models, {"strategy": "strategy", **_PAIR_COLUMNS}))
+    if not strategies.empty:
+        parts.append("<h3>Strategy vs strategy</h3>")
+        parts.append(_html_table(strategies, {"model": "model", **_PAIR_COLUMNS}))
+    if not gap.empty:
+        parts.append(
+            "<h3>Oracle minus score selection</h3><p>What the paper's rule (best candidate by "
+            "Dice against the ground truth) adds over the model's own predicted IoU.</p>"
+        )
+        columns = {
+            "model": "model", "strategy": "strategy", "n_masks": "masks", "n_cases": "cases",
+            "dice_oracle": "Dice oracle", "dice_score": "Dice score", "oracle_gap": "gap",
+            "ci_low": "95% CI low", "ci_high": "95% CI high",
+        }  # fmt: skip
+        parts.append(_html_table(gap, columns))
+    return "".join(parts) if len(parts) > 1 else ""
+
+
+def _factor_section(factors: pd.DataFrame) -> str:
+    """The paper's Table 6: partial Spearman rho per factor, strategy and model; bold p < .001."""
+    if factors.empty:
+        return ""
+    wide = factors.pivot_table(
+        index=["outcome", "model", "strategy", "selection", "n_masks"],
+        columns="factor", values=["rho", "p"], dropna=False, sort=True,
+    )  # fmt: skip
+    parts = [
+        '<h2 id="factors">Factors</h2><p>Spearman partial correlation of Dice (and of the '
+        "oracle gap) with each object factor, controlling for the others, per model, strategy "
+        "and selection (the paper's Table 6). Bold: p &lt; 0.001. A dash: the factor is "
+        "constant in that group. The p-values are in results/tables/factors.csv.</p>"
+    ]
+    for outcome, block in wide.groupby(level="outcome", sort=True):
+        flat = block["rho"].reset_index()
+        significant = (block["p"] < SIGNIFICANT_P).any(axis=1).tolist()
+        columns = {"model": "model", "strategy": "strategy", "selection": "selection",
+                   "n_masks": "masks", **{f: f for f in FACTORS if f in flat}}  # fmt: skip
+        parts.append(f"<h3>Outcome: {html.escape(str(outcome))}</h3>")
+        parts.append(_html_table(flat, columns, strong=significant))
     return "".join(parts)
-
-
-def _dataset_section(by_dataset: pd.DataFrame, provenance: Mapping[str, Any]) -> str:
-    columns = {
-        "dataset": "dataset", "model": "model", "strategy": "strategy",
-        "selection": "selection", "n_masks": "masks", "n_cases": "cases",
-        "mean_dice": "mean Dice", "median_dice": "median Dice", "mean_iou": "mean IoU",
-    }  # fmt: skip
-    rows = by_dataset.sort_values(["dataset", *RUN_KEYS], kind="mergesort")
-    return "<h2>Per dataset</h2>" + _html_table(rows, columns, _row_notes(rows, provenance))
 
 
 def _study_section(title: str, intro: str, table: pd.DataFrame, columns: dict) -> str:
     """One study's table under its heading; nothing when the run did not include the study."""
     if table.empty:
         return ""
-    body = _html_table(table, columns, [""] * len(table))
-    return f"<h2>{html.escape(title)}</h2><p>{html.escape(intro)}</p>{body}"
+    return f"<h2>{html.escape(title)}</h2><p>{html.escape(intro)}</p>{_html_table(table, columns)}"
 
 
 STUDY_SECTIONS = {  # table -> (heading, introduction, columns shown)
@@ -499,16 +413,19 @@ def _catalog_section(provenance: Mapping[str, Any]) -> str:
     )
 
 
-def _figure_section(figures: Iterable[Path]) -> str:
-    """Figures inlined as data URIs so the page stands alone when copied or mailed."""
-    parts = ["<h2>Figures</h2>"]
-    for path in figures:
+def _figure_section(paths: Iterable[Path], html_path: Path) -> str:
+    """PNGs inlined as data URIs so the page stands alone when copied or mailed; each links its
+    SVG (next to the PNG) for print."""
+    parts = ['<h2 id="figures">Figures</h2>']
+    for path in paths:
         path = Path(path)
         data = base64.b64encode(path.read_bytes()).decode("ascii")
-        caption = FIGURE_CAPTIONS.get(path.stem, path.stem.replace("_", " "))
+        caption = figures.CAPTIONS.get(path.stem, path.stem.replace("_", " "))
+        svg = Path(os.path.relpath(path.with_suffix(".svg"), Path(html_path).parent)).as_posix()
         parts.append(
             f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(caption)}">'
-            f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+            f'<figcaption>{html.escape(caption)} <a href="{html.escape(svg)}">SVG</a>'
+            "</figcaption></figure>"
         )
     return "".join(parts)
 
@@ -535,7 +452,7 @@ def _provenance_section(provenance: Mapping[str, Any]) -> str:
     """Known keys first in a fixed order, then any other key, so nothing given is dropped."""
     known = [k for k in PROVENANCE_LABELS if k in provenance]
     extra = sorted(k for k in provenance if k not in PROVENANCE_LABELS)
-    parts = ["<h2>Provenance</h2>"]
+    parts = ['<h2 id="provenance">Provenance</h2>']
     if not provenance:
         parts.append("<p>No provenance was recorded.</p>")
     for key in [*known, *extra]:
@@ -547,76 +464,155 @@ def _provenance_section(provenance: Mapping[str, Any]) -> str:
 
 def write_html(
     tables: Mapping[str, pd.DataFrame],
-    figures: list[Path],
+    figure_paths: list[Path],
     out: Path,
     provenance: Mapping[str, Any],
 ) -> None:
-    """A single static page a reviewer can open anywhere: no scripts, no external files."""
+    """A single static page a reviewer can open anywhere: no external files, one tiny script."""
     body = "".join([
         "<h1>cosmos-bench report</h1>",
         _summary_section(tables, provenance),
         _catalog_section(provenance),
-        _target_sections(tables["by_target"], provenance),
-        _dataset_section(tables["by_dataset"], provenance),
+        _group_section("Per target", "per-target", tables["by_target"], "target", provenance),
+        _group_section("Per modality", "per-modality", tables["by_modality"], "modality",
+                       provenance),
+        _group_section("Per object", "per-object", tables["by_object"], "object", provenance),
+        _group_section("Per dataset", "per-dataset", tables["by_dataset"], "dataset", provenance),
+        _comparison_section(tables),
+        _factor_section(tables["factors"]),
         *(_study_section(*STUDY_SECTIONS[name][:2], tables[name], STUDY_SECTIONS[name][2])
           for name in STUDY_SECTIONS),
-        _figure_section(figures),
+        _figure_section(figure_paths, out),
         _provenance_section(provenance),
     ])  # fmt: skip
     page = (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<link rel="icon" href="data:,">'
         f"<title>cosmos-bench report</title><style>{_CSS}</style></head>"
-        f"<body>{body}</body></html>\n"
+        f"<body>{body}<script>{_SORT_SCRIPT}</script></body></html>\n"
     )
     write_bytes(Path(out), page.encode("utf-8"))
+
+
+def _markdown_table(frame: pd.DataFrame, columns: Mapping[str, str]) -> str:
+    lines = ["| " + " | ".join(columns.values()) + " |", "|" + "---|" * len(columns)]
+    for record in frame[list(columns)].itertuples(index=False):
+        cells = [_fmt(v)[0].replace("&ndash;", "-") for v in record]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_summary(tables: Mapping[str, pd.DataFrame], out: Path, provenance: Mapping) -> None:
+    """The overall and per-target numbers as Markdown, for a README, a paper draft or a PR."""
+    facts = coverage(tables, provenance)
+    lines = ["# cosmos-bench summary", ""]
+    lines += [f"- **{k}**: {v}" for k, v in facts.items()]
+    overall_columns = {
+        "model": "model", "strategy": "strategy", "selection": "selection",
+        "n_masks": "masks", "n_cases": "cases", "dice_mask_weighted": "Dice (mask-weighted)",
+        "ci_low": "95% CI low", "ci_high": "95% CI high",
+        "dice_target_weighted": "Dice (target-weighted)",
+    }  # fmt: skip
+    lines += ["", "## Overall", "", _markdown_table(tables["overall"], overall_columns)]
+    by_target = tables["by_target"].sort_values(["target", *RUN_KEYS], kind="mergesort")
+    lines += [
+        "",
+        "## Per target",
+        "",
+        _markdown_table(
+            by_target,
+            {
+                "target": "target",
+                **{k: v for k, v in _GROUP_COLUMNS.items() if k not in ("std_dice", "mean_iou")},
+            },
+        ),
+    ]
+    lines += ["", f"Git commit: `{provenance.get('git_commit', 'unknown')}`; seed: "
+              f"{provenance.get('seed', 'unknown')}. Full report: index.html.", ""]  # fmt: skip
+    write_bytes(Path(out), "\n".join(lines).encode("utf-8"))
 
 
 # ---------------------------------------------------------------------------------------------
 # entry points
 
 
+def draw_figures(scores: pd.DataFrame, tables: Mapping[str, pd.DataFrame], out_dir: Path) -> list:
+    """Every figure of figures.FIGURES, in that order, as PNG (and SVG) files in `out_dir`."""
+    masks = one_shot(per_mask(scores[scores["click"] == 0]))
+    out = {name: Path(out_dir) / f"{name}.png" for name in figures.FIGURES}
+    return [
+        figures.dice_boxes(masks, "target", "Dice per target (one sample per mask)",
+                           out["dice_by_target"]),
+        figures.dice_boxes(masks, "modality", "Dice per modality (one sample per mask)",
+                           out["dice_by_modality"]),
+        figures.target_heatmap(tables["by_target"], out["target_heatmap"]),
+        figures.click_curves(tables["click_curves"], out["dice_vs_clicks"]),
+        figures.jitter_curves(tables["jitter_drop"], out["jitter_drop"]),
+        figures.oracle_gap_bars(tables["oracle_gap"], out["oracle_gap"]),
+        figures.factor_scatter(masks, out["factors"]),
+    ]  # fmt: skip
+
+
 def build_report(
     score_paths: list[Path],
     tables_dir: Path,
     figures_dir: Path,
-    html: Path,
+    html_path: Path,
     provenance: Mapping[str, Any],
+    summary: Path | None = None,
+    benchmarks: Path | None = None,
+    n_boot: int = N_BOOTSTRAP,
+    level: float = CI_LEVEL,
 ) -> None:
-    """Load, aggregate, write tables, figures and the HTML page, reporting each output."""
+    """Load, aggregate, write tables, figures, the HTML page and the summary, naming each."""
     scores = load_scores(score_paths)
     print(
         f"report: {len(scores)} score rows, {scores['mask_id'].nunique()} masks, "
         f"{scores['model'].nunique()} models, {scores['strategy'].nunique()} strategies "
-        f"from {len(score_paths)} files",
+        f"from {len(score_paths)} files; {n_boot} case-bootstrap resamples per CI",
         flush=True,
     )
-    tables = aggregate(scores)
+    seed = int(provenance.get("seed") or 0)
+    tables = aggregate(scores, seed, n_boot, level)
     for path in write_tables(tables, Path(tables_dir)):
         print(f"report: wrote {path}", flush=True)
-    figures = [
-        plot_dice_by_target(scores, Path(figures_dir) / "dice_by_target.png"),
-        plot_dice_by_modality(scores, Path(figures_dir) / "dice_by_modality.png"),
-        plot_click_curves(tables["click_curves"], Path(figures_dir) / "dice_vs_clicks.png"),
-    ]
-    for path in figures:
-        print(f"report: wrote {path}", flush=True)
-    write_html(tables, figures, Path(html), provenance)
-    print(f"report: wrote {html}", flush=True)
+    paths = draw_figures(scores, tables, Path(figures_dir))
+    for path in paths:
+        print(f"report: wrote {path} (+ .svg)", flush=True)
+    if benchmarks:
+        provenance = {
+            **provenance,
+            "stage_seconds": stage_seconds(
+                Path(benchmarks), scores["dataset"].unique(), scores["model"].unique()
+            ),
+        }
+    write_html(tables, paths, Path(html_path), provenance)
+    print(f"report: wrote {html_path}", flush=True)
+    if summary:
+        write_summary(tables, Path(summary), provenance)
+        print(f"report: wrote {summary}", flush=True)
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m cosmos_bench.report",
-        description="Summarise score shards into CSV tables, figures and an HTML report.",
+        description="Summarise score shards into tables, figures, an HTML page and a summary.",
     )
     parser.add_argument("--scores", nargs="+", type=Path, required=True, help="score parquet files")
     parser.add_argument("--tables-dir", type=Path, required=True)
     parser.add_argument("--figures-dir", type=Path, required=True)
     parser.add_argument("--html", type=Path, required=True)
+    parser.add_argument("--summary", type=Path, help="write the Markdown summary here")
     parser.add_argument(
         "--provenance", type=Path, help="JSON file with provenance (config, versions, sha256s, ...)"
     )
+    parser.add_argument(
+        "--benchmarks", type=Path,
+        help="Snakemake's benchmark directory: wall time per stage goes into the provenance",
+    )  # fmt: skip
+    parser.add_argument("--bootstrap", type=int, default=N_BOOTSTRAP, help="resamples per CI")
+    parser.add_argument("--ci-level", type=float, default=CI_LEVEL)
     return parser.parse_args(argv)
 
 
@@ -624,7 +620,10 @@ def main(argv: list[str] | None = None) -> None:
     """Command-line entry point; provenance comes from a JSON file."""
     args = _parse_args(argv)
     provenance = json.loads(args.provenance.read_text("utf-8")) if args.provenance else {}
-    build_report(args.scores, args.tables_dir, args.figures_dir, args.html, provenance)
+    build_report(
+        args.scores, args.tables_dir, args.figures_dir, args.html, provenance,
+        args.summary, args.benchmarks, args.bootstrap, args.ci_level,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@ rule download:
         "results/downloads/{dataset}/SHA256SUMS",
     log:
         "logs/download/{dataset}.log",
+    benchmark:
+        "benchmarks/runs/download/{dataset}.tsv"
     params:
         source=source_params,
         strict="--strict" if config["strict_checksums"] else "",
@@ -44,6 +46,8 @@ rule unpack:
         directory("results/raw/{dataset}"),
     log:
         "logs/unpack/{dataset}.log",
+    benchmark:
+        "benchmarks/runs/unpack/{dataset}.tsv"
     conda:
         "../../envs/cosmos.yaml"
     shell:
@@ -56,6 +60,8 @@ rule weights:
         "results/weights/{model}.pth",
     log:
         "logs/weights/{model}.log",
+    benchmark:
+        "benchmarks/runs/weights/{model}.tsv"
     params:
         mirrors=json.dumps(config["mirrors"]),
         strict="--strict" if config["strict_checksums"] else "",

@@ -28,28 +28,33 @@ rule report:
             category="Report",
             labels={"page": "cosmos-bench report"},
         ),
-        tables=expand(
-            "results/tables/{table}.csv",
-            table=[
-                "by_target",
-                "by_dataset",
-                "by_modality",
-                "overall",
-                "jitter_drop",
-                "everything_vs_box",
-                "click_curves",
-                "noc",
-            ],
+        summary=report(
+            "results/report/summary.md", category="Report", labels={"page": "summary"}
         ),
-        figures=expand(
-            "results/figures/{figure}.png",
-            figure=["dice_by_target", "dice_by_modality", "dice_vs_clicks"],
-        ),
+        tables=[
+            report(f"results/tables/{t}.csv", category="Tables", labels={"table": t})
+            for t in REPORT_TABLES
+        ],
+        parquet=expand("results/tables/{table}.parquet", table=REPORT_TABLES),
+        figures=[
+            report(
+                f"results/figures/{f}.png",
+                category="Figures",
+                caption="../report/figure.rst",
+                labels={"figure": f},
+            )
+            for f in REPORT_FIGURES
+        ],
+        svg=expand("results/figures/{figure}.svg", figure=REPORT_FIGURES),
     log:
         "logs/report/report.log",
+    params:
+        bootstrap=config["report"]["bootstrap"],
+        level=config["report"]["ci_level"],
     conda:
         "../../envs/cosmos.yaml"
     shell:
         "python -m cosmos_bench.report --scores {input.scores} --tables-dir results/tables "
-        "--figures-dir results/figures --html {output.html} --provenance {input.provenance} "
-        "> {log} 2>&1"
+        "--figures-dir results/figures --html {output.html} --summary {output.summary} "
+        "--provenance {input.provenance} --benchmarks benchmarks/runs "
+        "--bootstrap {params.bootstrap} --ci-level {params.level} > {log} 2>&1"

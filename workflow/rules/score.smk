@@ -13,6 +13,8 @@ rule score:
         "results/scores/{model}/{dataset}/shard-{shard}.parquet",
     log:
         "logs/score/{model}/{dataset}/shard-{shard}.log",
+    benchmark:
+        "benchmarks/runs/score/{model}/{dataset}/shard-{shard}.tsv"
     conda:
         "../../envs/cosmos.yaml"
     shell:

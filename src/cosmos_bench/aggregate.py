@@ -1,0 +1,312 @@
+"""Per-mask scores -> the report's tables: summaries with case-bootstrap CIs, paired comparisons,
+the oracle-minus-score gap and the paper's factor analysis.
+
+Every statistic is computed over *masks*: the repeats of one (model, strategy, selection, mask)
+are first averaged, so a mask scored with five random points counts as much as a mask scored
+once with a box. Confidence intervals resample cases (cosmos_bench.stats). Comparisons pair
+the same masks, and for model-vs-model the same prompts (prompts depend only on the mask, the
+strategy, the repeat and the seed). A model with a single answer (`selection == "single"`)
+stands in for both selection rules when compared with a multimask model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+
+from cosmos_bench.prompts import is_jittered
+from cosmos_bench.stats import (
+    CI_LEVEL,
+    N_BOOTSTRAP,
+    case_bootstrap_ci,
+    group_seed,
+    partial_spearman,
+)
+from cosmos_bench.studies import click_curves, everything_vs_box, jitter_drop, noc_table
+
+RUN_KEYS = ["model", "strategy", "selection"]
+#: The paper's factors (Sec. 4.8), as the scoring step names them; `f_final` is the boundary
+#: complexity with the corrected Fourier rule (cosmos_bench.factors).
+FACTORS = ["area_px", "aspect_ratio", "intensity_difference", "f_final", "modality_code"]
+FACTOR_COLUMNS = ["model", "strategy", "selection", "outcome", "factor", "n_masks", "rho", "p"]
+FLOAT_DECIMALS = 6
+#: every table `aggregate` returns, written as results/tables/{name}.csv and .parquet
+TABLES = (
+    "by_target", "by_object", "by_dataset", "by_modality", "overall", "model_pairs",
+    "strategy_pairs", "oracle_gap", "factors", "jitter_drop", "everything_vs_box",
+    "click_curves", "noc",
+)  # fmt: skip
+
+
+def per_mask(scores: pd.DataFrame) -> pd.DataFrame:
+    """Average repeats so each (model, strategy, selection, mask) is one sample."""
+    keys = [*RUN_KEYS, "mask_id"]
+    grouped = scores.groupby(keys, sort=True, observed=True)
+    first = ["dataset", "case", "uid", "modality", "object", "target", *FACTORS]
+    masks = grouped.agg(
+        **{c: (c, "first") for c in first}, dice=("dice", "mean"), iou=("iou", "mean")
+    ).reset_index()
+    masks["case_key"] = masks["dataset"].astype(str) + "/" + masks["case"].astype(str)
+    return masks
+
+
+def one_shot(masks: pd.DataFrame) -> pd.DataFrame:
+    """The unperturbed strategies: the jittered ones belong to the robustness study."""
+    return masks[~masks["strategy"].map(is_jittered)]
+
+
+def _with_ci(
+    table: pd.DataFrame, groups: Iterable, column: str, seed: int, n_boot: int, level: float
+) -> pd.DataFrame:
+    """Add ci_low / ci_high of `column`'s mean to one row per group, in the table's order."""
+    bounds = [
+        case_bootstrap_ci(
+            rows[column].to_numpy(),
+            rows["case_key"].to_numpy(),
+            group_seed(seed, (column, *key)),
+            n_boot,
+            level,
+        )  # fmt: skip
+        for key, rows in groups
+    ]
+    table["ci_low"] = [b[0] for b in bounds]
+    table["ci_high"] = [b[1] for b in bounds]
+    return table
+
+
+def summarise(
+    masks: pd.DataFrame, by: str, seed: int, n_boot: int = N_BOOTSTRAP, level: float = CI_LEVEL
+) -> pd.DataFrame:
+    """Per-group statistics; n_cases counts (dataset, case) pairs, not case names."""
+    keys = [*RUN_KEYS, by]
+    grouped = masks.groupby(keys, sort=True, observed=True)
+    table = grouped.agg(
+        n_masks=("mask_id", "nunique"),
+        n_cases=("case_key", "nunique"),
+        n_images=("uid", "nunique"),
+        mean_dice=("dice", "mean"),
+        median_dice=("dice", "median"),
+        std_dice=("dice", "std"),
+        mean_iou=("iou", "mean"),
+    ).reset_index()
+    return _with_ci(table, grouped, "dice", seed, n_boot, level)
+
+
+def overall(
+    masks: pd.DataFrame,
+    by_target: pd.DataFrame,
+    seed: int,
+    n_boot: int = N_BOOTSTRAP,
+    level: float = CI_LEVEL,
+) -> pd.DataFrame:
+    """Both weightings, because a large target otherwise hides how a model does on rare ones;
+    the CI is the mask-weighted mean's."""
+    grouped = masks.groupby(RUN_KEYS, sort=True, observed=True)
+    table = grouped.agg(
+        n_masks=("mask_id", "nunique"),
+        n_cases=("case_key", "nunique"),
+        n_targets=("target", "nunique"),
+        dice_mask_weighted=("dice", "mean"),
+    )
+    target_weighted = by_target.groupby(RUN_KEYS, sort=True, observed=True)["mean_dice"].mean()
+    table["dice_target_weighted"] = target_weighted
+    return _with_ci(table.reset_index(), grouped, "dice", seed, n_boot, level)
+
+
+PAIR_COLUMNS = [
+    "a", "b", "fixed", "strategy", "selection", "n_masks", "n_cases",
+    "dice_a", "dice_b", "mean_difference", "ci_low", "ci_high",
+]  # fmt: skip
+
+
+def _under_rule(masks: pd.DataFrame, rule: str) -> pd.DataFrame:
+    """Rows read under selection `rule`: the rule's own rows, or a single-answer model's."""
+    return masks[masks["selection"].isin([rule, "single"])]
+
+
+def _paired(
+    left: pd.DataFrame, right: pd.DataFrame, key: tuple, seed: int, n_boot: int, level: float
+) -> dict | None:
+    """Mean of left - right over the masks both have, with its case-bootstrap CI."""
+    both = left.merge(right[["mask_id", "dice"]], on="mask_id", suffixes=("_a", "_b"))
+    if both.empty:
+        return None
+    diff = (both["dice_a"] - both["dice_b"]).to_numpy()
+    low, high = case_bootstrap_ci(
+        diff, both["case_key"].to_numpy(), group_seed(seed, ("pair", *key)), n_boot, level
+    )
+    return {
+        "n_masks": len(both), "n_cases": both["case_key"].nunique(),
+        "dice_a": both["dice_a"].mean(), "dice_b": both["dice_b"].mean(),
+        "mean_difference": float(diff.mean()), "ci_low": low, "ci_high": high,
+    }  # fmt: skip
+
+
+def _rules(masks: pd.DataFrame) -> list[str]:
+    rules = sorted(set(masks["selection"]) - {"single"})
+    return rules or ["single"]
+
+
+def model_pairs(
+    masks: pd.DataFrame, seed: int, n_boot: int = N_BOOTSTRAP, level: float = CI_LEVEL
+) -> pd.DataFrame:
+    """Model a minus model b on identical prompts, per strategy and selection rule."""
+    masks = one_shot(masks)
+    records = []
+    for strategy, rows in masks.groupby("strategy", sort=True):
+        models = sorted(rows["model"].unique())
+        for rule in _rules(rows):
+            ruled = _under_rule(rows, rule)
+            for a, b in combinations(models, 2):
+                key = ("model", a, b, strategy, rule)
+                stats = _paired(
+                    ruled[ruled["model"] == a], ruled[ruled["model"] == b], key, seed, n_boot, level
+                )
+                if stats:
+                    records.append(
+                        {
+                            "a": a,
+                            "b": b,
+                            "fixed": "strategy",
+                            "strategy": strategy,
+                            "selection": rule,
+                            **stats,
+                        }  # fmt: skip
+                    )
+    return pd.DataFrame(records, columns=PAIR_COLUMNS)
+
+
+def strategy_pairs(
+    masks: pd.DataFrame, seed: int, n_boot: int = N_BOOTSTRAP, level: float = CI_LEVEL
+) -> pd.DataFrame:
+    """Strategy a minus strategy b for one model on the same masks, per selection rule."""
+    masks = one_shot(masks)
+    records = []
+    for (model, selection), rows in masks.groupby(["model", "selection"], sort=True):
+        strategies = sorted(rows["strategy"].unique())
+        for a, b in combinations(strategies, 2):
+            key = ("strategy", model, a, b, selection)
+            stats = _paired(
+                rows[rows["strategy"] == a], rows[rows["strategy"] == b], key, seed, n_boot, level
+            )
+            if stats:
+                records.append(
+                    {
+                        "a": a,
+                        "b": b,
+                        "fixed": "model",
+                        "strategy": model,
+                        "selection": selection,
+                        **stats,
+                    }  # fmt: skip
+                )
+    table = pd.DataFrame(records, columns=PAIR_COLUMNS)
+    return table.rename(columns={"strategy": "model"})
+
+
+GAP_COLUMNS = [
+    "model", "strategy", "n_masks", "n_cases", "dice_oracle", "dice_score", "oracle_gap",
+    "ci_low", "ci_high",
+]  # fmt: skip
+
+
+def oracle_gap(
+    masks: pd.DataFrame, seed: int, n_boot: int = N_BOOTSTRAP, level: float = CI_LEVEL
+) -> pd.DataFrame:
+    """Oracle minus score selection per model and strategy: what the paper's rule adds over
+    what a user gets from the model's own predicted IoU (multimask models only)."""
+    masks = one_shot(masks)
+    records = []
+    for (model, strategy), rows in masks.groupby(["model", "strategy"], sort=True):
+        oracle, score = rows[rows["selection"] == "oracle"], rows[rows["selection"] == "score"]
+        stats = _paired(oracle, score, ("gap", model, strategy), seed, n_boot, level)
+        if stats:
+            stats["dice_oracle"], stats["dice_score"] = stats.pop("dice_a"), stats.pop("dice_b")
+            stats["oracle_gap"] = stats.pop("mean_difference")
+            records.append({"model": model, "strategy": strategy, **stats})
+    return pd.DataFrame(records, columns=GAP_COLUMNS)
+
+
+def _factor_rows(frame: pd.DataFrame, outcome: str, key: tuple[str, str, str]) -> list[dict]:
+    """Partial Spearman rho of `outcome` with each factor that varies, controlling the others."""
+    data = frame.dropna(subset=[outcome, *FACTORS])
+    varying = [f for f in FACTORS if data[f].nunique() > 1]
+    rho, p = (np.array([]), np.array([]))
+    if varying:
+        rho, p = partial_spearman(data[outcome].to_numpy(), data[varying].to_numpy())
+    found = dict(zip(varying, zip(rho, p, strict=True), strict=True))
+    model, strategy, selection = key
+    return [
+        {
+            "model": model,
+            "strategy": strategy,
+            "selection": selection,
+            "outcome": outcome,
+            "factor": f,
+            "n_masks": len(data),
+            "rho": found.get(f, (np.nan,))[0],
+            "p": found.get(f, (np.nan, np.nan))[1],
+        }  # fmt: skip
+        for f in FACTORS
+    ]
+
+
+def factor_analysis(masks: pd.DataFrame) -> pd.DataFrame:
+    """The paper's Table 6 per model, strategy and selection (outcome `dice`), and the same on
+    the oracle gap (outcome `oracle_gap`, per model and strategy). A factor constant in a group
+    (e.g. the modality in a one-modality run) has no correlation: NaN."""
+    masks = one_shot(masks)
+    records = []
+    for key, rows in masks.groupby(RUN_KEYS, sort=True):
+        records += _factor_rows(rows, "dice", key)
+    for (model, strategy), rows in masks.groupby(["model", "strategy"], sort=True):
+        oracle, score = rows[rows["selection"] == "oracle"], rows[rows["selection"] == "score"]
+        if oracle.empty or score.empty:
+            continue
+        both = oracle.merge(score[["mask_id", "dice"]], on="mask_id", suffixes=("", "_score"))
+        both["oracle_gap"] = both["dice"] - both["dice_score"]
+        records += _factor_rows(both, "oracle_gap", (model, strategy, "oracle-score"))
+    return pd.DataFrame(records, columns=FACTOR_COLUMNS)
+
+
+def aggregate(
+    scores: pd.DataFrame, seed: int = 0, n_boot: int = N_BOOTSTRAP, level: float = CI_LEVEL
+) -> dict[str, pd.DataFrame]:
+    """Every table of the report, rounded so the CSVs are byte-stable.
+
+    Iterative-click rows (click > 0) have their own study; the other tables hold one-shot
+    prompts. The summaries by target, object, modality and dataset keep the jittered strategies
+    out (their drop is the robustness table)."""
+    masks = per_mask(scores[scores["click"] == 0])
+    plain = one_shot(masks)
+    by_target = summarise(plain, "target", seed, n_boot, level)
+    tables = {
+        "by_target": by_target,
+        "by_object": summarise(plain, "object", seed, n_boot, level),
+        "by_dataset": summarise(plain, "dataset", seed, n_boot, level),
+        "by_modality": summarise(plain, "modality", seed, n_boot, level),
+        "overall": overall(plain, by_target, seed, n_boot, level),
+        "model_pairs": model_pairs(masks, seed, n_boot, level),
+        "strategy_pairs": strategy_pairs(masks, seed, n_boot, level),
+        "oracle_gap": oracle_gap(masks, seed, n_boot, level),
+        "factors": factor_analysis(masks),
+        "jitter_drop": jitter_drop(masks),
+        "everything_vs_box": everything_vs_box(masks),
+        "click_curves": click_curves(scores),
+        "noc": noc_table(scores),
+    }
+    assert tuple(tables) == TABLES
+    return {name: rounded(table) for name, table in tables.items()}
+
+
+def rounded(table: pd.DataFrame) -> pd.DataFrame:
+    """Floats to FLOAT_DECIMALS decimals, p-values to as many significant digits (a p of 1e-9
+    must not print as 0), so a re-run writes the same bytes."""
+    p_values = table["p"] if "p" in table else None
+    table = table.round(FLOAT_DECIMALS)
+    if p_values is not None:
+        table["p"] = [float(f"{v:.{FLOAT_DECIMALS}g}") for v in p_values]
+    return table
