@@ -17,6 +17,7 @@ import argparse
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from cosmos_bench import everything, rle
 from cosmos_bench.catalog import load_models
 from cosmos_bench.clicks import click_sessions
 from cosmos_bench.errors import run_cli
+from cosmos_bench.gpu import job_gpu
 from cosmos_bench.index import read_index, write_table
 from cosmos_bench.metrics import dice
 from cosmos_bench.models import Candidates, PromptableModel, build, resolve_device
@@ -304,10 +306,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--root", type=Path, default=Path.cwd())
     args = parser.parse_args(argv)
+    entry = load_models(args.root)[args.model]
+    # a neural model leases its GPU before CUDA starts (CUDA reads CUDA_VISIBLE_DEVICES once);
+    # the weight-free baselines run on the CPU and never wait for one
+    with job_gpu(args.device) if "weights" in entry else nullcontext():
+        run(args, entry)
 
+
+def run(args: argparse.Namespace, entry: dict) -> None:
+    """One (model, dataset, shard) job: every strategy's prompts, one encoder pass per image."""
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
-    entry = load_models(args.root)[args.model]
     device = resolve_device(args.device)
     model = build(entry, args.weights, device, args.seed, args.precision, args.compile)
     index = read_index(args.index)

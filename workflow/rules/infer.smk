@@ -29,6 +29,8 @@ rule infer:
         precision=config["infer"]["precision"],
         compile="--compile" if config["infer"]["compile"] else "",
     threads: 2
+    resources:
+        gpu=gpus_of,
     conda:
         "../../envs/cosmos.yaml"
     shell:
