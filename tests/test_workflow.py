@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import filecmp
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -76,6 +77,71 @@ def test_snakemakes_own_report_of_the_demo(demo: Path) -> None:
         names = {Path(n).name for n in archive.namelist()}
     assert {"report.html", "index.html", "summary.md", "by_target.csv",
             "target_heatmap.png", "factors.png"} <= names  # fmt: skip
+
+
+def planned_jobs(run: subprocess.CompletedProcess) -> list[tuple[str, dict[str, str]]]:
+    """(rule, wildcards) of every job a dry run lists."""
+    check(run)
+    jobs: list[tuple[str, dict[str, str]]] = []
+    for line in (run.stdout + run.stderr).splitlines():
+        if rule := re.match(r"^(?:local)?(?:rule|checkpoint) (\S+):$", line):
+            jobs.append((rule.group(1), {}))
+        elif jobs and (found := re.match(r"^\s+wildcards: (.*)$", line)):
+            jobs[-1][1].update(kv.split("=", 1) for kv in found.group(1).split(", "))
+    return jobs
+
+
+def test_partial_reruns_touch_only_their_dataset(demo: Path) -> None:
+    """On a finished two-dataset run: a one-dataset slice refreshes only the aggregates; an edit
+    of one card that changes its harmonization reruns that dataset's jobs and the aggregates,
+    and an edit of a card's notes reruns nothing (the rerun triggers, README "Partial runs")."""
+    sliced = planned_jobs(snakemake(demo, "--dry-run", "--config", "datasets=[demo-ct]"))
+    assert {rule for rule, _ in sliced} == {"provenance", "report", "all"}
+
+    card = demo / "config" / "datasets" / "demo-endo.yaml"
+    original = card.read_text()
+    try:
+        card.write_text(original + "notes: re-checked the mask threshold\n")
+        check(run := snakemake(demo, "--dry-run"))
+        assert "Nothing to be done" in run.stdout + run.stderr
+
+        card.write_text(original.replace("mask_threshold: 128", "mask_threshold: 100"))
+        jobs = planned_jobs(snakemake(demo, "--dry-run"))
+        rules = {rule for rule, _ in jobs}
+        # infer and score jobs appear once the harmonize checkpoint has rerun
+        assert {"harmonize", "gather_scores", "report"} <= rules
+        assert rules <= {"harmonize", "infer", "score", "gather_scores", "provenance", "report",
+                         "all"}  # fmt: skip
+        assert {w["dataset"] for _, w in jobs if "dataset" in w} == {"demo-endo"}
+        target = planned_jobs(snakemake(demo, "--dry-run", "dataset_demo-endo"))
+        assert {rule for rule, _ in target} <= {"harmonize", "infer", "score", "gather_scores",
+                                                 "dataset_demo-endo"}  # fmt: skip
+    finally:
+        card.write_text(original)
+
+
+def test_local_gpu_leases_keep_two_jobs_off_one_device(tmp_path: Path) -> None:
+    """`--resources gpu=2` with fake device ids: two LiteMedSAM infer jobs at once, each on its
+    own leased device (CUDA_VISIBLE_DEVICES), never both on one."""
+    work = copy_workflow(tmp_path)
+    (work / "gpus.yaml").write_text(
+        "datasets: [demo-endo]\nmodels: [litemedsam]\nharmonize: {images_per_shard: 6}\n"
+    )
+    env = {"COSMOS_GPUS": "0,1", "COSMOS_GPU_LOCK_DIR": str(tmp_path / "locks")}
+    run = snakemake(work, "--configfile", "gpus.yaml", "--resources", "gpu=2", "--set-threads",
+                    "infer=1", env=env)  # fmt: skip
+    check(run)
+    spans = {}
+    for log in sorted((work / "logs" / "infer" / "litemedsam" / "demo-endo").glob("*.log")):
+        text = log.read_text()
+        leased = re.search(r"\[gpu\] leased GPU (\S+) at ([\d.]+)", text)
+        released = re.search(r"\[gpu\] released GPU (\S+) at ([\d.]+)", text)
+        assert leased and released, text[-2000:]
+        spans[log.stem] = (leased.group(1), float(leased.group(2)), float(released.group(2)))
+    assert len(spans) == 2
+    (d0, s0, e0), (d1, s1, e1) = spans.values()
+    assert max(s0, s1) < min(e0, e1), "the two infer jobs did not run at the same time"
+    assert {d0, d1} == {"0", "1"}
 
 
 def test_the_studies_demo_reports_every_study(tmp_path: Path) -> None:
