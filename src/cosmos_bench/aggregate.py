@@ -150,32 +150,36 @@ def _rules(masks: pd.DataFrame) -> list[str]:
     return rules or ["single"]
 
 
+def _pair_records(
+    rows: pd.DataFrame,
+    column: str,
+    group: str,
+    selection: str,
+    seed: int,
+    n_boot: int,
+    level: float,
+) -> list[dict]:
+    """a - b for every pair of values a < b of `column` in `rows`, all else held fixed."""
+    fixed = "strategy" if column == "model" else "model"
+    records = []
+    for a, b in combinations(sorted(rows[column].unique()), 2):
+        key = (column, group, a, b, selection)
+        stats = _paired(rows[rows[column] == a], rows[rows[column] == b], key, seed, n_boot, level)
+        if stats:
+            records.append({"a": a, "b": b, "fixed": fixed, "strategy": group,
+                            "selection": selection, **stats})  # fmt: skip
+    return records
+
+
 def model_pairs(
     masks: pd.DataFrame, seed: int, n_boot: int = N_BOOTSTRAP, level: float = CI_LEVEL
 ) -> pd.DataFrame:
     """Model a minus model b on identical prompts, per strategy and selection rule."""
-    masks = one_shot(masks)
     records = []
-    for strategy, rows in masks.groupby("strategy", sort=True):
-        models = sorted(rows["model"].unique())
+    for strategy, rows in one_shot(masks).groupby("strategy", sort=True):
         for rule in _rules(rows):
             ruled = _under_rule(rows, rule)
-            for a, b in combinations(models, 2):
-                key = ("model", a, b, strategy, rule)
-                stats = _paired(
-                    ruled[ruled["model"] == a], ruled[ruled["model"] == b], key, seed, n_boot, level
-                )
-                if stats:
-                    records.append(
-                        {
-                            "a": a,
-                            "b": b,
-                            "fixed": "strategy",
-                            "strategy": strategy,
-                            "selection": rule,
-                            **stats,
-                        }  # fmt: skip
-                    )
+            records += _pair_records(ruled, "model", strategy, rule, seed, n_boot, level)
     return pd.DataFrame(records, columns=PAIR_COLUMNS)
 
 
@@ -183,26 +187,9 @@ def strategy_pairs(
     masks: pd.DataFrame, seed: int, n_boot: int = N_BOOTSTRAP, level: float = CI_LEVEL
 ) -> pd.DataFrame:
     """Strategy a minus strategy b for one model on the same masks, per selection rule."""
-    masks = one_shot(masks)
     records = []
-    for (model, selection), rows in masks.groupby(["model", "selection"], sort=True):
-        strategies = sorted(rows["strategy"].unique())
-        for a, b in combinations(strategies, 2):
-            key = ("strategy", model, a, b, selection)
-            stats = _paired(
-                rows[rows["strategy"] == a], rows[rows["strategy"] == b], key, seed, n_boot, level
-            )
-            if stats:
-                records.append(
-                    {
-                        "a": a,
-                        "b": b,
-                        "fixed": "model",
-                        "strategy": model,
-                        "selection": selection,
-                        **stats,
-                    }  # fmt: skip
-                )
+    for (model, selection), rows in one_shot(masks).groupby(["model", "selection"], sort=True):
+        records += _pair_records(rows, "strategy", model, selection, seed, n_boot, level)
     table = pd.DataFrame(records, columns=PAIR_COLUMNS)
     return table.rename(columns={"strategy": "model"})
 
