@@ -14,7 +14,7 @@ embeddings, with the masks kept and the mean Dice of both matching rules; and th
 the first slice decoded in batches (as `generate` does) vs one decoder call per point.
 
     .venv/bin/python benchmarks/bench_infer.py [--images 8] [--threads 2] [--device cpu]
-        [--s1-images 2] [--s1-grids 16 32] [--only-s1]
+        [--s1-images 2] [--s1-grids 16 32] [--only-s1] [--s1-model sam-vit-b]
 """
 
 from __future__ import annotations
@@ -159,6 +159,11 @@ def main() -> None:
     parser.add_argument("--s1-images", type=int, default=2, help="slices for the S1 section")
     parser.add_argument("--s1-grids", type=int, nargs="+", default=[16, 32])
     parser.add_argument("--only-s1", action="store_true", help="skip the S2-S6 comparison")
+    parser.add_argument(
+        "--s1-model", default="litemedsam",
+        help="model of the S1 section; SAM-family models other than litemedsam run at random "
+        "init (timings only: their masks mean nothing)",
+    )  # fmt: skip
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -184,7 +189,12 @@ def main() -> None:
     )
     if not args.only_s1:
         engine_vs_naive(entry, weights, device, index, shard, n_images, n_prompts)
-    model = build(entry, weights, device, 0, precision="fp32")
+    if args.s1_model == "litemedsam":
+        model = build(entry, weights, device, 0, precision="fp32")
+    else:
+        model = build(load_models(ROOT)[args.s1_model], None, device, 0, precision="fp32")
+    print(f"S1 section: {args.s1_model}"
+          f"{'' if args.s1_model == 'litemedsam' else ' at random init'}")  # fmt: skip
     everything_mode(model, index, shard, args.s1_images, args.s1_grids)
 
 
@@ -201,7 +211,7 @@ def engine_vs_naive(entry, weights, device, index, shard: Path, n_images, n_prom
         f"mean Dice {dice_base:.4f}"
     )
     for precision, compiled in (("fp32", False), ("fp32", True), ("bf16", True)):
-        model = build(entry, weights, device, 0, precision=precision, compile_encoder=compiled)
+        model = build(entry, weights, device, 0, precision=precision, compile_networks=compiled)
         start = time.perf_counter()
         engine(model, first, shard)  # warm-up, and the compilation when compiled
         warm = time.perf_counter() - start

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from cosmos_bench.harmonize import harmonize
 from cosmos_bench.index import write_index
 from cosmos_bench.infer import PREDICTION_SCHEMA, infer_shard, usable_strategies
 from cosmos_bench.metrics import dice
+from cosmos_bench.models.base import decode_grouped
 from cosmos_bench.models.grabcut import GrabCut
 from cosmos_bench.models.litemedsam import LiteMedSAM
 from cosmos_bench.models.otsu import OtsuBox
@@ -62,6 +64,25 @@ def test_litemedsam_batched_decode_equals_one_by_one(litemedsam: LiteMedSAM) -> 
     for prompt, cand in zip(prompts, together, strict=True):
         (alone,) = litemedsam.decode(embedding, [prompt])
         assert np.array_equal(alone.masks, cand.masks)
+
+
+def test_padded_decoder_calls_give_the_same_answers(litemedsam: LiteMedSAM) -> None:
+    """A compiled decoder gets calls of one size: 3 prompts padded to 4 answer as 3 alone."""
+    image, gt = disc_image(2)
+    prompts = [make_prompt("S5", gt), make_prompt("S5", gt[::-1].copy()), make_prompt("S5", gt)]
+    embedding = litemedsam.embed(image)
+    seen: list[int] = []
+
+    def decode_batch(batch):
+        seen.append(len(batch))
+        return litemedsam._decode_batch(embedding, batch)
+
+    with torch.inference_mode():  # as LiteMedSAM.decode runs it
+        padded = decode_grouped(prompts, decode_batch, chunk=4, pad=True)
+        plain = decode_grouped(prompts, partial(litemedsam._decode_batch, embedding), chunk=4)
+    assert seen == [4] and len(padded) == 3
+    for a, b in zip(padded, plain, strict=True):
+        assert np.array_equal(a.masks, b.masks)
 
 
 def test_weight_free_baselines() -> None:

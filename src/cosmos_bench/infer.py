@@ -297,7 +297,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=1, help="images per encoder call")
     parser.add_argument("--store", choices=STORE, default="selected", help="which candidates")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto")
-    parser.add_argument("--compile", action="store_true", help="torch.compile the encoder")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the networks")
     parser.add_argument("--repeats", type=int, default=1, help="repeats of jittered strategies")
     parser.add_argument("--clicks", type=int, default=20, help="clicks per iterative session")
     parser.add_argument("--no-feed-logits", action="store_true", help="clicks without masks")

@@ -24,7 +24,7 @@ def build(
     device: torch.device,
     seed: int,
     precision: str = "auto",
-    compile_encoder: bool = False,
+    compile_networks: bool = False,
 ) -> PromptableModel:
     """Instantiate the adapter named by a zoo entry, with its precision and compilation.
 
@@ -32,8 +32,8 @@ def build(
     """
     model = _adapter(entry, weights, device, seed)
     model.precision = precision
-    if compile_encoder:
-        model.compile_encoder()
+    if compile_networks:
+        model.compile_networks()
     return model
 
 

@@ -42,14 +42,22 @@ class PromptableModel(ABC):
     #: whether decode fills Candidates.stability (from logits); Everything mode needs it
     reports_stability: bool = False
 
-    def compile_encoder(self) -> None:
-        """torch.compile the image encoder, nearly all of the cost; no-op without one.
+    #: decode in calls of exactly the chunk size (padded), so a compiled decoder sees one shape
+    fixed_chunks: bool = False
 
-        On CPU it runs LiteMedSAM's encoder 1.8x faster with the same outputs (1e-5), after a
-        compilation of about a minute per process (cached by inductor between processes)."""
+    def compile_networks(self) -> None:
+        """torch.compile the image encoder and the mask decoder; no-op without them.
+
+        On CPU LiteMedSAM's encoder runs 1.8x faster with the same outputs (1e-5) and its
+        decoder 1.4x (benchmarks/RESULTS.md), after a compilation of about a minute per process
+        (one graph per prompt shape; cached by inductor between processes). Decoder calls are
+        then padded to the chunk size, so the number of graphs stays small."""
         net = getattr(self, "net", None)
         if net is not None and hasattr(net, "image_encoder"):
             net.image_encoder = torch.compile(net.image_encoder, dynamic=False)
+        if net is not None and hasattr(net, "mask_decoder"):
+            net.mask_decoder = torch.compile(net.mask_decoder, dynamic=False)
+            self.fixed_chunks = True
 
     @abstractmethod
     def embed(self, image: np.ndarray) -> Any:
@@ -94,16 +102,21 @@ def decode_grouped(
     prompts: list[Prompt],
     decode_batch: Callable[[list[Prompt]], list[Candidates]],
     chunk: int,
+    pad: bool = False,
 ) -> list[Candidates]:
     """Decode compatible prompts together, at most `chunk` per call, answers in input order.
 
-    The chunk bounds the memory of upsampled logits (prompts x candidates x image size).
-    """
+    The chunk bounds the memory of upsampled logits (prompts x candidates x image size). With
+    `pad`, a short last call is filled up with copies of its last prompt (answers dropped), so
+    every call has the same shape."""
     results: list[Candidates | None] = [None] * len(prompts)
     for members in prompt_groups(prompts):
         for start in range(0, len(members), chunk):
             part = members[start : start + chunk]
-            answers = decode_batch([prompts[i] for i in part])
+            batch = [prompts[i] for i in part]
+            if pad:
+                batch += [batch[-1]] * (chunk - len(batch))
+            answers = decode_batch(batch)[: len(part)]
             for i, answer in zip(part, answers, strict=True):
                 results[i] = answer
     return results  # type: ignore[return-value]

@@ -31,7 +31,10 @@ from cosmos_bench.models.base import (
 from cosmos_bench.prompts import Prompt
 
 SIZE = 256
-DECODE_CHUNK = 256  # prompts per decoder call; masks upsample straight to (H, W)
+# Prompts per decoder call; masks upsample straight to (H, W). On a CPU the decoder is memory
+# bound beyond a few prompts (57 ms per prompt at 1-4, 98 ms at 64; benchmarks/RESULTS.md).
+DECODE_CHUNK = {"cpu": 4}
+DECODE_CHUNK_DEFAULT = 256
 
 
 @dataclass
@@ -73,7 +76,10 @@ class LiteMedSAM(PromptableModel):
 
     @torch.inference_mode()
     def decode(self, embedding: Embedding, prompts: list[Prompt]) -> list[Candidates]:
-        return decode_grouped(prompts, partial(self._decode_batch, embedding), DECODE_CHUNK)
+        chunk = DECODE_CHUNK.get(self.device.type, DECODE_CHUNK_DEFAULT)
+        return decode_grouped(
+            prompts, partial(self._decode_batch, embedding), chunk, self.fixed_chunks
+        )
 
     def _decode_batch(self, emb: Embedding, prompts: list[Prompt]) -> list[Candidates]:
         """Decode prompts of one kind and point count in a single batched decoder call."""

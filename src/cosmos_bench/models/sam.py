@@ -107,7 +107,9 @@ class SegmentAnything(PromptableModel):
 
     @torch.inference_mode()
     def decode(self, embedding: Embedding, prompts: list[Prompt]) -> list[Candidates]:
-        return decode_grouped(prompts, partial(self._decode_batch, embedding), self.chunk)
+        return decode_grouped(
+            prompts, partial(self._decode_batch, embedding), self.chunk, self.fixed_chunks
+        )
 
     def _decode_batch(self, emb: Embedding, prompts: list[Prompt]) -> list[Candidates]:
         """Prompts of one kind and point count through one prompt-encoder + decoder call."""

@@ -94,7 +94,9 @@ class SAM2(PromptableModel):
 
     @torch.inference_mode()
     def decode(self, embedding: Embedding, prompts: list[Prompt]) -> list[Candidates]:
-        return decode_grouped(prompts, partial(self._decode_batch, embedding), DECODE_CHUNK)
+        return decode_grouped(
+            prompts, partial(self._decode_batch, embedding), DECODE_CHUNK, self.fixed_chunks
+        )
 
     def _decode_batch(self, emb: Embedding, prompts: list[Prompt]) -> list[Candidates]:
         """Prompts of one kind and point count through one prompt-encoder + decoder call."""
