@@ -49,7 +49,7 @@ class PromptableModel(ABC):
         """torch.compile the image encoder and the mask decoder; no-op without them.
 
         On CPU LiteMedSAM's encoder runs 1.8x faster with the same outputs (1e-5) and its
-        decoder 1.4x (benchmarks/RESULTS.md), after a compilation of about a minute per process
+        decoder 1.6x (benchmarks/RESULTS.md), after a compilation of about a minute per process
         (one graph per prompt shape; cached by inductor between processes). Decoder calls are
         then padded to the chunk size, so the number of graphs stays small."""
         net = getattr(self, "net", None)
