@@ -98,6 +98,17 @@ def prompt_groups(prompts: list[Prompt]) -> list[list[int]]:
     return list(groups.values())
 
 
+#: Prompts per decoder call on a CPU: SAM-style mask decoders are memory bound beyond a few
+#: prompts there (ms per prompt, 2 threads: LiteMedSAM 57 / 56 / 98 at 1 / 4 / 64, SAM ViT-B
+#: 62 / 55 / 92 at 1 / 4 / 32), while a GPU wants large calls.
+CPU_DECODE_CHUNK = 4
+
+
+def decode_chunk(device: torch.device, chunk: int) -> int:
+    """The decoder call size for `device`, given the adapter's GPU chunk."""
+    return min(chunk, CPU_DECODE_CHUNK) if device.type == "cpu" else chunk
+
+
 def decode_grouped(
     prompts: list[Prompt],
     decode_batch: Callable[[list[Prompt]], list[Candidates]],

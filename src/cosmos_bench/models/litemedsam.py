@@ -24,6 +24,7 @@ from cosmos_bench.models.base import (
     PromptArrays,
     as_rgb,
     autocast,
+    decode_chunk,
     decode_grouped,
     logit_candidates,
     sam_decode,
@@ -31,10 +32,7 @@ from cosmos_bench.models.base import (
 from cosmos_bench.prompts import Prompt
 
 SIZE = 256
-# Prompts per decoder call; masks upsample straight to (H, W). On a CPU the decoder is memory
-# bound beyond a few prompts (57 ms per prompt at 1-4, 98 ms at 64; benchmarks/RESULTS.md).
-DECODE_CHUNK = {"cpu": 4}
-DECODE_CHUNK_DEFAULT = 256
+DECODE_CHUNK = 256  # prompts per decoder call on a GPU; masks upsample straight to (H, W)
 
 
 @dataclass
@@ -76,7 +74,7 @@ class LiteMedSAM(PromptableModel):
 
     @torch.inference_mode()
     def decode(self, embedding: Embedding, prompts: list[Prompt]) -> list[Candidates]:
-        chunk = DECODE_CHUNK.get(self.device.type, DECODE_CHUNK_DEFAULT)
+        chunk = decode_chunk(self.device, DECODE_CHUNK)
         return decode_grouped(
             prompts, partial(self._decode_batch, embedding), chunk, self.fixed_chunks
         )

@@ -33,6 +33,7 @@ from cosmos_bench.models.base import (
     PromptArrays,
     as_rgb,
     autocast,
+    decode_chunk,
     decode_grouped,
     logit_candidates,
     sam_decode,
@@ -108,7 +109,10 @@ class SegmentAnything(PromptableModel):
     @torch.inference_mode()
     def decode(self, embedding: Embedding, prompts: list[Prompt]) -> list[Candidates]:
         return decode_grouped(
-            prompts, partial(self._decode_batch, embedding), self.chunk, self.fixed_chunks
+            prompts,
+            partial(self._decode_batch, embedding),
+            decode_chunk(self.device, self.chunk),
+            self.fixed_chunks,
         )
 
     def _decode_batch(self, emb: Embedding, prompts: list[Prompt]) -> list[Candidates]:

@@ -24,6 +24,7 @@ from cosmos_bench.models.base import (
     PromptArrays,
     as_rgb,
     autocast,
+    decode_chunk,
     decode_grouped,
     logit_candidates,
 )
@@ -95,7 +96,10 @@ class SAM2(PromptableModel):
     @torch.inference_mode()
     def decode(self, embedding: Embedding, prompts: list[Prompt]) -> list[Candidates]:
         return decode_grouped(
-            prompts, partial(self._decode_batch, embedding), DECODE_CHUNK, self.fixed_chunks
+            prompts,
+            partial(self._decode_batch, embedding),
+            decode_chunk(self.device, DECODE_CHUNK),
+            self.fixed_chunks,
         )
 
     def _decode_batch(self, emb: Embedding, prompts: list[Prompt]) -> list[Candidates]:
