@@ -29,11 +29,10 @@ from pathlib import Path
 
 import yaml
 
+from cosmos_bench.catalog import resolve
+
 ROOT = Path(__file__).resolve().parents[1]
 COSMOS_IMAGES = 1_050_311
-sys.path.insert(0, str(ROOT / "src"))
-
-from cosmos_bench.catalog import resolve  # noqa: E402
 
 
 def _copy_workflow(dest: Path) -> Path:

@@ -32,6 +32,12 @@ LOCK_DIR_ENV = "COSMOS_GPU_LOCK_DIR"
 POLL_SECONDS = 2.0
 
 
+def needs_gpu(entry: dict) -> bool:
+    """Whether a model zoo entry is a neural model (it has weights) that runs on a GPU; the
+    weight-free baselines run on the CPU and never take or wait for one."""
+    return "weights" in entry
+
+
 def lease_devices() -> list[str]:
     """The device ids this machine's jobs share: COSMOS_GPUS, else nvidia-smi's list."""
     listed = os.environ.get(DEVICES_ENV)

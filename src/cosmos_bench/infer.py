@@ -30,7 +30,7 @@ from cosmos_bench import everything, rle
 from cosmos_bench.catalog import load_models
 from cosmos_bench.clicks import click_sessions
 from cosmos_bench.errors import run_cli
-from cosmos_bench.gpu import job_gpu
+from cosmos_bench.gpu import job_gpu, needs_gpu
 from cosmos_bench.index import read_index, write_table
 from cosmos_bench.metrics import dice
 from cosmos_bench.models import Candidates, PromptableModel, build, resolve_device
@@ -309,7 +309,7 @@ def main(argv: list[str] | None = None) -> None:
     entry = load_models(args.root)[args.model]
     # a neural model leases its GPU before CUDA starts (CUDA reads CUDA_VISIBLE_DEVICES once);
     # the weight-free baselines run on the CPU and never wait for one
-    with job_gpu(args.device) if "weights" in entry else nullcontext():
+    with job_gpu(args.device) if needs_gpu(entry) else nullcontext():
         run(args, entry)
 
 

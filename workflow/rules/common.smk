@@ -7,6 +7,7 @@ import sys
 from cosmos_bench.aggregate import TABLES as REPORT_TABLES
 from cosmos_bench.catalog import PART_KEYS, resolve
 from cosmos_bench.figures import FIGURES as REPORT_FIGURES
+from cosmos_bench.gpu import needs_gpu
 from cosmos_bench.errors import CosmosError
 from cosmos_bench.prompts import PAPER_STRATEGIES, jitter_strategies
 from cosmos_bench.source import local_path
@@ -72,7 +73,7 @@ def weights_input(wildcards):
 def gpus_of(wildcards):
     """Neural models take one GPU (SLURM: --gpus=1; locally a lease, cosmos_bench.gpu); the
     weight-free baselines none, so they never wait for or hold one."""
-    return 1 if "weights" in MODELS[wildcards.model] else 0
+    return int(needs_gpu(MODELS[wildcards.model]))
 
 
 def weights_arg(wildcards, input):
