@@ -14,6 +14,7 @@ import pytest
 from cosmos_bench.aggregate import TABLES, aggregate
 from cosmos_bench.figures import FIGURES
 from cosmos_bench.report import build_report, load_scores, untrained_note
+from cosmos_bench.splits import split_of
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 PROVENANCE = {
@@ -48,7 +49,8 @@ def score_row(
     uid = f"{dataset}/{case}/z{index:04d}"
     return {
         "mask_id": f"{uid}#{obj}", "uid": uid, "dataset": dataset, "case": case,
-        "modality": modality, "object": obj, "target": f"{modality}/{obj}",
+        "split": split_of(dataset, case), "modality": modality, "object": obj,
+        "target": f"{modality}/{obj}",
         "model": model, "strategy": strategy, "repeat": repeat, "click": 0, "selection": "single",
         "dice": dice, "iou": dice / (2 - dice), "area_px": 100 + index,
         "aspect_ratio": 0.5 + 0.1 * (index % 3), "intensity_difference": 10.0 + 3 * index,

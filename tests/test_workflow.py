@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+import shutil
 import subprocess
+import time
 import zipfile
 from pathlib import Path
 
@@ -113,6 +117,38 @@ def test_partial_reruns_touch_only_their_dataset(demo: Path) -> None:
                                                  "dataset_demo-endo"}  # fmt: skip
     finally:
         card.write_text(original)
+
+
+def test_the_finetuning_demo_trains_scores_and_reports_the_paired_gain(
+    demo: Path, tmp_path: Path
+) -> None:
+    """config/finetune.yaml on the finished demo (a copy): only the run's jobs are new; the
+    loss falls, the weights carry their sha256, the fine-tuned model is scored on the test
+    split only and the report shows its paired gain with a CI, within the 10-minute budget."""
+    work = tmp_path / "demo"
+    shutil.copytree(demo, work, symlinks=True)
+    start = time.monotonic()
+    check(snakemake(work, "--configfile", "config/finetune.yaml"))
+    elapsed = time.monotonic() - start
+    assert elapsed < 600, f"the fine-tuning demo took {elapsed:.0f} s"
+    run = "litemedsam+decoder@common"
+    folder = work / "results" / "finetune" / run
+    log = pd.read_csv(folder / "loss.csv")
+    epochs = log[log.phase == "train"].groupby("epoch").loss.mean()
+    assert list(epochs.index) == [1, 2, 3] and epochs[3] < epochs[1]
+    meta = json.loads((folder / "weights.json").read_text())
+    assert meta["sha256"] == hashlib.sha256((folder / "weights.pth").read_bytes()).hexdigest()
+    assert meta["arm"] == "decoder" and "lesion" not in meta["objects"]
+    assert not list(folder.glob("embeddings/*/*.pt"))  # the cache is temporary
+    scores = pd.read_parquet(work / "results" / "scores" / run / "demo-ct.parquet")
+    assert set(scores.split) == {"test"}
+    table = pd.read_csv(work / "results" / "tables" / "finetune.csv")
+    pooled = table[(table.target == "all") & (table.strategy == "S5")].iloc[0]
+    assert pooled.n_cases == 4 and pooled.ci_low <= pooled.mean_difference <= pooled.ci_high
+    assert set(table[table.target == "CT/lesion"].trained_on.astype(str)) == {"false"}
+    html = (work / "results" / "report" / "index.html").read_text()
+    assert 'id="finetune"' in html and run in html
+    assert (work / "results" / "figures" / "finetune_loss.png").stat().st_size > 10_000
 
 
 def test_local_gpu_leases_keep_two_jobs_off_one_device(tmp_path: Path) -> None:

@@ -11,12 +11,13 @@ stands in for both selection rules when compared with a multimask model.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from itertools import combinations
 
 import numpy as np
 import pandas as pd
 
+from cosmos_bench.finetuned import is_finetuned, parse
 from cosmos_bench.prompts import is_jittered
 from cosmos_bench.stats import (
     CI_LEVEL,
@@ -37,7 +38,7 @@ FLOAT_DECIMALS = 6
 TABLES = (
     "by_target", "by_object", "by_dataset", "by_modality", "overall", "model_pairs",
     "strategy_pairs", "oracle_gap", "factors", "jitter_drop", "everything_vs_box",
-    "click_curves", "noc",
+    "click_curves", "noc", "finetune", "finetune_loss",
 )  # fmt: skip
 
 
@@ -45,7 +46,7 @@ def per_mask(scores: pd.DataFrame) -> pd.DataFrame:
     """Average repeats so each (model, strategy, selection, mask) is one sample."""
     keys = [*RUN_KEYS, "mask_id"]
     grouped = scores.groupby(keys, sort=True, observed=True)
-    first = ["dataset", "case", "uid", "modality", "object", "target", *FACTORS]
+    first = ["dataset", "case", "split", "uid", "modality", "object", "target", *FACTORS]
     masks = grouped.agg(
         **{c: (c, "first") for c in first}, dice=("dice", "mean"), iou=("iou", "mean")
     ).reset_index()
@@ -259,14 +260,72 @@ def factor_analysis(masks: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(records, columns=FACTOR_COLUMNS)
 
 
+FINETUNE_COLUMNS = [
+    "model", "base", "arm", "subset", "strategy", "selection", "target", "trained_on",
+    "n_masks", "n_cases", "dice_base", "dice_finetuned", "mean_difference", "ci_low", "ci_high",
+]  # fmt: skip
+LOSS_COLUMNS = ["model", "epoch", "step", "phase", "loss", "dice", "masks"]
+
+
+def finetune_pairs(
+    masks: pd.DataFrame,
+    objects: Mapping[str, Iterable[str]],
+    seed: int,
+    n_boot: int = N_BOOTSTRAP,
+    level: float = CI_LEVEL,
+) -> pd.DataFrame:
+    """Each fine-tuned model minus its base on the test split, on identical prompts, overall
+    (`target` "all") and per target, per strategy and selection rule. `objects` maps a run to
+    the objects it trained on, so `trained_on` tells seen targets from transfer."""
+    records = []
+    runs = sorted(m for m in masks["model"].unique() if is_finetuned(m))
+    test = one_shot(masks[masks["split"] == "test"]) if runs else masks
+    for model in runs:
+        run = parse(model)
+        seen = set(objects.get(model, ()))
+        pair = test[test["model"].isin([model, run.base])]
+        for strategy, rows in pair.groupby("strategy", sort=True):
+            for rule in _rules(rows):
+                ruled = _under_rule(rows, rule)
+                tuned, base = ruled[ruled["model"] == model], ruled[ruled["model"] == run.base]
+                groups = [("all", tuned), *tuned.groupby("target", sort=True)]
+                for target, part in groups:
+                    key = ("finetune", model, strategy, rule, target)
+                    stats = _paired(part, base, key, seed, n_boot, level)
+                    if stats is None:
+                        continue
+                    trained = "all" if target == "all" else str(target.split("/")[1] in seen)
+                    records.append({
+                        "model": model, "base": run.base, "arm": run.arm, "subset": run.subset,
+                        "strategy": strategy, "selection": rule, "target": target,
+                        "trained_on": trained.lower(), "dice_finetuned": stats.pop("dice_a"),
+                        "dice_base": stats.pop("dice_b"), **stats,
+                    })  # fmt: skip
+    return pd.DataFrame(records, columns=FINETUNE_COLUMNS)
+
+
+def loss_table(logs: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Every run's loss log (cosmos_bench.finetune.LOG_COLUMNS) with its model id."""
+    frames = [log.assign(model=model) for model, log in sorted(logs.items())]
+    if not frames:
+        return pd.DataFrame(columns=LOSS_COLUMNS)
+    return pd.concat(frames, ignore_index=True)[LOSS_COLUMNS]
+
+
 def aggregate(
-    scores: pd.DataFrame, seed: int = 0, n_boot: int = N_BOOTSTRAP, level: float = CI_LEVEL
+    scores: pd.DataFrame,
+    seed: int = 0,
+    n_boot: int = N_BOOTSTRAP,
+    level: float = CI_LEVEL,
+    runs: Mapping[str, dict] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Every table of the report, rounded so the CSVs are byte-stable.
 
     Iterative-click rows (click > 0) have their own study; the other tables hold one-shot
     prompts. The summaries by target, object, modality and dataset keep the jittered strategies
-    out (their drop is the robustness table)."""
+    out (their drop is the robustness table). `runs` maps each fine-tuning run to its
+    metadata (`meta`, weights.json) and loss log (`log`)."""
+    runs = runs or {}
     masks = per_mask(scores[scores["click"] == 0])
     plain = one_shot(masks)
     by_target = summarise(plain, "target", seed, n_boot, level)
@@ -284,6 +343,10 @@ def aggregate(
         "everything_vs_box": everything_vs_box(masks),
         "click_curves": click_curves(scores),
         "noc": noc_table(scores),
+        "finetune": finetune_pairs(
+            masks, {m: r["meta"]["objects"] for m, r in runs.items()}, seed, n_boot, level
+        ),
+        "finetune_loss": loss_table({m: r["log"] for m, r in runs.items()}),
     }
     assert tuple(tables) == TABLES
     return {name: rounded(table) for name, table in tables.items()}

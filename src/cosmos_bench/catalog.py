@@ -278,6 +278,11 @@ def resolve(config: dict, root: Path) -> tuple[dict[str, Card], dict[str, dict]]
     config["datasets"] = list(cards)
     if config["targets"] == "all":
         config["targets"] = []
+    splits = config["splits"]
+    if abs(splits["train"] + splits["val"] + splits["test"] - 1.0) > 1e-9:
+        raise ConfigError(
+            f"splits must sum to 1, got {splits}", fix="e.g. {train: 0.7, val: 0.1, test: 0.2}"
+        )
     zoo = load_models(root)
     missing = [m for m in config["models"] if m not in zoo]
     if missing:
@@ -293,4 +298,27 @@ def resolve(config: dict, root: Path) -> tuple[dict[str, Card], dict[str, dict]]
             f"targets {absent} are in no selected dataset",
             fix=f"selected datasets provide {', '.join(sorted(known_targets))}",
         )
-    return cards, {m: zoo[m] for m in config["models"]}
+    return cards, _with_finetuning(config, cards, zoo, root)
+
+
+def _with_finetuning(config: dict, cards: dict[str, Card], zoo: dict, root: Path) -> dict:
+    """The evaluated models: the configured ones, each fine-tuning run's base, and the runs."""
+    from cosmos_bench.finetuned import model_entry, parse, subset_objects
+
+    models = {m: zoo[m] for m in config["models"]}
+    available = {o for card in cards.values() for o in card.objects}
+    for run_id in config["finetune"]["runs"]:
+        run = parse(run_id)
+        entry = model_entry(zoo, run_id)
+        objects = subset_objects(run.subset, config["finetune"]["subsets"], root)
+        if not available & set(objects):
+            raise ConfigError(
+                f"fine-tuning run {run_id}: no selected dataset has an object of the "
+                f"{run.subset!r} subset",
+                fix=f"the selected datasets have {', '.join(sorted(available))}",
+            )
+        if run.base not in models:
+            print(f"cosmos-bench: evaluating {run.base} too, the base of {run_id}", file=sys.stderr)
+            models[run.base] = zoo[run.base]
+        models[run_id] = entry
+    return models

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 
 from cosmos_bench.atomic import write_bytes
 
@@ -48,6 +49,10 @@ CAPTIONS = {
     "own predicted IoU picks the candidate instead of the ground truth (95% case-bootstrap CI).",
     "factors": "Dice against each of the paper's object factors for one strategy (S5 where "
     "run), one point per mask; the partial Spearman rho is in the factors table.",
+    "finetune_loss": "Fine-tuning loss (Dice + cross-entropy) per epoch: the mean over the "
+    "epoch's training steps (solid) and the validation loss (dashed), one colour per run.",
+    "finetune_delta": "Fine-tuned minus zero-shot Dice on the test split, on identical "
+    "prompts, per target (95% case-bootstrap CI), one bar per run; S5, oracle rule.",
 }
 FIGURES = tuple(CAPTIONS)
 SVG_SALT = "cosmos-bench"  # fixed SVG element ids: the same figure, the same bytes
@@ -279,4 +284,57 @@ def factor_scatter(masks: pd.DataFrame, out: Path) -> Path:
         ax.grid(alpha=0.3)
     _legend(fig, colours)
     fig.suptitle(f"Dice against object factors ({strategy})", fontsize=13)
+    return save(fig, out)
+
+
+def finetune_loss(log: pd.DataFrame, out: Path) -> Path:
+    """Training (per-epoch mean) and validation loss per run: did the loss fall."""
+    if log.empty:
+        return _placeholder(out, "no fine-tuning in this run (config: finetune.runs)")
+    colours = model_colours(log["model"])
+    fig = Figure(figsize=(7, 4.0), layout="constrained")
+    ax = fig.subplots()
+    for model, rows in log.groupby("model", sort=True):
+        train = rows[rows["phase"] == "train"].groupby("epoch")["loss"].mean()
+        ax.plot(train.index, train.to_numpy(), "-", marker="o", ms=3, color=colours[model],
+                label=f"{model}, train")  # fmt: skip
+        val = rows[rows["phase"] == "val"]
+        if len(val):
+            ax.plot(val["epoch"], val["loss"], "--", marker="s", ms=3, color=colours[model],
+                    label=f"{model}, validation")  # fmt: skip
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel("Dice + CE loss")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=9)
+    ax.set_title("Fine-tuning loss", fontsize=12)
+    return save(fig, out)
+
+
+def finetune_delta(pairs: pd.DataFrame, out: Path) -> Path:
+    """Per-target bars of fine-tuned minus zero-shot Dice with CI whiskers, one bar per run."""
+    rows = pairs[(pairs["target"] != "all") & pairs["selection"].isin(["oracle", "single"])]
+    if rows.empty:
+        return _placeholder(out, "no fine-tuned model scored on a test split (finetune.runs)")
+    strategies = set(rows["strategy"])
+    rows = rows[rows["strategy"] == ("S5" if "S5" in strategies else min(strategies))]
+    targets = sorted(rows["target"].unique())
+    colours = model_colours(rows["model"])
+    models = sorted(colours)
+    width = 0.8 / len(models)
+    fig = Figure(figsize=(max(5.0, 1.0 * len(targets) + 2), 3.8), layout="constrained")
+    ax = fig.subplots()
+    for j, model in enumerate(models):
+        bars = rows[rows["model"] == model].set_index("target").reindex(targets)
+        x = np.arange(len(targets)) - 0.4 + width * (j + 0.5)
+        delta = bars["mean_difference"]
+        err = np.vstack([delta - bars["ci_low"], bars["ci_high"] - delta])
+        ax.bar(x, delta, width * 0.9, color=colours[model], label=model,
+               yerr=np.nan_to_num(err), capsize=3)  # fmt: skip
+    ax.axhline(0, color="black", linewidth=0.6)
+    ax.set_xticks(range(len(targets)), targets, rotation=30, ha="right")
+    ax.set_ylabel("Dice: fine-tuned - zero-shot")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=9)
+    ax.set_title(f"Fine-tuning gain on the test split ({rows['strategy'].iloc[0]})", fontsize=12)
     return save(fig, out)

@@ -36,6 +36,7 @@ from cosmos_bench.masks import (
 )
 from cosmos_bench.normalize import PRESETS, Window, apply, part_ct_window, window
 from cosmos_bench.shards import CODECS, ShardWriter, shard_name
+from cosmos_bench.splits import SplitRatios, split_of
 from cosmos_bench.volume import Volume, slices
 
 NO_SPACING = (float("nan"), float("nan"))
@@ -53,6 +54,7 @@ class Settings:
     max_side: int = 1024
     images_per_shard: int = 256
     codec: str = "jpegls"
+    splits: SplitRatios = SplitRatios()  # patient-level train/val/test (cosmos_bench.splits)
 
     @property
     def min_pixels(self) -> int:
@@ -214,6 +216,7 @@ def case_rows(
         uid = "/".join(filter(None, (card_id, part.name, case.case_id, image.slice_id)))
         k, row = shards.append(uid, pixels, layers)
         lo, hi = mapping[:2] if mapping else (float("nan"), float("nan"))
+        split = split_of(card_id, case.case_id, settings.splits)
         for mask in found:
             suffix = f"@{mask['layer']}" if mask["layer"] else ""
             yield {
@@ -223,6 +226,7 @@ def case_rows(
                 "dataset": card_id,
                 "part": part.name,
                 "case": case.case_id,
+                "split": split,
                 "slice": image.slice_id,
                 "modality": part.modality,
                 "target": f"{part.modality}/{mask['object']}",
@@ -326,6 +330,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-side", type=int, default=1024)
     parser.add_argument("--images-per-shard", type=int, default=256)
     parser.add_argument("--codec", choices=CODECS, default="jpegls")
+    parser.add_argument(
+        "--splits", type=float, nargs=3, default=(0.7, 0.1, 0.2), help="train val test ratios"
+    )
+    parser.add_argument("--split-seed", type=int, default=0, help="seed of the split hash")
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="the workflow's folder")
     args = parser.parse_args(argv)
     card = load_card(args.root, args.dataset, load_ontology(args.root))
@@ -338,6 +346,7 @@ def main(argv: list[str] | None = None) -> None:
         max_side=args.max_side,
         images_per_shard=args.images_per_shard,
         codec=args.codec,
+        splits=SplitRatios(*args.splits, seed=args.split_seed),
     )
     harmonize(card, args.raw, args.index, args.shards, settings)
 

@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 
 from cosmos_bench.errors import CosmosError
 
-INDEX_SCHEMA_VERSION = "3"
+INDEX_SCHEMA_VERSION = "4"
 
 SCHEMA = pa.schema(
     [
@@ -25,6 +25,7 @@ SCHEMA = pa.schema(
         ("dataset", pa.string()),
         ("part", pa.string()),  # the card's part ("" for a single-part card)
         ("case", pa.string()),
+        ("split", pa.string()),  # train, val or test: a seeded hash of (dataset, case)
         ("slice", pa.string()),  # z0143 (axial), y.. (coronal), x.. (sagittal), t05-z0007, 2d
         ("modality", pa.string()),
         ("object", pa.string()),

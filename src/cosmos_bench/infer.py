@@ -30,6 +30,7 @@ from cosmos_bench import everything, rle
 from cosmos_bench.catalog import load_models
 from cosmos_bench.clicks import click_sessions
 from cosmos_bench.errors import run_cli
+from cosmos_bench.finetuned import model_entry
 from cosmos_bench.gpu import job_gpu, needs_gpu
 from cosmos_bench.index import read_index, write_table
 from cosmos_bench.metrics import dice
@@ -291,6 +292,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--shard-number", type=int, required=True)
     parser.add_argument("--strategies", nargs="+", required=True)
     parser.add_argument("--targets", nargs="*", default=[], help="keep only these targets")
+    parser.add_argument(
+        "--splits", nargs="+", default=["train", "val", "test"],
+        help="keep only cases of these splits (fine-tuned models: test)",
+    )  # fmt: skip
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
@@ -306,7 +311,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--root", type=Path, default=Path.cwd())
     args = parser.parse_args(argv)
-    entry = load_models(args.root)[args.model]
+    entry = model_entry(load_models(args.root), args.model)
     # a neural model leases its GPU before CUDA starts (CUDA reads CUDA_VISIBLE_DEVICES once);
     # the weight-free baselines run on the CPU and never wait for one
     with job_gpu(args.device) if needs_gpu(entry) else nullcontext():
@@ -321,6 +326,7 @@ def run(args: argparse.Namespace, entry: dict) -> None:
     model = build(entry, args.weights, device, args.seed, args.precision, args.compile)
     index = read_index(args.index)
     index = index[index.shard == args.shard_number]
+    index = index[index.split.isin(args.splits)]
     if args.targets:
         index = index[index.target.isin(args.targets)]
     strategies = usable_strategies(args.strategies, set(entry["prompts"]), args.model)

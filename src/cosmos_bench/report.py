@@ -37,7 +37,7 @@ from cosmos_bench.provenance import stage_seconds
 from cosmos_bench.stats import CI_LEVEL, N_BOOTSTRAP
 
 SCORE_COLUMNS = (
-    "mask_id", "uid", "dataset", "case", "modality", "object", "target",
+    "mask_id", "uid", "dataset", "case", "split", "modality", "object", "target",
     "model", "strategy", "repeat", "click", "selection", "dice", "iou", *FACTORS,
 )  # fmt: skip
 SORT_KEYS = ["model", "dataset", "strategy", "mask_id", "repeat", "selection"]
@@ -392,6 +392,45 @@ STUDY_SECTIONS = {  # table -> (heading, introduction, columns shown)
 }  # fmt: skip
 
 
+_FINETUNE_COLUMNS = {
+    "model": "model", "strategy": "strategy", "selection": "selection", "target": "target",
+    "trained_on": "trained on", "n_masks": "masks", "n_cases": "cases",
+    "dice_base": "Dice zero-shot", "dice_finetuned": "Dice fine-tuned",
+    "mean_difference": "gain", "ci_low": "95% CI low", "ci_high": "95% CI high",
+}  # fmt: skip
+_RUN_COLUMNS = {
+    "model": "run", "arm": "arm", "subset": "subset", "train_masks": "train masks",
+    "train_cases": "train cases", "val_masks": "validation masks", "epochs": "epochs",
+    "selected_epoch": "kept epoch", "val_dice": "validation Dice",
+    "trainable_parameters": "trained parameters", "sha256": "weights sha256",
+}  # fmt: skip
+
+
+def _finetune_section(tables: Mapping[str, pd.DataFrame], runs: Mapping[str, dict]) -> str:
+    """The fine-tuning study: each run's training, then its paired gain on the test split."""
+    if not runs:
+        return ""
+    meta = pd.DataFrame([
+        {**r["meta"], "epochs": r["meta"]["settings"]["epochs"],
+         "sha256": r["meta"]["sha256"][:16]} for _, r in sorted(runs.items())
+    ])  # fmt: skip
+    pairs = tables["finetune"]
+    order = pairs.assign(_all=pairs["target"] != "all").sort_values(
+        ["model", "strategy", "selection", "_all", "target"], kind="mergesort"
+    )
+    return "".join([
+        '<h2 id="finetune">Fine-tuning</h2><p>Each run trains on the train split of its '
+        "object subset (patient-level splits), keeps the epoch with the best validation Dice, "
+        "and is then scored on the test split only; the gain is paired with the zero-shot "
+        "base model on the same test masks and prompts, with a 95% CI that resamples cases. "
+        "Target <em>all</em> pools every test mask; <em>trained on</em> says whether the "
+        "target's object was in the training subset. Under the paper's oracle rule and the "
+        "model's own score rule where the model gives several candidates.</p>",
+        _html_table(meta, _RUN_COLUMNS),
+        _html_table(order.drop(columns="_all"), _FINETUNE_COLUMNS),
+    ])  # fmt: skip
+
+
 def _catalog_section(provenance: Mapping[str, Any]) -> str:
     """The run's catalog counts beside the COSMOS cards' and the paper's (README "The catalog"
     explains every difference)."""
@@ -467,6 +506,7 @@ def write_html(
     figure_paths: list[Path],
     out: Path,
     provenance: Mapping[str, Any],
+    runs: Mapping[str, dict] | None = None,
 ) -> None:
     """A single static page a reviewer can open anywhere: no external files, one tiny script."""
     body = "".join([
@@ -482,6 +522,7 @@ def write_html(
         _factor_section(tables["factors"]),
         *(_study_section(*STUDY_SECTIONS[name][:2], tables[name], STUDY_SECTIONS[name][2])
           for name in STUDY_SECTIONS),
+        _finetune_section(tables, runs or {}),
         _figure_section(figure_paths, out),
         _provenance_section(provenance),
     ])  # fmt: skip
@@ -551,6 +592,8 @@ def draw_figures(scores: pd.DataFrame, tables: Mapping[str, pd.DataFrame], out_d
         figures.jitter_curves(tables["jitter_drop"], out["jitter_drop"]),
         figures.oracle_gap_bars(tables["oracle_gap"], out["oracle_gap"]),
         figures.factor_scatter(masks, out["factors"]),
+        figures.finetune_loss(tables["finetune_loss"], out["finetune_loss"]),
+        figures.finetune_delta(tables["finetune"], out["finetune_delta"]),
     ]  # fmt: skip
 
 
@@ -564,9 +607,11 @@ def build_report(
     benchmarks: Path | None = None,
     n_boot: int = N_BOOTSTRAP,
     level: float = CI_LEVEL,
+    run_dirs: Iterable[Path] = (),
 ) -> None:
     """Load, aggregate, write tables, figures, the HTML page and the summary, naming each."""
     scores = load_scores(score_paths)
+    runs = load_runs(run_dirs)
     print(
         f"report: {len(scores)} score rows, {scores['mask_id'].nunique()} masks, "
         f"{scores['model'].nunique()} models, {scores['strategy'].nunique()} strategies "
@@ -574,7 +619,7 @@ def build_report(
         flush=True,
     )
     seed = int(provenance.get("seed") or 0)
-    tables = aggregate(scores, seed, n_boot, level)
+    tables = aggregate(scores, seed, n_boot, level, runs)
     for path in write_tables(tables, Path(tables_dir)):
         print(f"report: wrote {path}", flush=True)
     paths = draw_figures(scores, tables, Path(figures_dir))
@@ -587,11 +632,20 @@ def build_report(
                 Path(benchmarks), scores["dataset"].unique(), scores["model"].unique()
             ),
         }
-    write_html(tables, paths, Path(html_path), provenance)
+    write_html(tables, paths, Path(html_path), provenance, runs)
     print(f"report: wrote {html_path}", flush=True)
     if summary:
         write_summary(tables, Path(summary), provenance)
         print(f"report: wrote {summary}", flush=True)
+
+
+def load_runs(run_dirs: Iterable[Path]) -> dict[str, dict]:
+    """Each fine-tuning run's weights.json (`meta`) and loss.csv (`log`), by model id."""
+    runs = {}
+    for folder in map(Path, run_dirs):
+        meta = json.loads((folder / "weights.json").read_text("utf-8"))
+        runs[meta["model"]] = {"meta": meta, "log": pd.read_csv(folder / "loss.csv")}
+    return runs
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -613,6 +667,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument("--bootstrap", type=int, default=N_BOOTSTRAP, help="resamples per CI")
     parser.add_argument("--ci-level", type=float, default=CI_LEVEL)
+    parser.add_argument(
+        "--finetune", nargs="*", type=Path, default=[],
+        help="fine-tuning run folders (weights.json + loss.csv)",
+    )  # fmt: skip
     return parser.parse_args(argv)
 
 
@@ -622,7 +680,7 @@ def main(argv: list[str] | None = None) -> None:
     provenance = json.loads(args.provenance.read_text("utf-8")) if args.provenance else {}
     build_report(
         args.scores, args.tables_dir, args.figures_dir, args.html, provenance,
-        args.summary, args.benchmarks, args.bootstrap, args.ci_level,
+        args.summary, args.benchmarks, args.bootstrap, args.ci_level, args.finetune,
     )  # fmt: skip
 
 

@@ -33,13 +33,14 @@ from cosmos_bench.factors import Factors, modality_codes, object_factors
 from cosmos_bench.index import read_index, write_table
 from cosmos_bench.shards import ShardReader
 
-SCORES_VERSION = "3"
+SCORES_VERSION = "4"
 SCORE_SCHEMA = pa.schema(
     [
         ("mask_id", pa.string()),
         ("uid", pa.string()),
         ("dataset", pa.string()),
         ("case", pa.string()),
+        ("split", pa.string()),  # the case's train / val / test split (cosmos_bench.splits)
         ("modality", pa.string()),
         ("object", pa.string()),
         ("target", pa.string()),
@@ -72,7 +73,7 @@ SCORE_SCHEMA = pa.schema(
         ("modality_code", pa.int32()),  # position in resources/ontology.yaml, -1 if absent
     ]
 )
-META = ["uid", "dataset", "case", "modality", "object", "target"]
+META = ["uid", "dataset", "case", "split", "modality", "object", "target"]
 KEYS = ["mask_id", "strategy", "repeat", "click", "selection"]
 SCORE_COLUMNS = [f.name for f in fields(metrics.Scores)]
 FACTOR_COLUMNS = [f.name for f in fields(Factors)]

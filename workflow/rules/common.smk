@@ -7,6 +7,7 @@ import sys
 from cosmos_bench.aggregate import TABLES as REPORT_TABLES
 from cosmos_bench.catalog import PART_KEYS, resolve
 from cosmos_bench.figures import FIGURES as REPORT_FIGURES
+from cosmos_bench import finetuned
 from cosmos_bench.gpu import needs_gpu
 from cosmos_bench.errors import CosmosError
 from cosmos_bench.prompts import PAPER_STRATEGIES, jitter_strategies
@@ -18,6 +19,8 @@ except CosmosError as err:
     sys.exit(f"cosmos-bench: configuration error\n{err}")
 
 DATASETS = list(CARDS)
+FINETUNE_RUNS = config["finetune"]["runs"]
+SPLIT_RATIOS = "{train} {val} {test}".format(**config["splits"])
 # the configured strategies, the robustness study's jittered versions of the S2-S6 ones, and
 # the click study's sessions
 STRATEGIES = (
@@ -35,6 +38,7 @@ DEMO_SOURCES = {"demo-ct.tar.gz": "ct", "demo-endo.zip": "endo"}
 wildcard_constraints:
     dataset="[a-z0-9][a-z0-9-]*",
     model="[A-Za-z0-9.+@_-]+",
+    run="[A-Za-z0-9._-]+\\+(decoder|lora|both)@[A-Za-z0-9_-]+",
     shard="[0-9]{5}",
     archive="|".join(DEMO_SOURCES).replace(".", r"\."),
 
@@ -66,8 +70,20 @@ def demo_kind(wildcards):
     return DEMO_SOURCES[wildcards.archive]
 
 
+def model_weights(model):
+    """A model's verified weights file: downloaded (the zoo) or trained (a fine-tuning run)."""
+    if finetuned.is_finetuned(model):
+        return [finetuned.run_weights(model)]
+    return [f"results/weights/{model}.pth"] if "weights" in MODELS[model] else []
+
+
 def weights_input(wildcards):
-    return [f"results/weights/{wildcards.model}.pth"] if "weights" in MODELS[wildcards.model] else []
+    return model_weights(wildcards.model)
+
+
+def split_arg(wildcards):
+    """Fine-tuned models are scored on the test split only: they have seen the rest."""
+    return "--splits test" if finetuned.is_finetuned(wildcards.model) else ""
 
 
 def gpus_of(wildcards):
@@ -105,7 +121,50 @@ def all_manifests(wildcards):
 
 
 def all_weights(wildcards):
-    return [f"results/weights/{model}.pth" for model in MODELS if "weights" in MODELS[model]]
+    """The downloaded weights (fine-tuned ones are recorded by their run's weights.json)."""
+    return [w for model in MODELS if not finetuned.is_finetuned(model) for w in model_weights(model)]
+
+
+def run_objects(run):
+    return finetuned.subset_objects(finetuned.parse(run).subset, config["finetune"]["subsets"], Path.cwd())
+
+
+def run_datasets(run):
+    """The datasets that have an object of the run's subset (known from the cards)."""
+    objects = set(run_objects(run))
+    return [d for d in DATASETS if objects & set(CARDS[d].objects)]
+
+
+def run_shards(run):
+    """(dataset, shard) pairs a run trains on, once their harmonize checkpoints have run."""
+    return [(d, k) for d in run_datasets(run) for k in shards_of(d)]
+
+
+def train_input(wildcards):
+    run = wildcards.run
+    shards = [f"results/harmonized/{d}/shards/shard-{k}.h5" for d, k in run_shards(run)]
+    caches = []
+    if finetuned.parse(run).arm == "decoder":
+        caches = [f"results/finetune/{run}/embeddings/{d}/shard-{k}.pt" for d, k in run_shards(run)]
+    return {
+        "weights": model_weights(finetuned.parse(run).base),
+        "indexes": [f"results/harmonized/{d}/index.parquet" for d in run_datasets(run)],
+        "shards": shards,
+        "caches": caches,
+    }
+
+
+def base_weights(wildcards):
+    return model_weights(finetuned.parse(wildcards.run).base)
+
+
+def objects_arg(wildcards):
+    return " ".join(run_objects(wildcards.run))
+
+
+def cached_embeddings(path):
+    """The decoder arm's embeddings are deleted after training unless keep_embeddings."""
+    return path if config["finetune"]["keep_embeddings"] else temp(path)
 
 
 def run_config(wildcards):

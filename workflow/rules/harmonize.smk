@@ -22,6 +22,8 @@ checkpoint harmonize:
         max_side=config["harmonize"]["max_side"],
         per_shard=config["harmonize"]["images_per_shard"],
         codec=config["harmonize"]["codec"],
+        splits=SPLIT_RATIOS,
+        split_seed=config["splits"]["seed"],
     conda:
         "../../envs/cosmos.yaml"
     shell:
@@ -30,4 +32,5 @@ checkpoint harmonize:
         "--normalization {params.normalization} --ct-windows {params.ct_windows} "
         "--mask-filter {params.mask_filter} --min-mask-pixels {params.min_pixels} "
         "--components {params.components} --max-side {params.max_side} "
-        "--images-per-shard {params.per_shard} --codec {params.codec} > {log} 2>&1"
+        "--images-per-shard {params.per_shard} --codec {params.codec} "
+        "--splits {params.splits} --split-seed {params.split_seed} > {log} 2>&1"

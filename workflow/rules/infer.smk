@@ -22,6 +22,7 @@ rule infer:
         per_batch=config["everything"]["points_per_batch"],
         feed="" if config["clicks"]["feed_logits"] else "--no-feed-logits",
         targets=" ".join(config["targets"]),
+        splits=split_arg,
         device=config["device"],
         seed=config["seed"],
         batch_size=config["infer"]["batch_size"],
@@ -36,7 +37,8 @@ rule infer:
     shell:
         "python -m cosmos_bench.infer --model {wildcards.model} {params.weights} "
         "--index {input.index} --shard {input.shard} --shard-number {wildcards.shard} "
-        "--strategies {params.strategies} --targets {params.targets} --device {params.device} "
+        "--strategies {params.strategies} --targets {params.targets} {params.splits} "
+        "--device {params.device} "
         "--seed {params.seed} --threads {threads} --batch-size {params.batch_size} "
         "--store {params.store} --precision {params.precision} {params.compile} "
         "--repeats {params.repeats} --clicks {params.clicks} {params.feed} "

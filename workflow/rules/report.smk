@@ -22,6 +22,8 @@ rule report:
     input:
         scores=expand("results/scores/{model}/{dataset}.parquet", model=MODELS, dataset=DATASETS),
         provenance="results/report/provenance.json",
+        finetune=expand("results/finetune/{run}/weights.json", run=FINETUNE_RUNS),
+        losses=expand("results/finetune/{run}/loss.csv", run=FINETUNE_RUNS),
     output:
         html=report(
             "results/report/index.html",
@@ -51,10 +53,12 @@ rule report:
     params:
         bootstrap=config["report"]["bootstrap"],
         level=config["report"]["ci_level"],
+        runs=expand("results/finetune/{run}", run=FINETUNE_RUNS),
     conda:
         "../../envs/cosmos.yaml"
     shell:
         "python -m cosmos_bench.report --scores {input.scores} --tables-dir results/tables "
         "--figures-dir results/figures --html {output.html} --summary {output.summary} "
         "--provenance {input.provenance} --benchmarks benchmarks/runs "
-        "--bootstrap {params.bootstrap} --ci-level {params.level} > {log} 2>&1"
+        "--bootstrap {params.bootstrap} --ci-level {params.level} --finetune {params.runs} "
+        "> {log} 2>&1"

@@ -32,6 +32,17 @@ class Candidates:
     low_res: np.ndarray | None = None
 
 
+@dataclass
+class TrainView:
+    """How a SAM v1-style network sees one image when it is fine-tuned (cosmos_bench.finetune):
+    the encoder input, the image-to-input scale of prompts, and the part of the S x S input the
+    image covers (the rest is padding); the decoder's 256x256 low-res logits span the input."""
+
+    input: torch.Tensor  # (3, S, S) float32 encoder input, on the model's device
+    scale: tuple[float, float]  # (sx, sy): image pixels -> encoder-input pixels
+    covered: tuple[int, int]  # (h, w) of the input the resized image fills
+
+
 class PromptableModel(ABC):
     """A promptable segmenter with its weights loaded and its own input convention."""
 
@@ -58,6 +69,13 @@ class PromptableModel(ABC):
         if net is not None and hasattr(net, "mask_decoder"):
             net.mask_decoder = torch.compile(net.mask_decoder, dynamic=False)
             self.fixed_chunks = True
+
+    def train_view(self, image: np.ndarray) -> TrainView:
+        """The network's view of one uint8 image for fine-tuning; only SAM v1-style adapters
+        (SAM, MedSAM, LiteMedSAM) implement it."""
+        raise NotImplementedError(
+            f"{type(self).__name__} cannot be fine-tuned: only SAM, MedSAM and LiteMedSAM can"
+        )
 
     @abstractmethod
     def embed(self, image: np.ndarray) -> Any:

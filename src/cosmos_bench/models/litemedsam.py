@@ -22,6 +22,7 @@ from cosmos_bench.models.base import (
     Candidates,
     PromptableModel,
     PromptArrays,
+    TrainView,
     as_rgb,
     autocast,
     decode_chunk,
@@ -58,6 +59,11 @@ class LiteMedSAM(PromptableModel):
 
     def embed(self, image: np.ndarray) -> Embedding:
         return self.embed_batch([image])[0]
+
+    def train_view(self, image: np.ndarray) -> TrainView:
+        padded, (_, resized, scale) = _preprocess(image)
+        x = torch.from_numpy(padded).permute(2, 0, 1).to(self.device)
+        return TrainView(x, (scale, scale), resized)
 
     @torch.inference_mode()
     def embed_batch(self, images: list[np.ndarray]) -> list[Embedding]:

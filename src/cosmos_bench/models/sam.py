@@ -31,6 +31,7 @@ from cosmos_bench.models.base import (
     Candidates,
     PromptableModel,
     PromptArrays,
+    TrainView,
     as_rgb,
     autocast,
     decode_chunk,
@@ -99,6 +100,12 @@ class SegmentAnything(PromptableModel):
             Embedding(features[i : i + 1], image.shape[:2], sizes[i])
             for i, image in enumerate(images)
         ]
+
+    def train_view(self, image: np.ndarray) -> TrainView:
+        """Prompts scale like the image: ResizeLongestSide's new / old size per axis."""
+        x, (h, w) = self.encoder_input(image)
+        height, width = image.shape[:2]
+        return TrainView(x[0], (w / width, h / height), (h, w))
 
     def encoder_input(self, image: np.ndarray) -> tuple[torch.Tensor, tuple[int, int]]:
         """The (1, 3, 1024, 1024) tensor SamPredictor.set_image feeds the encoder."""
