@@ -114,9 +114,9 @@ class Encoded:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def one_thread():
+def two_threads():
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch.set_num_threads(2)
     yield
     torch.set_num_threads(threads)
 
