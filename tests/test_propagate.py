@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
+from helpers import ROOT
 
 from cosmos_bench.metrics import dice
 from cosmos_bench.models.otsu import OtsuBox
-from cosmos_bench.prompts import medsam_box
-from cosmos_bench.propagate import BOX_MARGIN, box_chain, chain_order, middle_slice, z_extent
+from cosmos_bench.prompts import Prompt, medsam_box, tight_box
+from cosmos_bench.propagate import (
+    BOX_MARGIN,
+    box_chain,
+    chain_order,
+    lost_slices,
+    middle_slice,
+    sam2_frames,
+    sam2_propagate,
+    z_extent,
+)
 
 
 def volume(present: dict[int, list[tuple[int, int, int]]], z: int = 9, seed: int = 0):
@@ -77,3 +88,68 @@ def test_box_chain_on_an_object_touching_the_first_slice_and_vanishing() -> None
     for k in (0, 1, 2, 4):
         assert dice(result.prediction[k], mask[k]) > 0.8, k
     assert not result.prediction[5].any()
+
+
+class CountingOtsu(OtsuBox):
+    """The real Otsu-in-box model, counting its encoder passes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedded: list[int] = []
+
+    def embed(self, image):
+        self.embedded.append(id(image))
+        return super().embed(image)
+
+
+def test_objects_of_one_volume_share_one_encoder_pass_per_slice() -> None:
+    images, first = volume({k: [(20, 20, 8)] for k in range(1, 6)})
+    _, second = volume({k: [(44, 44, 8)] for k in range(3, 8)})
+    model, shared = CountingOtsu(), {}
+    box_chain(model, images, first, shared)
+    box_chain(model, images, second, shared)
+    assert len(model.embedded) == 7 and sorted(shared) == list(range(1, 8))  # slices 1..7 once
+
+
+def test_lost_slices_count_where_the_object_is_but_the_prediction_is_not() -> None:
+    _, mask = volume({k: [(30, 30, 6)] for k in range(2, 6)})
+    prediction = mask.copy()
+    prediction[[2, 5]] = False
+    prediction[7, 0, 0] = True  # a false positive elsewhere is not a loss
+    assert lost_slices(prediction, mask) == 2 and lost_slices(mask, mask) == 0
+
+
+def test_sam2_frames_equal_what_sam2_loads_from_an_image_file(tmp_path) -> None:
+    from PIL import Image
+    from sam2.utils.misc import _load_img_as_tensor
+
+    images, _ = volume({0: [(30, 30, 6)]}, z=2)
+    Image.fromarray(images[1]).convert("RGB").save(tmp_path / "1.png")
+    theirs, height, width = _load_img_as_tensor(tmp_path / "1.png", 128)
+    mean = torch.tensor([0.485, 0.456, 0.406])[:, None, None]
+    std = torch.tensor([0.229, 0.224, 0.225])[:, None, None]
+    ours = sam2_frames(images, 128)
+    assert ours.shape == (2, 3, 128, 128) and (height, width) == (64, 64)
+    torch.testing.assert_close(ours[1], ((theirs - mean) / std).float())
+
+
+def test_sam2_propagate_runs_the_real_video_predictor_at_random_init() -> None:
+    """SAM 2.1 tiny (random init, CPU): the image predictor seeds the middle slice, the video
+    predictor fills the rest of the extent; every slice outside it stays empty."""
+    from sam2.build_sam import build_sam2_video_predictor
+
+    from cosmos_bench.catalog import load_models
+    from cosmos_bench.models import build
+
+    torch.manual_seed(0)
+    entry = load_models(ROOT)["sam2.1-hiera-t"]
+    image_model = build(entry, None, torch.device("cpu"), 0)
+    video = build_sam2_video_predictor(entry["architecture"], None, device="cpu")
+    images, mask = volume({1: [(30, 30, 8)], 2: [(30, 30, 9)], 3: [(31, 30, 8)]}, z=5)
+    result = sam2_propagate(image_model, video, images, mask)
+    assert result.middle == 2 and result.prediction.shape == mask.shape
+    assert not result.prediction[[0, 4]].any()  # outside the z-extent
+    (seed,) = image_model.decode(
+        image_model.embed(images[2]), [Prompt("S5", box=tight_box(mask[2]))]
+    )
+    assert np.array_equal(result.prediction[2], seed.masks[int(np.argmax(seed.scores))])

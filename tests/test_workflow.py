@@ -151,6 +151,27 @@ def test_the_finetuning_demo_trains_scores_and_reports_the_paired_gain(
     assert (work / "results" / "figures" / "finetune_loss.png").stat().st_size > 10_000
 
 
+def test_box_chain_on_the_demo_ct_reports_3d_scores_beside_2d(demo: Path, tmp_path: Path) -> None:
+    """config/propagation.yaml on the finished demo (a copy), its lesions only to keep it short:
+    the volumes are stored, LiteMedSAM's box chain propagates each lesion from one box, and the
+    report shows 3D Dice/NSD next to the same lesions' 2D S5 Dice."""
+    work = tmp_path / "demo"
+    shutil.copytree(demo, work, symlinks=True)
+    only = 'propagation={"runs": ["litemedsam/box-chain"], "targets": ["CT/lesion"]}'
+    check(snakemake(work, "--configfile", "config/propagation.yaml", "--config", only))
+    objects = pd.read_parquet(work / "results" / "propagation" / "litemedsam" / "box-chain"
+                              / "demo-ct.parquet")  # fmt: skip
+    assert len(objects) == 3 and set(objects.target) == {"CT/lesion"}
+    assert objects.dice.between(0, 1).all() and objects.nsd.between(0, 1).all()
+    table = pd.read_csv(work / "results" / "tables" / "propagation.csv").iloc[0]
+    assert table.n_objects == 3 and table.n_objects_2d == 3 and 0 < table.dice_2d_s5 <= 1
+    html = (work / "results" / "report" / "index.html").read_text()
+    assert 'id="propagation"' in html and "box-chain" in html
+    assert (work / "results" / "figures" / "dice3d_by_target.png").stat().st_size > 10_000
+    stored = pd.read_parquet(work / "results" / "volumes" / "demo-ct" / "volumes.parquet")
+    assert len(stored) == 15  # 3 cases x 5 objects, all stored whatever the targets
+
+
 def test_local_gpu_leases_keep_two_jobs_off_one_device(tmp_path: Path) -> None:
     """`--resources gpu=2` with fake device ids: two LiteMedSAM infer jobs at once, each on its
     own leased device (CUDA_VISIBLE_DEVICES), never both on one."""

@@ -266,6 +266,12 @@ def select_cards(config: dict, root: Path, ontology: dict) -> dict[str, Card]:
     return cards
 
 
+def split_run(run: str) -> tuple[str, str]:
+    """A 3D run `model/protocol` (config propagation.runs) as (model, protocol)."""
+    model, _, protocol = run.rpartition("/")
+    return model, protocol
+
+
 def resolve(config: dict, root: Path) -> tuple[dict[str, Card], dict[str, dict]]:
     """Validate the run config and load its cards and models.
 
@@ -298,7 +304,18 @@ def resolve(config: dict, root: Path) -> tuple[dict[str, Card], dict[str, dict]]
             f"targets {absent} are in no selected dataset",
             fix=f"selected datasets provide {', '.join(sorted(known_targets))}",
         )
-    return cards, _with_finetuning(config, cards, zoo, root)
+    models = _with_finetuning(config, cards, zoo, root)
+    for run in config["propagation"]["runs"]:
+        model, protocol = split_run(run)
+        if model not in models:
+            raise ConfigError(
+                f"propagation run {run}: {model} is not in `models`",
+                fix=f"add {model} to models: its 2D scores are the 3D results' reference",
+            )
+        if protocol == "sam2-propagate" and models[model]["adapter"] != "sam2":
+            raise ConfigError(f"propagation run {run}: sam2-propagate needs a SAM 2 model",
+                              fix="use box-chain for other models")  # fmt: skip
+    return cards, models
 
 
 def _with_finetuning(config: dict, cards: dict[str, Card], zoo: dict, root: Path) -> dict:

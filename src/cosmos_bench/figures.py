@@ -49,6 +49,10 @@ CAPTIONS = {
     "own predicted IoU picks the candidate instead of the ground truth (95% case-bootstrap CI).",
     "factors": "Dice against each of the paper's object factors for one strategy (S5 where "
     "run), one point per mask; the partial Spearman rho is in the factors table.",
+    "dice3d_by_target": "3D Dice per object, by target: one box per model and 3D protocol "
+    "(box-chain, sam2-propagate), each object propagated from one box on its middle slice.",
+    "nsd3d_by_target": "3D NSD per object at the target's tolerance, by target: one box per "
+    "model and 3D protocol.",
     "finetune_loss": "Fine-tuning loss (Dice + cross-entropy) per epoch: the mean over the "
     "epoch's training steps (solid) and the validation loss (dashed), one colour per run.",
     "finetune_delta": "Fine-tuned minus zero-shot Dice on the test split, on identical "
@@ -97,14 +101,15 @@ def _draw_panel(
     runs: list[tuple[str, str]],
     colours: dict[str, str],
     show_selection: bool,
+    metric: str = "dice",
 ) -> None:
-    """Boxes grouped by strategy (x), one per model inside a group, coloured by model."""
+    """Boxes of `metric` grouped by strategy (x), one per model inside a group, by colour."""
     models = sorted(colours)
     width = 0.8 / len(models)
     for i, (strategy, selection) in enumerate(runs):
         run = panel[(panel["strategy"] == strategy) & (panel["selection"] == selection)]
         for j, model in enumerate(models):
-            dice = run.loc[run["model"] == model, "dice"].to_numpy()
+            dice = run.loc[run["model"] == model, metric].to_numpy()
             if not len(dice):
                 continue
             position = i - 0.4 + width * (j + 0.5)
@@ -127,11 +132,16 @@ def _draw_panel(
     ax.set_xticklabels(labels)
     ax.set_xlim(-0.6, len(runs) - 0.4)
     ax.set_ylim(-0.03, 1.03)
-    ax.set_ylabel("Dice")
+    ax.set_ylabel(METRIC_LABELS[metric])
     ax.grid(axis="y", alpha=0.3)
 
 
-def dice_boxes(masks: pd.DataFrame, column: str, title: str, out: Path) -> Path:
+METRIC_LABELS = {"dice": "Dice", "nsd": "NSD"}
+
+
+def dice_boxes(
+    masks: pd.DataFrame, column: str, title: str, out: Path, metric: str = "dice"
+) -> Path:
     """One panel per value of `column` (target or modality), boxes per strategy and model.
 
     `masks` holds one-shot, unperturbed strategies, one row per mask (aggregate.per_mask)."""
@@ -145,7 +155,8 @@ def dice_boxes(masks: pd.DataFrame, column: str, title: str, out: Path) -> Path:
     fig = Figure(figsize=(panel_width * ncols, 3.4 * nrows + 0.9), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for ax, name in zip(axes, panels, strict=False):
-        _draw_panel(ax, masks[masks[column].astype(str) == name], runs, colours, show_selection)
+        rows = masks[masks[column].astype(str) == name]
+        _draw_panel(ax, rows, runs, colours, show_selection, metric)
         ax.set_title(name, fontsize=11)
     for ax in axes[len(panels) :]:
         ax.set_visible(False)
@@ -338,3 +349,13 @@ def finetune_delta(pairs: pd.DataFrame, out: Path) -> Path:
     ax.legend(fontsize=9)
     ax.set_title(f"Fine-tuning gain on the test split ({rows['strategy'].iloc[0]})", fontsize=12)
     return save(fig, out)
+
+
+def boxes_3d(objects: pd.DataFrame, metric: str, out: Path) -> Path:
+    """3D Dice or NSD per target, boxes per model and protocol (the protocol as strategy)."""
+    if objects.empty:
+        return _placeholder(out, "no 3D propagation in this run (config: propagation.runs)")
+    frame = objects.assign(strategy=objects["protocol"], selection="3d")
+    label = METRIC_LABELS[metric]
+    return dice_boxes(frame, "target", f"3D {label} per target (one sample per object)", out,
+                      metric)  # fmt: skip

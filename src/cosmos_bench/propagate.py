@@ -1,4 +1,5 @@
-"""3D from a 2D promptable model: LiteMedSAM's CVPR24 box-chain protocol (`box-chain`).
+"""3D from promptable models: LiteMedSAM's CVPR24 box chain (`box-chain`, any 2D model) and
+SAM 2's video propagation (`sam2-propagate`), each from one box on the middle slice.
 
 One object of one volume is segmented slice by slice over its z-extent (the first to the last
 slice the ground truth touches). The middle slice of that extent is segmented from its tight
@@ -14,14 +15,20 @@ and reappears), the nearest slice that has it, the lower one on a tie.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
+import torch
+from PIL import Image
 
 from cosmos_bench.models.base import Candidates, PromptableModel
 from cosmos_bench.prompts import Prompt, medsam_box, tight_box
 
 PROTOCOL = "box-chain"
+SAM2_PROTOCOL = "sam2-propagate"
+PROTOCOLS = (PROTOCOL, SAM2_PROTOCOL)
 BOX_MARGIN = 3
 
 
@@ -63,9 +70,18 @@ class ChainResult:
     fallbacks: int  # slices prompted with the middle box because the previous one was empty
 
 
-def box_chain(model: PromptableModel, images: np.ndarray, mask: np.ndarray) -> ChainResult:
+def box_chain(
+    model: PromptableModel,
+    images: np.ndarray,
+    mask: np.ndarray,
+    embeddings: dict[int, object] | None = None,
+) -> ChainResult:
     """Segment one object through its z-extent with the box chain; `images` are the (Z, H, W)
-    or (Z, H, W, 3) uint8 slices the 2D model takes, `mask` the (Z, H, W) ground truth."""
+    or (Z, H, W, 3) uint8 slices the 2D model takes, `mask` the (Z, H, W) ground truth.
+
+    `embeddings` (slice -> embedding), shared by the objects of one volume, keeps the engine's
+    rule of one encoder pass per image: a slice crossed by five organs is encoded once."""
+    embeddings = {} if embeddings is None else embeddings
     first, last = z_extent(mask)
     middle = middle_slice(mask)
     middle_box = tight_box(mask[middle])
@@ -78,7 +94,80 @@ def box_chain(model: PromptableModel, images: np.ndarray, mask: np.ndarray) -> C
             box = medsam_box(prediction[previous], BOX_MARGIN)
         else:
             box, fallbacks = middle_box, fallbacks + 1
-        embedding = model.embed(images[z])
+        if z not in embeddings:
+            embeddings[z] = model.embed(images[z])
+        embedding = embeddings[z]
         (candidates,) = model.decode(embedding, [Prompt(PROTOCOL, box=box.astype(np.float32))])
         prediction[z] = _choose(candidates)
     return ChainResult(prediction, middle, fallbacks)
+
+
+def lost_slices(prediction: np.ndarray, mask: np.ndarray) -> int:
+    """Slices where the object is present but the prediction is empty: where the propagation
+    lost it (an object counts as lost when this is above 0)."""
+    present = mask.reshape(len(mask), -1).any(axis=1)
+    predicted = prediction.reshape(len(prediction), -1).any(axis=1)
+    return int(np.count_nonzero(present & ~predicted))
+
+
+#: SAM 2's video frames: ImageNet mean/std after a square resize (sam2.utils.misc)
+_MEAN = torch.tensor([0.485, 0.456, 0.406])[:, None, None]
+_STD = torch.tensor([0.229, 0.224, 0.225])[:, None, None]
+
+
+def sam2_frames(images: np.ndarray, size: int) -> torch.Tensor:
+    """(Z, 3, S, S) frames exactly as sam2's load_video_frames prepares JPEG frames (PIL's
+    square resize of the RGB image, / 255, ImageNet mean/std), from uint8 slices directly."""
+    frames = []
+    for image in images:
+        rgb = Image.fromarray(image).convert("RGB").resize((size, size))
+        frames.append(torch.from_numpy(np.asarray(rgb) / 255.0).permute(2, 0, 1).float())
+    return (torch.stack(frames) - _MEAN) / _STD
+
+
+@contextmanager
+def _frames_given(frames: torch.Tensor, height: int, width: int) -> Iterator[None]:
+    """SAM2VideoPredictor.init_state reads frames only from a JPEG folder or an MP4; a volume's
+    slices are handed to it as they are (no lossy JPEG round trip) by standing in for its
+    frame loader while the state is built."""
+    import sam2.sam2_video_predictor as video_module
+
+    loader = video_module.load_video_frames
+
+    def given(compute_device: torch.device, **_: object):
+        return frames.to(compute_device), height, width
+
+    video_module.load_video_frames = given
+    try:
+        yield
+    finally:
+        video_module.load_video_frames = loader
+
+
+@torch.inference_mode()
+def sam2_propagate(
+    image_model: PromptableModel, video, images: np.ndarray, mask: np.ndarray
+) -> ChainResult:
+    """The middle slice of the object's z-extent segmented from its tight box by the image
+    predictor; that mask seeds SAM 2's video predictor, which propagates it forward to the last
+    slice of the extent and backward to the first (the SAM 2 medical benchmark's protocol)."""
+    first, last = z_extent(mask)
+    middle = middle_slice(mask)
+    box = tight_box(mask[middle]).astype(np.float32)
+    (candidates,) = image_model.decode(
+        image_model.embed(images[middle]), [Prompt(SAM2_PROTOCOL, box=box)]
+    )
+    seed = _choose(candidates)
+    prediction = np.zeros(mask.shape, dtype=bool)
+    prediction[middle] = seed
+    height, width = mask.shape[1:]
+    frames = sam2_frames(images[first : last + 1], video.image_size)
+    with _frames_given(frames, height, width):
+        state = video.init_state(video_path="volume")
+    start = middle - first
+    video.add_new_mask(state, frame_idx=start, obj_id=1, mask=torch.from_numpy(seed))
+    for reverse in (False, True):
+        for idx, _, logits in video.propagate_in_video(state, start, reverse=reverse):
+            if idx != start:
+                prediction[first + idx] = (logits[0, 0] > 0).cpu().numpy()
+    return ChainResult(prediction, middle, 0)

@@ -431,6 +431,31 @@ def _finetune_section(tables: Mapping[str, pd.DataFrame], runs: Mapping[str, dic
     ])  # fmt: skip
 
 
+_PROPAGATION_COLUMNS = {
+    "model": "model", "protocol": "protocol", "target": "target", "n_objects": "objects",
+    "n_cases": "cases", "mean_dice_3d": "3D Dice", "median_dice_3d": "3D Dice median",
+    "mean_nsd_3d": "3D NSD", "mean_hd95_mm": "HD95 mm", "objects_lost": "objects lost",
+    "objects_missed": "objects missed", "n_objects_2d": "objects with 2D masks",
+    "dice_2d_s5": "2D Dice S5 (same objects)",
+}  # fmt: skip
+
+
+def _propagation_section(table: pd.DataFrame) -> str:
+    """The 3D study next to the 2D scores of the same objects."""
+    if table.empty:
+        return ""
+    return (
+        '<h2 id="propagation">3D propagation</h2><p>Each object of a 3D dataset is segmented '
+        "through the slices of its extent from one box on its middle slice: box-chain "
+        "(each next slice prompted with the previous prediction's box + 3 px) or "
+        "sam2-propagate (SAM 2's video predictor). Dice and NSD in 3D at the voxel spacing, "
+        "HD95 in mm. <em>Lost</em>: the prediction is empty on a slice where the object is; "
+        "<em>missed</em>: empty on every slice. The 2D column is the same model's mean S5 "
+        "Dice (a box on every slice) over the same objects' 2D masks.</p>"
+        + _html_table(table, _PROPAGATION_COLUMNS)
+    )
+
+
 def _catalog_section(provenance: Mapping[str, Any]) -> str:
     """The run's catalog counts beside the COSMOS cards' and the paper's (README "The catalog"
     explains every difference)."""
@@ -522,6 +547,7 @@ def write_html(
         _factor_section(tables["factors"]),
         *(_study_section(*STUDY_SECTIONS[name][:2], tables[name], STUDY_SECTIONS[name][2])
           for name in STUDY_SECTIONS),
+        _propagation_section(tables["propagation"]),
         _finetune_section(tables, runs or {}),
         _figure_section(figure_paths, out),
         _provenance_section(provenance),
@@ -592,6 +618,8 @@ def draw_figures(scores: pd.DataFrame, tables: Mapping[str, pd.DataFrame], out_d
         figures.jitter_curves(tables["jitter_drop"], out["jitter_drop"]),
         figures.oracle_gap_bars(tables["oracle_gap"], out["oracle_gap"]),
         figures.factor_scatter(masks, out["factors"]),
+        figures.boxes_3d(tables["propagation_objects"], "dice", out["dice3d_by_target"]),
+        figures.boxes_3d(tables["propagation_objects"], "nsd", out["nsd3d_by_target"]),
         figures.finetune_loss(tables["finetune_loss"], out["finetune_loss"]),
         figures.finetune_delta(tables["finetune"], out["finetune_delta"]),
     ]  # fmt: skip
@@ -608,10 +636,13 @@ def build_report(
     n_boot: int = N_BOOTSTRAP,
     level: float = CI_LEVEL,
     run_dirs: Iterable[Path] = (),
+    propagation: Iterable[Path] = (),
 ) -> None:
     """Load, aggregate, write tables, figures, the HTML page and the summary, naming each."""
     scores = load_scores(score_paths)
     runs = load_runs(run_dirs)
+    frames = [pd.read_parquet(p) for p in propagation]
+    objects3d = pd.concat(frames, ignore_index=True) if frames else None
     print(
         f"report: {len(scores)} score rows, {scores['mask_id'].nunique()} masks, "
         f"{scores['model'].nunique()} models, {scores['strategy'].nunique()} strategies "
@@ -619,7 +650,7 @@ def build_report(
         flush=True,
     )
     seed = int(provenance.get("seed") or 0)
-    tables = aggregate(scores, seed, n_boot, level, runs)
+    tables = aggregate(scores, seed, n_boot, level, runs, objects3d)
     for path in write_tables(tables, Path(tables_dir)):
         print(f"report: wrote {path}", flush=True)
     paths = draw_figures(scores, tables, Path(figures_dir))
@@ -671,6 +702,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--finetune", nargs="*", type=Path, default=[],
         help="fine-tuning run folders (weights.json + loss.csv)",
     )  # fmt: skip
+    parser.add_argument(
+        "--propagation", nargs="*", type=Path, default=[],
+        help="3D propagation tables (cosmos_bench.infer3d)",
+    )  # fmt: skip
     return parser.parse_args(argv)
 
 
@@ -681,6 +716,7 @@ def main(argv: list[str] | None = None) -> None:
     build_report(
         args.scores, args.tables_dir, args.figures_dir, args.html, provenance,
         args.summary, args.benchmarks, args.bootstrap, args.ci_level, args.finetune,
+        args.propagation,
     )  # fmt: skip
 
 

@@ -5,7 +5,7 @@ import shlex
 import sys
 
 from cosmos_bench.aggregate import TABLES as REPORT_TABLES
-from cosmos_bench.catalog import PART_KEYS, resolve
+from cosmos_bench.catalog import PART_KEYS, resolve, split_run
 from cosmos_bench.figures import FIGURES as REPORT_FIGURES
 from cosmos_bench import finetuned
 from cosmos_bench.gpu import needs_gpu
@@ -20,6 +20,11 @@ except CosmosError as err:
 
 DATASETS = list(CARDS)
 FINETUNE_RUNS = config["finetune"]["runs"]
+PROPAGATION_RUNS = [split_run(run) for run in config["propagation"]["runs"]]
+# datasets with a volume to store (a part read by a 3D adapter); only they enter the 3D study
+VOLUME_DATASETS = [
+    d for d in DATASETS if any(p.format["adapter"] != "image-mask-pairs" for p in CARDS[d].parts)
+]
 SPLIT_RATIOS = "{train} {val} {test}".format(**config["splits"])
 # the configured strategies, the robustness study's jittered versions of the S2-S6 ones, and
 # the click study's sessions
@@ -38,6 +43,7 @@ DEMO_SOURCES = {"demo-ct.tar.gz": "ct", "demo-endo.zip": "endo"}
 wildcard_constraints:
     dataset="[a-z0-9][a-z0-9-]*",
     model="[A-Za-z0-9.+@_-]+",
+    protocol="box-chain|sam2-propagate",
     run="[A-Za-z0-9._-]+\\+(decoder|lora|both)@[A-Za-z0-9_-]+",
     shard="[0-9]{5}",
     archive="|".join(DEMO_SOURCES).replace(".", r"\."),
@@ -170,3 +176,12 @@ def cached_embeddings(path):
 def run_config(wildcards):
     """The resolved config, recorded in the report's provenance."""
     return json.dumps(config, sort_keys=True)
+
+
+def all_propagation(wildcards):
+    """Every 3D run's table: one per (model, protocol, 3D dataset)."""
+    return [
+        f"results/propagation/{model}/{protocol}/{dataset}.parquet"
+        for model, protocol in PROPAGATION_RUNS
+        for dataset in VOLUME_DATASETS
+    ]

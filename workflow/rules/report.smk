@@ -24,6 +24,7 @@ rule report:
         provenance="results/report/provenance.json",
         finetune=expand("results/finetune/{run}/weights.json", run=FINETUNE_RUNS),
         losses=expand("results/finetune/{run}/loss.csv", run=FINETUNE_RUNS),
+        propagation=all_propagation,
     output:
         html=report(
             "results/report/index.html",
@@ -61,4 +62,4 @@ rule report:
         "--figures-dir results/figures --html {output.html} --summary {output.summary} "
         "--provenance {input.provenance} --benchmarks benchmarks/runs "
         "--bootstrap {params.bootstrap} --ci-level {params.level} --finetune {params.runs} "
-        "> {log} 2>&1"
+        "--propagation {input.propagation} > {log} 2>&1"

@@ -1,0 +1,60 @@
+# Propagate: the 3D study. Each 3D dataset's cases are stored as whole object extents (volumes),
+# then every (model, protocol) propagates each object from one box and scores it in 3D.
+
+
+rule volumes:
+    input:
+        "results/raw/{dataset}",
+    output:
+        index="results/volumes/{dataset}/volumes.parquet",
+        volumes=directory("results/volumes/{dataset}/cases"),
+    log:
+        "logs/volumes/{dataset}.log",
+    benchmark:
+        "benchmarks/runs/volumes/{dataset}.tsv"
+    params:
+        card=card_params,
+        normalization=config["harmonize"]["normalization"],
+        ct_windows=ct_windows_arg,
+        mask_filter=config["harmonize"]["mask_filter"],
+        components=" ".join(config["harmonize"]["components"]),
+        splits=SPLIT_RATIOS,
+        split_seed=config["splits"]["seed"],
+    conda:
+        "../../envs/cosmos.yaml"
+    shell:
+        "python -m cosmos_bench.volume_store --dataset {wildcards.dataset} --raw {input} "
+        "--out {output.volumes} --index {output.index} "
+        "--normalization {params.normalization} --ct-windows {params.ct_windows} "
+        "--mask-filter {params.mask_filter} --components {params.components} "
+        "--splits {params.splits} --split-seed {params.split_seed} > {log} 2>&1"
+
+
+rule propagate:
+    input:
+        index="results/volumes/{dataset}/volumes.parquet",
+        volumes="results/volumes/{dataset}/cases",
+        tolerances="resources/nsd_tolerances.yaml",
+        weights=weights_input,
+    output:
+        "results/propagation/{model}/{protocol}/{dataset}.parquet",
+    log:
+        "logs/propagate/{model}/{protocol}/{dataset}.log",
+    benchmark:
+        "benchmarks/runs/propagate/{model}/{protocol}/{dataset}.tsv"
+    params:
+        weights=weights_arg,
+        targets=" ".join(config["propagation"]["targets"] or config["targets"]),
+        device=config["device"],
+        seed=config["seed"],
+    threads: 2
+    resources:
+        gpu=gpus_of,
+    conda:
+        "../../envs/cosmos.yaml"
+    shell:
+        "python -m cosmos_bench.infer3d --model {wildcards.model} "
+        "--protocol {wildcards.protocol} {params.weights} --index {input.index} "
+        "--volumes {input.volumes} --tolerances {input.tolerances} --targets {params.targets} "
+        "--device {params.device} --seed {params.seed} --threads {threads} "
+        "--out {output} > {log} 2>&1"
