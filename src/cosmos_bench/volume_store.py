@@ -24,11 +24,11 @@ import numpy as np
 import pandas as pd
 
 from cosmos_bench.adapters import Case, reader_for
-from cosmos_bench.catalog import Card, Part, load_card, load_ontology
+from cosmos_bench.catalog import Card, Part
 from cosmos_bench.errors import run_cli
-from cosmos_bench.harmonize import Settings, case_layers, ct_window_table
-from cosmos_bench.normalize import PRESETS, apply, part_ct_window, window
-from cosmos_bench.splits import SplitRatios, split_of
+from cosmos_bench.harmonize import Settings, add_settings_arguments, case_layers, settings_from
+from cosmos_bench.normalize import apply, part_ct_window, window
+from cosmos_bench.splits import split_of
 from cosmos_bench.volume import PLANES, slices
 
 #: adapters that only read 2D images: their parts have no volume to store
@@ -128,26 +128,11 @@ def store_volumes(card: Card, raw: Path, out_dir: Path, index: Path, settings: S
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--dataset", required=True)
-    parser.add_argument("--raw", type=Path, required=True)
+    add_settings_arguments(parser)
     parser.add_argument("--out", type=Path, required=True, help="the volumes folder")
     parser.add_argument("--index", type=Path, required=True, help="volumes.parquet")
-    parser.add_argument("--normalization", choices=PRESETS, default="paper")
-    parser.add_argument("--ct-windows", default="{}")
-    parser.add_argument("--mask-filter", default="paper")
-    parser.add_argument("--components", nargs="*", default=[])
-    parser.add_argument("--splits", type=float, nargs=3, default=(0.7, 0.1, 0.2))
-    parser.add_argument("--split-seed", type=int, default=0)
-    parser.add_argument("--root", type=Path, default=Path.cwd())
     args = parser.parse_args(argv)
-    card = load_card(args.root, args.dataset, load_ontology(args.root))
-    settings = Settings(
-        normalization=args.normalization,
-        ct_windows=ct_window_table(args.root, args.ct_windows),
-        mask_filter=args.mask_filter,
-        components=frozenset(args.components),
-        splits=SplitRatios(*args.splits, seed=args.split_seed),
-    )
+    card, settings = settings_from(args)
     n = store_volumes(card, args.raw, args.out, args.index, settings)
     print(f"[{card.id}] {n} 3D objects stored", file=sys.stderr)
 
