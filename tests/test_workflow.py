@@ -119,17 +119,25 @@ def test_partial_reruns_touch_only_their_dataset(demo: Path) -> None:
         card.write_text(original)
 
 
-def test_the_finetuning_demo_trains_scores_and_reports_the_paired_gain(
-    demo: Path, tmp_path: Path
-) -> None:
-    """config/finetune.yaml on the finished demo (a copy): only the run's jobs are new; the
-    loss falls, the weights carry their sha256, the fine-tuned model is scored on the test
-    split only and the report shows its paired gain with a CI, within the 10-minute budget."""
-    work = tmp_path / "demo"
+@pytest.fixture(scope="module")
+def studies_on_demo(demo: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
+    """config/finetune.yaml and config/propagation.yaml (its lesions only, to keep it short) on
+    a copy of the finished demo: only the two studies' jobs are new. Returns the folder and the
+    run's seconds."""
+    work = tmp_path_factory.mktemp("studies") / "demo"
     shutil.copytree(demo, work, symlinks=True)
+    lesions = 'propagation={"runs": ["litemedsam/box-chain"], "targets": ["CT/lesion"]}'
     start = time.monotonic()
-    check(snakemake(work, "--configfile", "config/finetune.yaml"))
-    elapsed = time.monotonic() - start
+    check(snakemake(work, "--configfile", "config/finetune.yaml", "config/propagation.yaml",
+                    "--config", lesions))  # fmt: skip
+    return work, time.monotonic() - start
+
+
+def test_the_finetuning_demo_trains_scores_and_reports_the_paired_gain(studies_on_demo) -> None:
+    """The loss falls, the weights carry their sha256, the fine-tuned model is scored on the
+    test split only and the report shows its paired gain with a CI, within 10 minutes (the
+    3D lesions included)."""
+    work, elapsed = studies_on_demo
     assert elapsed < 600, f"the fine-tuning demo took {elapsed:.0f} s"
     run = "litemedsam+decoder@common"
     folder = work / "results" / "finetune" / run
@@ -151,14 +159,10 @@ def test_the_finetuning_demo_trains_scores_and_reports_the_paired_gain(
     assert (work / "results" / "figures" / "finetune_loss.png").stat().st_size > 10_000
 
 
-def test_box_chain_on_the_demo_ct_reports_3d_scores_beside_2d(demo: Path, tmp_path: Path) -> None:
-    """config/propagation.yaml on the finished demo (a copy), its lesions only to keep it short:
-    the volumes are stored, LiteMedSAM's box chain propagates each lesion from one box, and the
-    report shows 3D Dice/NSD next to the same lesions' 2D S5 Dice."""
-    work = tmp_path / "demo"
-    shutil.copytree(demo, work, symlinks=True)
-    only = 'propagation={"runs": ["litemedsam/box-chain"], "targets": ["CT/lesion"]}'
-    check(snakemake(work, "--configfile", "config/propagation.yaml", "--config", only))
+def test_box_chain_on_the_demo_ct_reports_3d_scores_beside_2d(studies_on_demo) -> None:
+    """The volumes are stored, LiteMedSAM's box chain propagates each lesion from one box, and
+    the report shows 3D Dice/NSD next to the same lesions' 2D S5 Dice."""
+    work, _ = studies_on_demo
     objects = pd.read_parquet(work / "results" / "propagation" / "litemedsam" / "box-chain"
                               / "demo-ct.parquet")  # fmt: skip
     assert len(objects) == 3 and set(objects.target) == {"CT/lesion"}

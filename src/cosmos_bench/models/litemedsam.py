@@ -56,6 +56,10 @@ class LiteMedSAM(PromptableModel):
         state = torch.load(weights, map_location="cpu", weights_only=True)
         self.net.load_state_dict(state.get("model", state))
         self.net.to(device).eval()
+        if device.type == "cpu":
+            # TinyViT is conv-heavy: channels-last weights run its encoder 1.47x faster on a
+            # CPU (1.54 -> 1.04 s per 256 px image on 2 cores, outputs within 4e-6)
+            self.net.image_encoder.to(memory_format=torch.channels_last)
 
     def embed(self, image: np.ndarray) -> Embedding:
         return self.embed_batch([image])[0]
