@@ -201,6 +201,8 @@ def main() -> None:
 def engine_vs_naive(entry, weights, device, index, shard: Path, n_images, n_prompts) -> None:
     """The S2-S6 section: the fp32 eager per-prompt baseline, then the engine's variants."""
     baseline = build(entry, weights, device, 0, precision="fp32")
+    # MedSAM's scripts run the plain module: no channels-last encoder (the engine's CPU layout)
+    baseline.net.image_encoder.to(memory_format=torch.contiguous_format)
     first = index[index.row == index.row.min()]
     naive(baseline, first, shard)  # warm-up
     reference, t_base = naive(baseline, index, shard)
