@@ -248,22 +248,30 @@ def jitter_curves(drop: pd.DataFrame, out: Path) -> Path:
     return save(fig, out)
 
 
+def _bars_with_ci(
+    frame: pd.DataFrame, x: str, groups: list, value: str, per_group: float
+) -> tuple[Figure, Any]:
+    """Bars of `value` per `x` group, one per model (colour), with ci_low/ci_high whiskers."""
+    colours = model_colours(frame["model"])
+    models = sorted(colours)
+    width = 0.8 / len(models)
+    fig = Figure(figsize=(max(5.0, per_group * len(groups) + 2), 3.8), layout="constrained")
+    ax = fig.subplots()
+    for j, model in enumerate(models):
+        rows = frame[frame["model"] == model].set_index(x).reindex(groups)
+        at = np.arange(len(groups)) - 0.4 + width * (j + 0.5)
+        err = np.vstack([rows[value] - rows["ci_low"], rows["ci_high"] - rows[value]])
+        ax.bar(at, rows[value], width * 0.9, color=colours[model], label=model,
+               yerr=np.nan_to_num(err), capsize=3)  # fmt: skip
+    return fig, ax
+
+
 def oracle_gap_bars(gap: pd.DataFrame, out: Path) -> Path:
     """Bars of the oracle-minus-score gap per strategy, grouped by model, with CI whiskers."""
     if gap.empty:
         return _placeholder(out, "no multimask model in this run: no oracle gap to show")
-    colours = model_colours(gap["model"])
     strategies = sorted(gap["strategy"].unique())
-    models = sorted(colours)
-    width = 0.8 / len(models)
-    fig = Figure(figsize=(max(5.0, 1.2 * len(strategies) + 2), 3.8), layout="constrained")
-    ax = fig.subplots()
-    for j, model in enumerate(models):
-        rows = gap[gap["model"] == model].set_index("strategy").reindex(strategies)
-        x = np.arange(len(strategies)) - 0.4 + width * (j + 0.5)
-        err = np.vstack([rows["oracle_gap"] - rows["ci_low"], rows["ci_high"] - rows["oracle_gap"]])
-        ax.bar(x, rows["oracle_gap"], width * 0.9, color=colours[model], label=model,
-               yerr=np.nan_to_num(err), capsize=3)  # fmt: skip
+    fig, ax = _bars_with_ci(gap, "strategy", strategies, "oracle_gap", 1.2)
     ax.set_xticks(range(len(strategies)), strategies)
     ax.set_xlabel("strategy")
     ax.set_ylabel("Dice: oracle - score selection")
@@ -330,18 +338,7 @@ def finetune_delta(pairs: pd.DataFrame, out: Path) -> Path:
     strategies = set(rows["strategy"])
     rows = rows[rows["strategy"] == ("S5" if "S5" in strategies else min(strategies))]
     targets = sorted(rows["target"].unique())
-    colours = model_colours(rows["model"])
-    models = sorted(colours)
-    width = 0.8 / len(models)
-    fig = Figure(figsize=(max(5.0, 1.0 * len(targets) + 2), 3.8), layout="constrained")
-    ax = fig.subplots()
-    for j, model in enumerate(models):
-        bars = rows[rows["model"] == model].set_index("target").reindex(targets)
-        x = np.arange(len(targets)) - 0.4 + width * (j + 0.5)
-        delta = bars["mean_difference"]
-        err = np.vstack([delta - bars["ci_low"], bars["ci_high"] - delta])
-        ax.bar(x, delta, width * 0.9, color=colours[model], label=model,
-               yerr=np.nan_to_num(err), capsize=3)  # fmt: skip
+    fig, ax = _bars_with_ci(rows, "target", targets, "mean_difference", 1.0)
     ax.axhline(0, color="black", linewidth=0.6)
     ax.set_xticks(range(len(targets)), targets, rotation=30, ha="right")
     ax.set_ylabel("Dice: fine-tuned - zero-shot")
