@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -66,10 +65,12 @@ def test_litemedsam_batched_decode_equals_one_by_one(litemedsam: LiteMedSAM) -> 
         assert np.array_equal(alone.masks, cand.masks)
 
 
-def test_padded_decoder_calls_give_the_same_answers(litemedsam: LiteMedSAM) -> None:
-    """A compiled decoder gets calls of one size: 3 prompts padded to 4 answer as 3 alone."""
+def test_binary_decoder_calls_give_the_same_answers(litemedsam: LiteMedSAM) -> None:
+    """A compiled decoder gets calls of few sizes: 7 prompts go as 4 + 2 + 1 and answer as in
+    one call each."""
     image, gt = disc_image(2)
-    prompts = [make_prompt("S5", gt), make_prompt("S5", gt[::-1].copy()), make_prompt("S5", gt)]
+    masks = [gt, gt[::-1].copy(), gt[:, ::-1].copy(), gt.T.copy()]
+    prompts = [make_prompt("S5", m) for m in masks] + [make_prompt("S5", m) for m in masks[:3]]
     embedding = litemedsam.embed(image)
     seen: list[int] = []
 
@@ -78,10 +79,10 @@ def test_padded_decoder_calls_give_the_same_answers(litemedsam: LiteMedSAM) -> N
         return litemedsam._decode_batch(embedding, batch)
 
     with torch.inference_mode():  # as LiteMedSAM.decode runs it
-        padded = decode_grouped(prompts, decode_batch, chunk=4, pad=True)
-        plain = decode_grouped(prompts, partial(litemedsam._decode_batch, embedding), chunk=4)
-    assert seen == [4] and len(padded) == 3
-    for a, b in zip(padded, plain, strict=True):
+        split = decode_grouped(prompts, decode_batch, chunk=4, binary=True)
+        alone = [litemedsam._decode_batch(embedding, [p])[0] for p in prompts]
+    assert seen == [4, 2, 1] and len(split) == 7
+    for a, b in zip(split, alone, strict=True):
         assert np.array_equal(a.masks, b.masks)
 
 

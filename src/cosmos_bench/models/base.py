@@ -53,21 +53,31 @@ class PromptableModel(ABC):
     #: whether decode fills Candidates.stability (from logits); Everything mode needs it
     reports_stability: bool = False
 
-    #: decode in calls of exactly the chunk size (padded), so a compiled decoder sees one shape
+    #: decode in calls whose sizes are powers of two, so a compiled decoder sees few shapes
     fixed_chunks: bool = False
 
     def compile_networks(self) -> None:
         """torch.compile the image encoder and the mask decoder; no-op without them.
 
-        On CPU LiteMedSAM's encoder runs 1.8x faster with the same outputs (1e-5) and its
-        decoder 1.6x (benchmarks/RESULTS.md), after a compilation of about a minute per process
-        (one graph per prompt shape; cached by inductor between processes). Decoder calls are
-        then padded to the chunk size, so the number of graphs stays small."""
+        On a CPU inductor freezes the weights (constant folding, oneDNN weight prepacking):
+        LiteMedSAM's encoder in bf16 then runs in 0.35 s instead of 0.62 s compiled without it
+        (benchmarks/RESULTS.md). Compilation takes about a minute per process (one decoder
+        graph per prompt shape and call size; cached by inductor between processes)."""
+        import torch._dynamo.config
+        import torch._inductor.config
+
         net = getattr(self, "net", None)
-        if net is not None and hasattr(net, "image_encoder"):
+        if net is None:
+            return
+        cpu = next(net.parameters()).device.type == "cpu"
+        torch._inductor.config.freezing = cpu
+        # S2-S6 alone are 4 token counts x 3 CPU call sizes: more graphs than dynamo's default 8
+        torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
+        if hasattr(net, "image_encoder"):
             net.image_encoder = torch.compile(net.image_encoder, dynamic=False)
-        if net is not None and hasattr(net, "mask_decoder"):
-            net.mask_decoder = torch.compile(net.mask_decoder, dynamic=False)
+        decoder = getattr(self, "decoder", None)
+        if decoder is not None:
+            self.decoder = torch.compile(decoder, dynamic=False)
             self.fixed_chunks = True
 
     def train_view(self, image: np.ndarray) -> TrainView:
@@ -131,24 +141,33 @@ def decode_grouped(
     prompts: list[Prompt],
     decode_batch: Callable[[list[Prompt]], list[Candidates]],
     chunk: int,
-    pad: bool = False,
+    binary: bool = False,
 ) -> list[Candidates]:
     """Decode compatible prompts together, at most `chunk` per call, answers in input order.
 
     The chunk bounds the memory of upsampled logits (prompts x candidates x image size). With
-    `pad`, a short last call is filled up with copies of its last prompt (answers dropped), so
-    every call has the same shape."""
+    `binary` a group's last partial call is split into powers of two (7 = 4 + 2 + 1): a compiled
+    decoder then sees at most log2(chunk) + 1 call sizes per prompt shape, without computing a
+    padded prompt."""
     results: list[Candidates | None] = [None] * len(prompts)
     for members in prompt_groups(prompts):
-        for start in range(0, len(members), chunk):
-            part = members[start : start + chunk]
-            batch = [prompts[i] for i in part]
-            if pad:
-                batch += [batch[-1]] * (chunk - len(batch))
-            answers = decode_batch(batch)[: len(part)]
+        for part in _calls(members, chunk, binary):
+            answers = decode_batch([prompts[i] for i in part])
             for i, answer in zip(part, answers, strict=True):
                 results[i] = answer
     return results  # type: ignore[return-value]
+
+
+def _calls(members: list[int], chunk: int, binary: bool) -> list[list[int]]:
+    """`members` cut into calls of `chunk`; with `binary` the rest in falling powers of two."""
+    full = len(members) - len(members) % chunk if binary else len(members)
+    calls = [members[i : i + chunk] for i in range(0, full, chunk)]
+    start, rest = full, len(members) - full
+    while rest:
+        size = 1 << (rest.bit_length() - 1)
+        calls.append(members[start : start + size])
+        start, rest = start + size, rest - size
+    return calls
 
 
 @dataclass(frozen=True)
@@ -192,6 +211,7 @@ STABILITY_OFFSET = 1.0
 
 def sam_decode(
     net: torch.nn.Module,
+    decoder: torch.nn.Module,
     features: torch.Tensor,
     points: tuple[torch.Tensor, torch.Tensor] | None,
     boxes: torch.Tensor | None,
@@ -200,17 +220,18 @@ def sam_decode(
     precision: str,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Prompt encoder + mask decoder of a SAM v1-style network (SAM, MedSAM, LiteMedSAM):
-    (low-res logits, predicted IoU) for prompts already in the model's input frame."""
+    (low-res logits, predicted IoU) for prompts already in the model's input frame. `decoder`
+    is the network's mask decoder as an ImageSharedDecoder (possibly compiled)."""
     encoder = net.prompt_encoder
     masks = arrays.mask_input(encoder.mask_input_size, features.device)
     with autocast(features.device, precision):
         sparse, dense = encoder(points=points, boxes=boxes, masks=masks)
-        return net.mask_decoder(
-            image_embeddings=features,
-            image_pe=encoder.get_dense_pe(),
-            sparse_prompt_embeddings=sparse,
-            dense_prompt_embeddings=dense,
-            multimask_output=multimask,
+        return decoder(
+            features,
+            encoder.get_dense_pe(),
+            sparse,
+            dense if masks is not None else dense[:1],  # no mask: one vector for all prompts
+            multimask,
         )
 
 

@@ -30,6 +30,7 @@ from cosmos_bench.models.base import (
     logit_candidates,
     sam_decode,
 )
+from cosmos_bench.models.sam_decoder import ImageSharedDecoder
 from cosmos_bench.prompts import Prompt
 
 SIZE = 256
@@ -56,6 +57,7 @@ class LiteMedSAM(PromptableModel):
         state = torch.load(weights, map_location="cpu", weights_only=True)
         self.net.load_state_dict(state.get("model", state))
         self.net.to(device).eval()
+        self.decoder = ImageSharedDecoder(self.net.mask_decoder)
         if device.type == "cpu":
             # TinyViT is conv-heavy: channels-last weights run its encoder 1.47x faster on a
             # CPU (1.54 -> 1.04 s per 256 px image on 2 cores, outputs within 4e-6)
@@ -107,7 +109,7 @@ class LiteMedSAM(PromptableModel):
             labels = torch.tensor(arrays.labels, dtype=torch.int32, device=self.device)
             points = (coords, labels)
         logits, iou = sam_decode(
-            self.net, emb.features, points, boxes, arrays, False, self.precision
+            self.net, self.decoder, emb.features, points, boxes, arrays, False, self.precision
         )
         low_res = logits.float()
         nh, nw = emb.resized

@@ -41,6 +41,7 @@ from cosmos_bench.models.base import (
     split_candidates,
     stability_score,
 )
+from cosmos_bench.models.sam_decoder import ImageSharedDecoder
 from cosmos_bench.prompts import Prompt
 
 # SAM's postprocessing goes through 1024x1024 logits per candidate: 32 prompts x 3 candidates
@@ -84,6 +85,7 @@ class SegmentAnything(PromptableModel):
 
         self.device = device
         self.net = build_sam(variant, weights, device)
+        self.decoder = ImageSharedDecoder(self.net.mask_decoder)
         self.size = self.net.image_encoder.img_size
         self.transform = ResizeLongestSide(self.size)
 
@@ -131,7 +133,14 @@ class SegmentAnything(PromptableModel):
         if boxes is not None:
             boxes = self._float(boxes)
         logits, iou = sam_decode(
-            self.net, emb.features, points, boxes, arrays, self.multimask, self.precision
+            self.net,
+            self.decoder,
+            emb.features,
+            points,
+            boxes,
+            arrays,
+            self.multimask,
+            self.precision,
         )
         return self.candidates(logits.float(), iou, emb)
 
