@@ -139,7 +139,7 @@ def test_ct_labels_are_all_present_and_vary_by_slice(ct_cases: dict) -> None:
         assert min(per_slice) < max(per_slice) == 5
 
 
-def test_ct_lesion_is_inside_liver_and_low_contrast(ct_cases: dict) -> None:
+def test_ct_lesion_is_inside_liver_and_subtle(ct_cases: dict) -> None:
     in_plane = np.ones((3, 3, 1), bool)
     for image, label in ct_cases.values():
         hu = np.asanyarray(image.dataobj).astype(np.float64)
@@ -149,7 +149,7 @@ def test_ct_lesion_is_inside_liver_and_low_contrast(ct_cases: dict) -> None:
         assert np.all(liver_region[ndimage.binary_dilation(lesion, in_plane)])
         liver_core = ndimage.binary_erosion(lab == 1, in_plane, iterations=2)
         contrast = abs(hu[lesion].mean() - hu[liver_core].mean())
-        assert 3 < contrast < 25
+        assert 12 < contrast < 35  # hypodense, not much above the noise
         assert hu[liver_core].std() > 5
 
 

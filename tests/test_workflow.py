@@ -45,7 +45,7 @@ def test_default_demo_end_to_end(demo: Path) -> None:
     assert "not trained on point prompts" in html
     overall = pd.read_csv(work / "results" / "tables" / "overall.csv")
     s5 = overall.set_index(["model", "strategy"]).dice_mask_weighted
-    assert s5["litemedsam", "S5"] > 0.75
+    assert s5["litemedsam", "S5"] >= 0.9  # issue 6: a real model on the demo phantoms
     by_dataset = pd.read_csv(work / "results" / "tables" / "by_dataset.csv")
     assert set(by_dataset.dataset) == {"demo-ct", "demo-endo"}
     rerun = snakemake(work, "--dry-run")
