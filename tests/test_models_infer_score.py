@@ -65,9 +65,9 @@ def test_litemedsam_batched_decode_equals_one_by_one(litemedsam: LiteMedSAM) -> 
         assert np.array_equal(alone.masks, cand.masks)
 
 
-def test_binary_decoder_calls_give_the_same_answers(litemedsam: LiteMedSAM) -> None:
-    """A compiled decoder gets calls of few sizes: 7 prompts go as 4 + 2 + 1 and answer as in
-    one call each."""
+def test_compiled_call_sizes_give_the_same_answers(litemedsam: LiteMedSAM) -> None:
+    """A compiled decoder gets calls of few sizes: 7 prompts go as 4 + 2 + 1 (a CPU) or as two
+    calls of 4, the last padded (a GPU), and answer as in one call each."""
     image, gt = disc_image(2)
     masks = [gt, gt[::-1].copy(), gt[:, ::-1].copy(), gt.T.copy()]
     prompts = [make_prompt("S5", m) for m in masks] + [make_prompt("S5", m) for m in masks[:3]]
@@ -79,11 +79,13 @@ def test_binary_decoder_calls_give_the_same_answers(litemedsam: LiteMedSAM) -> N
         return litemedsam._decode_batch(embedding, batch)
 
     with torch.inference_mode():  # as LiteMedSAM.decode runs it
-        split = decode_grouped(prompts, decode_batch, chunk=4, binary=True)
+        split = decode_grouped(prompts, decode_batch, chunk=4, calls="binary")
         alone = [litemedsam._decode_batch(embedding, [p])[0] for p in prompts]
-    assert seen == [4, 2, 1] and len(split) == 7
-    for a, b in zip(split, alone, strict=True):
-        assert np.array_equal(a.masks, b.masks)
+        seen_split, seen[:] = list(seen), []
+        padded = decode_grouped(prompts, decode_batch, chunk=4, calls="padded")
+    assert seen_split == [4, 2, 1] and seen == [4, 4] and len(split) == len(padded) == 7
+    for a, b, c in zip(split, padded, alone, strict=True):
+        assert np.array_equal(a.masks, c.masks) and np.array_equal(b.masks, c.masks)
 
 
 def test_weight_free_baselines() -> None:

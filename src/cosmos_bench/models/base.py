@@ -53,8 +53,8 @@ class PromptableModel(ABC):
     #: whether decode fills Candidates.stability (from logits); Everything mode needs it
     reports_stability: bool = False
 
-    #: decode in calls whose sizes are powers of two, so a compiled decoder sees few shapes
-    fixed_chunks: bool = False
+    #: how `decode` cuts a group of prompts into calls (CALLS); compiled decoders want few shapes
+    calls: str = "free"
 
     def compile_networks(self) -> None:
         """torch.compile the image encoder and the mask decoder; no-op without them.
@@ -78,7 +78,7 @@ class PromptableModel(ABC):
         decoder = getattr(self, "decoder", None)
         if decoder is not None:
             self.decoder = torch.compile(decoder, dynamic=False)
-            self.fixed_chunks = True
+            self.calls = "binary" if cpu else "padded"
 
     def train_view(self, image: np.ndarray) -> TrainView:
         """The network's view of one uint8 image for fine-tuning; only SAM v1-style adapters
@@ -137,22 +137,30 @@ def decode_chunk(device: torch.device, chunk: int) -> int:
     return min(chunk, CPU_DECODE_CHUNK) if device.type == "cpu" else chunk
 
 
+#: "free": calls of the chunk size and the rest as it is; "binary": the rest in falling powers
+#: of two (7 = 4 + 2 + 1), at most log2(chunk) + 1 call sizes and no wasted prompt (a CPU, whose
+#: chunk is 4); "padded": every call filled up to the chunk with copies of its last prompt,
+#: one call size (a GPU, where a padded prompt costs little and a compilation a lot)
+CALLS = ("free", "binary", "padded")
+
+
 def decode_grouped(
     prompts: list[Prompt],
     decode_batch: Callable[[list[Prompt]], list[Candidates]],
     chunk: int,
-    binary: bool = False,
+    calls: str = "free",
 ) -> list[Candidates]:
     """Decode compatible prompts together, at most `chunk` per call, answers in input order.
 
-    The chunk bounds the memory of upsampled logits (prompts x candidates x image size). With
-    `binary` a group's last partial call is split into powers of two (7 = 4 + 2 + 1): a compiled
-    decoder then sees at most log2(chunk) + 1 call sizes per prompt shape, without computing a
-    padded prompt."""
+    The chunk bounds the memory of upsampled logits (prompts x candidates x image size); `calls`
+    (CALLS) decides the sizes of a group's calls."""
     results: list[Candidates | None] = [None] * len(prompts)
     for members in prompt_groups(prompts):
-        for part in _calls(members, chunk, binary):
-            answers = decode_batch([prompts[i] for i in part])
+        for part in _calls(members, chunk, calls == "binary"):
+            batch = [prompts[i] for i in part]
+            if calls == "padded":
+                batch += [batch[-1]] * (chunk - len(batch))
+            answers = decode_batch(batch)[: len(part)]
             for i, answer in zip(part, answers, strict=True):
                 results[i] = answer
     return results  # type: ignore[return-value]

@@ -93,9 +93,7 @@ class LiteMedSAM(PromptableModel):
     @torch.inference_mode()
     def decode(self, embedding: Embedding, prompts: list[Prompt]) -> list[Candidates]:
         chunk = decode_chunk(self.device, DECODE_CHUNK)
-        return decode_grouped(
-            prompts, partial(self._decode_batch, embedding), chunk, self.fixed_chunks
-        )
+        return decode_grouped(prompts, partial(self._decode_batch, embedding), chunk, self.calls)
 
     def _decode_batch(self, emb: Embedding, prompts: list[Prompt]) -> list[Candidates]:
         """Decode prompts of one kind and point count in a single batched decoder call."""

@@ -121,7 +121,7 @@ class SegmentAnything(PromptableModel):
             prompts,
             partial(self._decode_batch, embedding),
             decode_chunk(self.device, self.chunk),
-            self.fixed_chunks,
+            self.calls,
         )
 
     def _decode_batch(self, emb: Embedding, prompts: list[Prompt]) -> list[Candidates]:

@@ -99,7 +99,7 @@ class SAM2(PromptableModel):
             prompts,
             partial(self._decode_batch, embedding),
             decode_chunk(self.device, DECODE_CHUNK),
-            self.fixed_chunks,
+            self.calls,
         )
 
     def _decode_batch(self, emb: Embedding, prompts: list[Prompt]) -> list[Candidates]:
