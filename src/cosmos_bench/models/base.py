@@ -154,6 +154,8 @@ def decode_grouped(
 
     The chunk bounds the memory of upsampled logits (prompts x candidates x image size); `calls`
     (CALLS) decides the sizes of a group's calls."""
+    if calls not in CALLS:
+        raise ValueError(f"unknown decoder call sizing {calls!r}; known: {CALLS}")
     results: list[Candidates | None] = [None] * len(prompts)
     for members in prompt_groups(prompts):
         for part in _calls(members, chunk, calls == "binary"):

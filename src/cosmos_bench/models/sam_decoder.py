@@ -5,9 +5,12 @@ two-way transformer over all 4096 image tokens for each. Without a mask prompt t
 embedding is one learned vector, so the image side of the first two-way layer is the same for
 every prompt of an image: the keys and values of its token-to-image attention and the queries of
 its image-to-token attention are computed once per call and broadcast. The final
-token-to-image attention only feeds the IoU and mask tokens, so only they query it. The result
-is `MaskDecoder.forward`'s, up to float rounding (tests/test_sam_decoder.py), with a quarter
-fewer FLOPs per prompt; mask prompts (a dense embedding per prompt) go through the original.
+token-to-image attention only feeds the IoU and mask tokens, so only they query it. Where a
+prompt has few tokens (heads x tokens < the attention's width: a box, a point, box + point) the
+cross attentions fold the image-side projections into the tokens' (`_folds`). The result is
+`MaskDecoder.forward`'s up to float rounding (tests/test_sam_decoder.py); LiteMedSAM's compiled
+bf16 decoder runs 18 instead of 26 ms per box prompt at 4 per call (about equal at 1 per call).
+Mask prompts (a dense embedding per prompt) go through the original.
 """
 
 from __future__ import annotations
