@@ -27,7 +27,6 @@ harmonize: {images_per_shard: 4}
 """
 SELECTION = ("--configfile", "resume.yaml")
 STAGES = {  # output folder -> stage
-    "results/sources/": "demo_source",
     "results/downloads/": "download",
     "results/raw/": "unpack",
     "results/harmonized/": "harmonize",

@@ -10,8 +10,12 @@ A real pretrained model is scored on them, so they are deliberately not trivial:
 noisy tissue, organs that touch, a subtle hypodense liver lesion, low-contrast polyps, JPEG
 artefacts.
 
-Both archives are byte-deterministic for a given seed and library versions (numpy, zlib,
-libjpeg): every timestamp, owner and order inside them is fixed, so a card can pin their sha256.
+The archives the demo runs on are committed (``resources/demo/``) and pinned by sha256 in their
+cards: the bytes that gzip, zlib and libjpeg write differ between machines, so the demo never
+rebuilds them. This module is how they were made (``python -m cosmos_bench.demo ct
+resources/demo/demo-ct.tar.gz``; on one machine the output is byte-deterministic: every
+timestamp, owner and order is fixed), and the tests compare its arrays with the committed
+archives' decoded voxels and pixels.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import io
 import json
 import tarfile
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import nibabel as nib
@@ -288,6 +292,23 @@ def _tar_gz(files: dict[str, bytes]) -> bytes:
     return gzip.compress(raw.getvalue(), compresslevel=_GZIP_LEVEL, mtime=0)
 
 
+def ct_volumes(
+    seed: int = 0, n_cases: int = 3
+) -> Iterator[tuple[str, np.ndarray, np.ndarray, tuple[float, float, float]]]:
+    """(case, HU volume, label volume, spacing) of each demo CT, in nibabel (x, y, z) order.
+
+    The arrays before encoding: the test that guards the committed archive compares its
+    decoded voxels with these, not its bytes (gzip output may differ between zlib builds).
+    """
+    rng = np.random.default_rng(seed)
+    for i in range(n_cases):
+        nz = int(rng.integers(24, 33))
+        in_plane = round(float(rng.uniform(0.72, 0.88)), 3)
+        spacing = (in_plane, in_plane, round(float(rng.uniform(2.5, 3.5)), 2))
+        image, labels = _ct_case(rng, nz)
+        yield f"demo_ct_{i:03d}", image, labels, spacing
+
+
 def build_demo_ct(out: Path, seed: int = 0, n_cases: int = 3) -> Path:
     """Write ``out`` (.tar.gz): synthetic abdominal CTs in the nnU-Net v2 raw layout.
 
@@ -299,14 +320,8 @@ def build_demo_ct(out: Path, seed: int = 0, n_cases: int = 3) -> Path:
     low x). Labels are uint8: 1 liver, 2 spleen, 3 left kidney, 4 right kidney, 5 lesion (a
     hypodense liver lesion that overrides liver), in portal venous phase HU.
     """
-    rng = np.random.default_rng(seed)
     files: dict[str, bytes] = {}
-    for i in range(n_cases):
-        nz = int(rng.integers(24, 33))
-        in_plane = round(float(rng.uniform(0.72, 0.88)), 3)
-        spacing = (in_plane, in_plane, round(float(rng.uniform(2.5, 3.5)), 2))
-        image, labels = _ct_case(rng, nz)
-        case = f"demo_ct_{i:03d}"
+    for case, image, labels, spacing in ct_volumes(seed, n_cases):
         files[f"{CT_ROOT}/imagesTr/{case}_0000.nii.gz"] = _nifti_gz(image, spacing)
         files[f"{CT_ROOT}/labelsTr/{case}.nii.gz"] = _nifti_gz(labels, spacing)
     meta = {
@@ -456,6 +471,14 @@ def _zip(files: dict[str, bytes]) -> bytes:
     return raw.getvalue()
 
 
+def endo_frames(seed: int = 0, n_images: int = 12) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """(case, RGB frame, polyp mask) of each demo endoscopy frame, before JPEG encoding."""
+    rng = np.random.default_rng(seed)
+    for i in range(n_images):
+        image, mask = _endo_case(rng)
+        yield f"demo_endo_{i:03d}", image, mask
+
+
 def build_demo_endo(out: Path, seed: int = 0, n_images: int = 12) -> Path:
     """Write ``out`` (.zip): synthetic colonoscopy frames in the Kvasir-SEG layout.
 
@@ -463,12 +486,10 @@ def build_demo_endo(out: Path, seed: int = 0, n_images: int = 12) -> Path:
     ``Kvasir-SEG-demo/masks/demo_endo_NNN.jpg``: as in Kvasir-SEG the masks are RGB JPEGs, so
     they carry compression artefacts and must be thresholded at 128 (>= 128 is polyp).
     """
-    rng = np.random.default_rng(seed)
     files: dict[str, bytes] = {}
-    for i in range(n_images):
-        image, mask = _endo_case(rng)
-        files[f"{ENDO_ROOT}/images/demo_endo_{i:03d}.jpg"] = _jpeg(image)
-        files[f"{ENDO_ROOT}/masks/demo_endo_{i:03d}.jpg"] = _jpeg(mask.astype(np.uint8) * 255)
+    for case, image, mask in endo_frames(seed, n_images):
+        files[f"{ENDO_ROOT}/images/{case}.jpg"] = _jpeg(image)
+        files[f"{ENDO_ROOT}/masks/{case}.jpg"] = _jpeg(mask.astype(np.uint8) * 255)
     write_bytes(out, _zip(files))
     return out
 

@@ -1,18 +1,5 @@
-# Download: fetch and verify each dataset's source, then unpack it safely; the demo archives
-# are generated locally and then take the same path as any public dataset.
-
-
-rule demo_source:
-    output:
-        "results/sources/{archive}",
-    log:
-        "logs/demo_source/{archive}.log",
-    params:
-        kind=demo_kind,
-    conda:
-        "../../envs/cosmos.yaml"
-    shell:
-        "python -m cosmos_bench.demo {params.kind} {output} > {log} 2>&1"
+# Download: fetch and verify each dataset's source, then unpack it safely. The demo archives
+# are committed (resources/demo/) and take the same path as any public dataset.
 
 
 rule download:
@@ -27,7 +14,7 @@ rule download:
     params:
         source=source_params,
         strict="--strict" if config["strict_checksums"] else "",
-        mirrors=json.dumps(config["mirrors"]),
+        mirrors=source_mirrors_param,
         manual_dir=config["manual_dir"],
     resources:
         downloads=1,
@@ -63,7 +50,7 @@ rule weights:
     benchmark:
         "benchmarks/runs/weights/{model}.tsv"
     params:
-        mirrors=json.dumps(config["mirrors"]),
+        mirrors=weights_mirrors_param,
         strict="--strict" if config["strict_checksums"] else "",
     resources:
         downloads=1,
