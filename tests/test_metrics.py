@@ -240,6 +240,21 @@ def test_crop_and_position_do_not_change_the_metrics() -> None:
         assert getattr(big, name) == pytest.approx(getattr(small, name), abs=1e-12)
 
 
+@pytest.mark.parametrize("top", range(6))
+def test_nsd_counts_a_tolerance_tie_wherever_the_object_sits(top: int) -> None:
+    """Two 12 px squares 2 rows apart at 0.7 mm: every contour point lies within 2 x 0.7 =
+    1.4 mm of the other contour, so NSD at 1.4 mm is 1 (as in surface-distance). Rounding
+    made some of those ties 1.4000000000000001 depending on the row, and NSD moved with the
+    object (0.564 here, 1.0 there)."""
+    nsd = []
+    for shift in (0, 14):
+        gt, pred = np.zeros((32, 40), bool), np.zeros((32, 40), bool)
+        gt[top + shift : top + shift + 12, 5:17] = True
+        pred[top + shift + 2 : top + shift + 14, 5:17] = True
+        nsd.append(metrics.score(pred, gt, (0.7, 0.7), 1.4).nsd)
+    assert nsd == [1.0, 1.0]
+
+
 def test_a_shared_ground_truth_boundary_gives_the_same_scores() -> None:
     rng = np.random.default_rng(4)
     gt = rng.random((30, 30)) > 0.5

@@ -21,7 +21,10 @@ HD95, ASD and NSD, in mm, follow DeepMind's surface-distance (`compute_surface_d
   means (`compute_average_surface_distance`); we average them, as MedPy's `assd` does. It is
   not a mean over the pooled surfels of both contours.
 - NSD = surface Dice at a tolerance (`compute_surface_dice_at_tolerance`): the length of both
-  contours lying within the tolerance of the other, over their total length.
+  contours lying within the tolerance of the other, over their total length. A distance equal
+  to the tolerance counts as within, up to a relative slack of 1e-12 (`within_tolerance`):
+  2 x 0.7 mm can come out as 1.4000000000000001, and then a tie would depend on where the
+  object sits in the image. The 3D metrics share the rule.
 
 How the distances are computed:
 - The points are those of the surfel grid above.
@@ -55,6 +58,16 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 PERCENTILE = 95.0
+# Relative (and absolute, mm) slack of the NSD tolerance: it absorbs the rounding of
+# index x spacing, far below any real difference between two grid distances.
+TOLERANCE_SLACK = 1e-12
+
+
+def within_tolerance(distances: np.ndarray, tolerance_mm: float) -> np.ndarray:
+    """Which distances (mm) count as within the tolerance. A tie counts as within, and the
+    slack keeps a tie a tie when rounding lands it one ulp above the tolerance."""
+    limit = tolerance_mm * (1.0 + TOLERANCE_SLACK) + TOLERANCE_SLACK
+    return distances <= limit
 
 
 def dice(pred: np.ndarray, gt: np.ndarray) -> float:
@@ -236,7 +249,10 @@ def score(
     hd_px = max(
         _directed_hd_px(g, p, gt_to_pred, (sy, sx)), _directed_hd_px(p, g, pred_to_gt, (sy, sx))
     )
-    within = gl[gt_to_pred <= tolerance_mm].sum() + pl[pred_to_gt <= tolerance_mm].sum()
+    within = (
+        gl[within_tolerance(gt_to_pred, tolerance_mm)].sum()
+        + pl[within_tolerance(pred_to_gt, tolerance_mm)].sum()
+    )
     return Scores(
         dice=dsc,
         iou=inter / (total - inter),

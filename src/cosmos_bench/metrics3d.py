@@ -10,7 +10,8 @@
   other surface, over all boundary voxels of both: MONAI's `compute_surface_dice` without
   sub-voxel areas. The 2D metrics weight contour points by their marching-squares length
   (surface-distance); in 3D each boundary voxel counts once, which needs no marching-cubes
-  area table and is what MONAI and MedPy compute by default.
+  area table and is what MONAI and MedPy compute by default. A distance equal to the tolerance
+  counts as within, with the 2D metrics' rounding slack (`metrics.within_tolerance`).
 
 Degenerate cases follow the 2D metrics: an empty ground truth is an error; an empty prediction
 scores Dice = NSD = 0 and HD95 = the volume's diagonal in mm, and is flagged.
@@ -24,6 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
+
+from cosmos_bench.metrics import within_tolerance
 
 PERCENTILE = 95.0
 _SIX_CONNECTED = ndimage.generate_binary_structure(3, 1)
@@ -72,8 +75,8 @@ def score3d(
     to_gt = cKDTree(g).query(p)[0]
     to_pred = cKDTree(p).query(g)[0]
     hd95 = max(np.percentile(to_gt, PERCENTILE), np.percentile(to_pred, PERCENTILE))
-    # a distance equal to the tolerance counts as within; the slack absorbs the rounding of
-    # index x spacing (5 x 0.4 mm can come out as 2.0000000000000004)
-    limit = tolerance_mm * (1 + 1e-12) + 1e-12
-    within = np.count_nonzero(to_gt <= limit) + np.count_nonzero(to_pred <= limit)
+    # a tie counts as within, also when 5 x 0.4 mm comes out as 2.0000000000000004
+    within = np.count_nonzero(within_tolerance(to_gt, tolerance_mm)) + np.count_nonzero(
+        within_tolerance(to_pred, tolerance_mm)
+    )
     return Scores3D(float(dice), within / (len(p) + len(g)), float(hd95), False)
