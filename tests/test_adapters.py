@@ -3,10 +3,12 @@ cine frames, multi-channel volumes, DICOM series with PNG ground truth, TIFF sta
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 import SimpleITK as sitk
 from helpers import ROOT
@@ -212,3 +214,52 @@ def test_unlabelled_images_are_skipped_only_when_the_card_says_so(tmp_path: Path
     card = make_root(tmp_path, card_text.replace("UNLABELLED", ", unlabelled: skip"))
     index = run(tmp_path, card)
     assert list(index.case) == ["ID0001_0"] and list(index.object) == ["lung"]
+
+
+def test_structure_files_skip_unlabelled_images_only_when_the_card_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Montgomery-like layout (one folder per structure): image b has no structure file."""
+    labels = discs((48, 48), [1])
+    for case in ("a", "b"):
+        write_2d(picture(labels), tmp_path / "raw" / "CXR" / f"{case}.png")
+    write_2d((labels * 255).astype(np.uint8), tmp_path / "raw" / "Mask" / "left" / "a.png")
+    card_text = (
+        "modality: X-ray\nformat: {adapter: structure-files, images: 'CXR/*.png',\n"
+        "  labels: 'Mask/{name}/{case}.png'UNLABELLED}\nstructures: {left: left_lung}\n"
+    )
+    with pytest.raises(CosmosError, match="unlabelled: skip"):
+        run(tmp_path, make_root(tmp_path, card_text.replace("UNLABELLED", "")))
+    card = make_root(tmp_path, card_text.replace("UNLABELLED", ", unlabelled: skip"))
+    index = run(tmp_path, card)
+    assert list(index.case) == ["a"] and list(index.object) == ["left_lung"]
+    assert "[t] 1 images without a label file skipped" in capsys.readouterr().err
+
+
+def test_structure_files_the_card_does_not_name_are_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """TotalSegmentator-like: files beside the mapped ones are left out, but never silently:
+    the harmonize log and the index's summary name them, with the number of images."""
+    image, labels = volume([1, 2])
+    for case, extra in (("s0001", ["costal_cartilages", "rib_left_1"]), ("s0002", [])):
+        folder = tmp_path / "raw" / case
+        write_sitk(image, folder / "ct.nii.gz")
+        write_sitk((labels == 1).astype(np.uint8), folder / "segmentations" / "liver.nii.gz")
+        for name in ["costal_cartilages", *extra]:
+            write_sitk((labels == 2).astype(np.uint8), folder / "segmentations" / f"{name}.nii.gz")
+    card = make_root(
+        tmp_path,
+        "modality: CT\nformat: {adapter: structure-files, images: '*/ct.nii.gz',\n"
+        "  labels: '{case}/segmentations/{name}.nii.gz', case_from: folder}\n"
+        "structures: {liver: liver}\n",
+    )
+    index = run(tmp_path, card)
+    assert set(index.object) == {"liver"}
+    assert (
+        "[t] warning: structure files the card's structures map does not name were left out "
+        "(2 names): costal_cartilages (2 images), rib_left_1 (1 image)"
+    ) in capsys.readouterr().err
+    metadata = pq.read_schema(tmp_path / "i.parquet").metadata
+    summary = json.loads(metadata[b"cosmos_bench.harmonize_summary"])
+    assert summary["unmapped_structures"] == {"costal_cartilages": 2, "rib_left_1": 1}

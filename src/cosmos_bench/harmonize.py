@@ -11,6 +11,7 @@ import argparse
 import json
 import shutil
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -246,6 +247,22 @@ def case_rows(
             }
 
 
+def report_unmapped(dataset: str, unmapped: Counter[str]) -> None:
+    """Log the structure files the card's `structures` map does not name, with the number of
+    images each was left out of: a structure missing from the card must not vanish silently."""
+    if not unmapped:
+        return
+    listing = ", ".join(
+        f"{name} ({n} image{'s' * (n != 1)})" for name, n in sorted(unmapped.items())
+    )
+    print(
+        f"[{dataset}] warning: structure files the card's structures map does not name were "
+        f"left out ({len(unmapped)} names): {listing}; add them to the card's structures if "
+        "they are objects",
+        file=sys.stderr,
+    )
+
+
 def harmonize(
     card: Card, raw: Path, index_path: Path, shard_dir: Path, settings: Settings = Settings()
 ) -> pd.DataFrame:
@@ -268,6 +285,7 @@ def harmonize(
     shards = ShardSet(partial, settings.images_per_shard, settings.codec)
     rows: list[dict] = []
     unknown: set[int] = set()
+    unmapped: Counter[str] = Counter()
     n_cases = 0
     for part in card.parts:
         ct_window, why = part_ct_window(card.id, part.targets, settings.ct_windows)
@@ -275,6 +293,7 @@ def harmonize(
             print(f"[{card.id}] {part.name} CT window {ct_window} ({why})", file=sys.stderr)
         for case in reader_for(part)(raw, part, card.id):
             n_cases += 1
+            unmapped.update(case.unmapped)
             before = len(rows)
             rows.extend(case_rows(card.id, part, case, settings, ct_window, shards, unknown))
             where = f"{part.name} " if part.name else ""
@@ -290,6 +309,7 @@ def harmonize(
             "ignored; add them to the card's labels if they are objects",
             file=sys.stderr,
         )
+    report_unmapped(card.id, unmapped)
     index = pd.DataFrame(rows)
     if index.empty:
         shutil.rmtree(partial)
@@ -300,7 +320,7 @@ def harmonize(
             fix="check the card's labels map and format patterns against the files",
         )
     partial.rename(shard_dir)
-    write_index(index, index_path)
+    write_index(index, index_path, {"unmapped_structures": dict(sorted(unmapped.items()))})
     print(
         f"[{card.id}] {n_cases} cases -> {index.uid.nunique()} images, {len(index)} masks, "
         f"{shards.k + 1} shards",

@@ -2,10 +2,13 @@
 
 The schema is versioned: a change of columns or meaning bumps INDEX_SCHEMA_VERSION and the
 README's table. The version is stored in the Parquet file's metadata and checked on read.
+Beside it, the metadata holds harmonize's summary (SUMMARY_KEY, JSON): what the dataset's
+files held that no row shows, e.g. `unmapped_structures` (structure file name -> images).
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -17,6 +20,7 @@ import pyarrow.parquet as pq
 from cosmos_bench.errors import CosmosError
 
 INDEX_SCHEMA_VERSION = "4"
+SUMMARY_KEY = "cosmos_bench.harmonize_summary"
 
 SCHEMA = pa.schema(
     [
@@ -80,8 +84,12 @@ def write_table(
     os.replace(tmp, path)
 
 
-def write_index(df: pd.DataFrame, path: Path) -> None:
-    write_table(df, path, SCHEMA, {"cosmos_bench.index_schema": INDEX_SCHEMA_VERSION})
+def write_index(df: pd.DataFrame, path: Path, summary: dict | None = None) -> None:
+    """Write the index; `summary` (JSON-able) travels in the file, so it stays with its rows."""
+    meta = {"cosmos_bench.index_schema": INDEX_SCHEMA_VERSION}
+    if summary is not None:
+        meta[SUMMARY_KEY] = json.dumps(summary, sort_keys=True)
+    write_table(df, path, SCHEMA, meta)
 
 
 def read_index(path: Path) -> pd.DataFrame:

@@ -27,6 +27,8 @@ class Case:
     layers: list[Volume] | list[np.ndarray]
     spacing: tuple[float, float] | None = None  # 2D only; None when the source has no spacing
     frame: str = ""  # "t05" for the sixth frame of a cine series
+    # structure files of the case that the card's `structures` map does not name (left out)
+    unmapped: tuple[str, ...] = ()
 
     @property
     def is_3d(self) -> bool:

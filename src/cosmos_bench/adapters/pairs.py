@@ -87,6 +87,18 @@ def fill(pattern: str, **values: str) -> str:
     return pattern
 
 
+def skips_unlabelled(part: Part) -> bool:
+    """Whether the card says the release has unlabelled images (`unlabelled: skip`), so an
+    image without a label file is counted and left out instead of stopping the dataset."""
+    return part.format.get("unlabelled") == "skip"
+
+
+def report_skipped(dataset: str, skipped: int) -> None:
+    """Log how many unlabelled images were left out, so a skip is never silent."""
+    if skipped:
+        print(f"[{dataset}] {skipped} images without a label file skipped", file=sys.stderr)
+
+
 def pairs(root: Path, part: Part, dataset: str) -> Iterator[tuple[str, Path, Path]]:
     """Yield (case id, image file, label file).
 
@@ -99,7 +111,7 @@ def pairs(root: Path, part: Part, dataset: str) -> Iterator[tuple[str, Path, Pat
         label = root / fill(part.format["labels"], **fields)
         if label.exists():
             yield case, image, label
-        elif part.format.get("unlabelled") == "skip":
+        elif skips_unlabelled(part):
             skipped += 1
         else:
             raise CosmosError(
@@ -109,5 +121,4 @@ def pairs(root: Path, part: Part, dataset: str) -> Iterator[tuple[str, Path, Pat
                 fix="check the card's format.labels pattern; if the release has unlabelled "
                 "images, set format.unlabelled: skip",
             )
-    if skipped:
-        print(f"[{dataset}] {skipped} images without a label file skipped", file=sys.stderr)
+    report_skipped(dataset, skipped)
