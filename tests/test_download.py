@@ -381,3 +381,24 @@ def test_local_tree_missing_pinned_file_or_folder(tmp_path: Path) -> None:
         fetch_local_tree(tmp_path / "src", dataset="ds", sha256s={"gone.txt": "f" * 64})
     with pytest.raises(CosmosError, match=r"source\.path"):
         fetch_local_tree(tmp_path / "nowhere", dataset="ds", sha256s=None)
+
+
+def test_the_manifest_is_mode_0644(tmp_path: Path) -> None:
+    """Not mkstemp's 0600: the manifest is shared like every other output."""
+    import stat
+
+    path = tmp_path / "SHA256SUMS"
+    write_manifest(path, {"a.zip": "a" * 64})
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+def test_only_the_atomic_module_makes_temporary_files() -> None:
+    """mkstemp creates files 0600; cosmos_bench.atomic.write_bytes is the one writer that
+    resets the mode, so no other module may write an output through tempfile."""
+    src = Path(__file__).resolve().parents[1] / "src" / "cosmos_bench"
+    users = sorted(
+        str(path.relative_to(src))
+        for path in src.rglob("*.py")
+        if re.search(r"\b(mkstemp|NamedTemporaryFile)\(", path.read_text())
+    )
+    assert users == ["atomic.py"]

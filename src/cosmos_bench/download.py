@@ -12,7 +12,6 @@ import itertools
 import os
 import re
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from urllib.parse import unquote, urlsplit
 
 import requests
 
+from cosmos_bench.atomic import write_bytes
 from cosmos_bench.errors import ChecksumError, CosmosError, run_cli
 
 CHUNK = 1 << 20
@@ -97,17 +97,10 @@ def sha256_file(path: Path) -> str:
 
 
 def write_manifest(path: Path, entries: dict[str, str]) -> None:
-    """Write `sha256sum`-format lines sorted by name; temp + rename so no reader sees half."""
+    """Write `sha256sum`-format lines sorted by name, atomically (mode 0644, like every output:
+    mkstemp's own 0600 would hide the manifest from a group sharing the results)."""
     text = "".join(f"{entries[name]}  {name}\n" for name in sorted(entries))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_bytes(path, text.encode("utf-8"))
 
 
 def read_manifest(path: Path) -> dict[str, str]:

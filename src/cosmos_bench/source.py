@@ -35,13 +35,33 @@ class Fetching:
     strict: bool = False
 
 
+def _mirror_prefix(url: str, mirrors: dict[str, str]) -> str | None:
+    """The mirror entry that rewrites `url`: the longest matching prefix, if any."""
+    matches = [prefix for prefix in mirrors if url.startswith(prefix)]
+    return max(matches, key=len) if matches else None
+
+
 def apply_mirrors(url: str, mirrors: dict[str, str]) -> str:
     """Rewrite the longest matching URL prefix (a lab mirror, a local folder)."""
-    matches = [prefix for prefix in mirrors if url.startswith(prefix)]
-    if not matches:
-        return url
-    prefix = max(matches, key=len)
-    return mirrors[prefix] + url[len(prefix) :]
+    prefix = _mirror_prefix(url, mirrors)
+    return url if prefix is None else mirrors[prefix] + url[len(prefix) :]
+
+
+def mirrors_for(urls: list[str], mirrors: dict[str, str]) -> dict[str, str]:
+    """The entries of `mirrors` that rewrite some of `urls` (each URL's longest match).
+
+    They rewrite each of `urls` exactly as the whole map does, so a job given only them (its
+    params) reruns when, and only when, the rewrite of one of its own URLs changes."""
+    prefixes = {_mirror_prefix(url, mirrors) for url in urls} - {None}
+    return {prefix: mirrors[prefix] for prefix in sorted(prefixes)}
+
+
+def source_mirrors(card: Card, mirrors: dict[str, str]) -> dict[str, str]:
+    """The mirror entries a card's download uses: none for a gated dataset (its files come
+    from the manual folder) or a local folder, else those of its source files' URLs."""
+    if card.source["access"] in GATED:
+        return {}
+    return mirrors_for([entry["url"] for entry in card.source_files], mirrors)
 
 
 def manual_file(card: Card, entry: dict, manual_dir: Path) -> Path:
@@ -199,7 +219,7 @@ def fetch_weights(
             dataset=f"model {model}",
             fix="add weights.sha256 to the model's entry, or turn strict_checksums off",
         )
-    url = apply_mirrors(weights["url"], mirrors)
+    url = apply_mirrors(weights["url"], mirrors or {})
     actual = fetch(
         local_path(url) or url, dest, dataset=f"model {model}", sha256=pinned, base_dir=root
     )

@@ -5,15 +5,46 @@ import shlex
 import sys
 
 from cosmos_bench.aggregate import TABLES as REPORT_TABLES
-from cosmos_bench.catalog import PART_KEYS, resolve, split_run
+from cosmos_bench.catalog import PART_KEYS, SCHEMAS, load_models, read_yaml, resolve, split_run
 from cosmos_bench.figures import FIGURES as REPORT_FIGURES
 from cosmos_bench import finetuned
 from cosmos_bench.gpu import needs_gpu
-from cosmos_bench.errors import CosmosError
+from cosmos_bench.errors import ConfigError, CosmosError
 from cosmos_bench.prompts import PAPER_STRATEGIES, jitter_strategies
-from cosmos_bench.source import local_path
+from cosmos_bench.source import local_path, mirrors_for, source_mirrors
+
+# `--config key=value` reads only True/False as booleans: the other spellings a user types
+# (true, yes, on, 1) reach the config as strings, so they are read here, before validation
+BOOLEAN_SPELLINGS = {
+    **dict.fromkeys(("true", "yes", "on", "1"), True),
+    **dict.fromkeys(("false", "no", "off", "0"), False),
+}
+
+
+def coerce_booleans(values, schema, where=""):
+    """Turn the common spellings of true/false into booleans, in place, at every key the
+    schema declares boolean (in nested objects too); anything else there is refused."""
+    if not isinstance(values, dict):
+        return
+    for key, sub in schema.get("properties", {}).items():
+        if key not in values:
+            continue
+        name = f"{where}{key}"
+        value = values[key]
+        if sub.get("type") == "boolean" and not isinstance(value, bool):
+            spelling = str(value).strip().lower()
+            if spelling not in BOOLEAN_SPELLINGS:
+                raise ConfigError(
+                    f"invalid config: at '{name}': {value!r} is not a boolean",
+                    path="config",
+                    fix=f"write {name}=true or {name}=false (or yes/no, on/off, 1/0)",
+                )
+            values[key] = BOOLEAN_SPELLINGS[spelling]
+        coerce_booleans(value, sub, f"{name}.")
+
 
 try:
+    coerce_booleans(config, read_yaml(Path.cwd() / SCHEMAS / "config.schema.yaml"))
     CARDS, MODELS = resolve(config, Path.cwd())
 except CosmosError as err:
     sys.exit(f"cosmos-bench: configuration error\n{err}")
@@ -37,7 +68,6 @@ STRATEGIES = (
     )
     + [f"clicks-{start}" for start in config["clicks"]["starts"]]
 )
-DEMO_SOURCES = {"demo-ct.tar.gz": "ct", "demo-endo.zip": "endo"}
 
 
 wildcard_constraints:
@@ -46,11 +76,10 @@ wildcard_constraints:
     protocol="box-chain|sam2-propagate",
     run="[A-Za-z0-9._-]+\\+(decoder|lora|both)@[A-Za-z0-9_-]+",
     shard="[0-9]{5}",
-    archive="|".join(DEMO_SOURCES).replace(".", r"\."),
 
 
 def source_input(wildcards):
-    """Local source files (the demo archives) are real inputs, so Snakemake builds them first."""
+    """Local source files (the demo archives) are real inputs: a changed file reruns the download."""
     paths = (local_path(entry["url"]) for entry in CARDS[wildcards.dataset].source_files)
     return [path for path in paths if path]
 
@@ -58,6 +87,20 @@ def source_input(wildcards):
 def source_params(wildcards):
     """The card's source as a string: a changed URL or checksum reruns the download."""
     return json.dumps(CARDS[wildcards.dataset].source, sort_keys=True)
+
+
+def source_mirrors_param(wildcards):
+    """Only the mirror entries that rewrite this dataset's URLs: editing another dataset's
+    mirror leaves this download's params, so it is not rerun."""
+    return json.dumps(source_mirrors(CARDS[wildcards.dataset], config["mirrors"]), sort_keys=True)
+
+
+def weights_mirrors_param(wildcards):
+    """Only the mirror entries that rewrite this model's weights URL (config/models.yaml; the
+    weights of a zoo model outside `models` can be fetched too)."""
+    entry = MODELS.get(wildcards.model) or load_models(Path.cwd()).get(wildcards.model, {})
+    urls = [entry["weights"]["url"]] if "weights" in entry else []
+    return json.dumps(mirrors_for(urls, config["mirrors"]), sort_keys=True)
 
 
 def card_params(wildcards):
@@ -70,10 +113,6 @@ def card_params(wildcards):
 def ct_windows_arg(wildcards):
     """The config's extra CT windows as one shell-quoted JSON argument."""
     return shlex.quote(json.dumps(config["harmonize"]["ct_windows"], sort_keys=True))
-
-
-def demo_kind(wildcards):
-    return DEMO_SOURCES[wildcards.archive]
 
 
 def model_weights(model):
