@@ -270,6 +270,7 @@ def check_feedback(calls: Calls, fed: bool) -> None:
                 assert prompt.mask is None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("start", ["S2", "S5"])
 @pytest.mark.parametrize("name", ["litemedsam", "random-walker", "grabcut"])
 def test_sessions_record_dice_per_click_in_one_decode_per_round(
@@ -296,6 +297,7 @@ def test_sessions_record_dice_per_click_in_one_decode_per_round(
     print(f"{name} {start}: {seconds:.2f} s, Dice {curves}")
 
 
+@pytest.mark.slow
 def test_litemedsam_feeds_its_logits_back_only_when_asked(litemedsam: LiteMedSAM) -> None:
     assert "mask" in litemedsam.accepts
     image, gts = two_discs()

@@ -21,6 +21,8 @@ from pathlib import Path
 import pytest
 from loopback import Behaviour, serve
 
+pytestmark = pytest.mark.slow  # kill -9 of real processes
+
 SEEDS = (3, 11)
 PAUSE = 0.015  # per 64 KiB chunk: 4 MiB takes ~1 s, so the kill lands mid-file
 WAIT = 10.0  # bound on every wait, far above the ~1 s a transfer takes

@@ -256,6 +256,7 @@ def two_discs() -> tuple[np.ndarray, np.ndarray]:
     return np.clip(image, 0, 255).astype(np.uint8), discs
 
 
+@pytest.mark.slow
 def test_litemedsam_everything_mode_end_to_end(litemedsam) -> None:
     """Real weights, grid 8. LiteMedSAM was trained on boxes only: one positive click at a
     disc's centre gives an (almost) empty mask, and at SAM's thresholds (IoU > 0.88,

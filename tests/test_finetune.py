@@ -181,6 +181,7 @@ def _adapted_layers(module: torch.nn.Module) -> list[torch.nn.Linear]:
     ]
 
 
+@pytest.mark.slow
 def test_lora_adds_exactly_r_in_plus_out_per_projection_and_leaves_the_base_alone(
     five_cases, tmp_path: Path
 ) -> None:
@@ -250,6 +251,7 @@ def cache(five_cases) -> list[Path]:
     return paths
 
 
+@pytest.mark.slow
 def test_cached_embeddings_are_the_encoder_outputs(five_cases, cache) -> None:
     root, index = five_cases
     loaded = Embeddings.load(cache)
@@ -279,6 +281,7 @@ def _train_command(root: Path, cache: list[Path], out: Path, every: int) -> list
     ]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_a_kill_during_training_resumes_to_the_same_weights(five_cases, cache, tmp_path) -> None:
     """kill -9 once the first mid-epoch state is on disk; the rerun resumes from it and ends
     with the bytes of an uninterrupted run's weights."""
@@ -304,6 +307,7 @@ def test_a_kill_during_training_resumes_to_the_same_weights(five_cases, cache, t
     assert set(log.phase) == {"train", "val"}
 
 
+@pytest.mark.slow
 def test_training_keeps_the_best_validation_epoch_and_a_changed_recipe_starts_over(
     five_cases, cache, tmp_path: Path
 ) -> None:

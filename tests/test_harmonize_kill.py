@@ -12,7 +12,10 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from helpers import ROOT, phantom, write_volume
+
+pytestmark = pytest.mark.slow  # kill -9 of real processes
 
 CARD = """id: killme
 name: kill test

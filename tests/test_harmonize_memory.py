@@ -26,6 +26,7 @@ finally:
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
 def test_a_512x512x600_ct_harmonizes_under_2_gb_peak_rss(tmp_path: Path) -> None:
     """The volume alone is 315 MB (int16); a float64 normalization copy would be 1.26 GB."""

@@ -33,6 +33,7 @@ def shard(tiny_root: Path):
     return index, tiny_root / "shards" / "shard-00000.h5"
 
 
+@pytest.mark.slow
 def test_jittered_strategies_repeat_with_seeded_prompts(litemedsam, shard) -> None:
     index, path = shard
     index = index[index.row < 3]
@@ -52,6 +53,7 @@ def test_jittered_strategies_repeat_with_seeded_prompts(litemedsam, shard) -> No
     assert jittered.groupby("mask_id").rle.apply(lambda r: len({tuple(x) for x in r})).max() > 1
 
 
+@pytest.mark.slow
 def test_stored_candidates_and_one_row_group_per_target(shard, tmp_path: Path) -> None:
     """SAM 2.1 (random init) answers with three candidates: `selected` stores those a rule can
     pick, `all` every one; rows are grouped by target."""

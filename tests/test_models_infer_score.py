@@ -44,6 +44,7 @@ def disc_image(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return np.clip(image, 0, 255).astype(np.uint8), gt
 
 
+@pytest.mark.slow
 def test_litemedsam_box_on_a_clean_object(litemedsam: LiteMedSAM) -> None:
     image, gt = disc_image()
     embedding = litemedsam.embed(image)
@@ -53,6 +54,7 @@ def test_litemedsam_box_on_a_clean_object(litemedsam: LiteMedSAM) -> None:
     assert 0.0 < cand.scores[0] <= 1.5
 
 
+@pytest.mark.slow
 def test_litemedsam_batched_decode_equals_one_by_one(litemedsam: LiteMedSAM) -> None:
     image, gt = disc_image(1)
     other = np.zeros_like(gt)
@@ -65,6 +67,7 @@ def test_litemedsam_batched_decode_equals_one_by_one(litemedsam: LiteMedSAM) -> 
         assert np.array_equal(alone.masks, cand.masks)
 
 
+@pytest.mark.slow
 def test_compiled_call_sizes_give_the_same_answers(litemedsam: LiteMedSAM) -> None:
     """A compiled decoder gets calls of few sizes: 7 prompts go as 4 + 2 + 1 (a CPU) or as two
     calls of 4, the last padded (a GPU), and answer as in one call each."""
@@ -106,6 +109,7 @@ def test_models_skip_strategies_they_cannot_take() -> None:
     assert usable_strategies(["S5", "S2"], {"box", "point"}, "litemedsam") == ["S5", "S2"]
 
 
+@pytest.mark.slow
 def test_infer_then_score_a_shard(tiny_root: Path, litemedsam: LiteMedSAM) -> None:
     card = load_card(tiny_root, "tiny", load_ontology(tiny_root))
     shards = tiny_root / "shards"

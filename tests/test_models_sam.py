@@ -33,7 +33,10 @@ from cosmos_bench.prompts import Prompt
 from cosmos_bench.source import fetch_weights
 
 # sam2 builds its transforms with torch.jit.script, which this torch deprecates
-pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:FutureWarning")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:FutureWarning"),
+]
 
 CPU = torch.device("cpu")
 SAM_MEAN = np.array([123.675, 116.28, 103.53])

@@ -133,6 +133,7 @@ def test_sam2_frames_equal_what_sam2_loads_from_an_image_file(tmp_path) -> None:
     torch.testing.assert_close(ours[1], ((theirs - mean) / std).float())
 
 
+@pytest.mark.slow
 def test_sam2_propagate_runs_the_real_video_predictor_at_random_init() -> None:
     """SAM 2.1 tiny (random init, CPU): the image predictor seeds the middle slice, the video
     predictor fills the rest of the extent; every slice outside it stays empty."""
