@@ -29,7 +29,7 @@ from pathlib import Path
 
 import yaml
 
-from cosmos_bench.catalog import resolve
+from cosmos_bench.catalog.selection import resolve
 
 ROOT = Path(__file__).resolve().parents[1]
 COSMOS_IMAGES = 1_050_311

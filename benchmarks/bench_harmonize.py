@@ -27,9 +27,9 @@ import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage
 
-from cosmos_bench.catalog import Card
-from cosmos_bench.harmonize import Settings, harmonize
-from cosmos_bench.shards import CODECS, ShardReader
+from cosmos_bench.catalog.cards import Card
+from cosmos_bench.harmonize.dataset import Settings, harmonize
+from cosmos_bench.harmonize.shards import CODECS, ShardReader
 
 ORGANS = {1: "liver", 2: "spleen", 3: "left_kidney", 4: "right_kidney", 5: "lesion"}
 

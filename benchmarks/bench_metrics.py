@@ -1,4 +1,4 @@
-"""Metric throughput: cosmos_bench.metrics vs MedPy (and MONAI when installed).
+"""Metric throughput: cosmos_bench.score.metrics vs MedPy (and MONAI when installed).
 
 All three score the same random organ-like (prediction, ground truth) pairs at 256, 512 and
 1024 px, for Dice + IoU + HD95 + NSD at 2 mm, on one thread:
@@ -11,7 +11,7 @@ All three score the same random organ-like (prediction, ground truth) pairs at 2
   `compute_surface_dice`, on CPU tensors.
 
 The script prints masks/s for each, their ratio to MedPy, the mean HD95 and NSD each reports
-(a sanity line: their definitions differ, see cosmos_bench.metrics), and the machine.
+(a sanity line: their definitions differ, see cosmos_bench.score.metrics), and the machine.
 
     .venv/bin/python benchmarks/bench_metrics.py [--pairs 60] [--rounds 3] [--sizes 256 512 1024]
 """
@@ -29,7 +29,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from cosmos_bench import metrics
+from cosmos_bench.score import metrics
 
 SPACING = (0.8, 0.7)
 TOLERANCE = 2.0

@@ -22,12 +22,18 @@ from mimics.write import (
     write_tiff_stack,
 )
 
-from cosmos_bench.adapters import pack_layers
-from cosmos_bench.catalog import Card, load_card, load_ontology
-from cosmos_bench.errors import CosmosError
-from cosmos_bench.harmonize import harmonize
-from cosmos_bench.shards import ShardReader
+from cosmos_bench.catalog.cards import Card, load_card, load_ontology
+from cosmos_bench.core.errors import CosmosError
+from cosmos_bench.harmonize.adapters import pack_layers
+from cosmos_bench.harmonize.dataset import harmonize
+from cosmos_bench.harmonize.shards import ShardReader
 
+#: a TotalSegmentator-like card (a folder per case, one file per structure) that names the liver
+TOTALSEGMENTATOR_LIVER = (
+    "modality: CT\nformat: {adapter: structure-files, images: '*/ct.nii.gz',\n"
+    "  labels: '{case}/segmentations/{name}.nii.gz', case_from: folder}\n"
+    "structures: {liver: liver}\n"
+)
 
 def make_root(tmp_path: Path, card: str) -> Card:
     for sub in ("resources", "config", "workflow/schemas"):
@@ -166,12 +172,7 @@ def test_a_structure_file_cropped_to_its_box_lands_on_the_image_grid(tmp_path: P
     cropped.SetOrigin((5.0, 10.0, 2.0))  # x, y, z of voxel (5, 10, 1)
     (case / "segmentations").mkdir()
     sitk.WriteImage(cropped, str(case / "segmentations" / "liver.nii.gz"))
-    card = make_root(
-        tmp_path,
-        "modality: CT\nformat: {adapter: structure-files, images: '*/ct.nii.gz',\n"
-        "  labels: '{case}/segmentations/{name}.nii.gz', case_from: folder}\n"
-        "structures: {liver: liver}\n",
-    )
+    card = make_root(tmp_path, TOTALSEGMENTATOR_LIVER)
     index = run(tmp_path, card)
     expected = int((labels[1] == 1).sum())
     assert len(index) == 4 and (index.area_px == expected).all()
@@ -197,6 +198,14 @@ def test_excluded_cases_are_skipped_and_dicom_folders_read_as_volumes(tmp_path: 
     assert set(index.case) == {"Prostate-01"} and set(index.object) == {"prostate", "lesion"}
 
 
+def run_skipping_only_when_told(tmp_path: Path, card_text: str):
+    """The card (its format's UNLABELLED placeholder filled) must stop on an image without
+    labels, then index the rest once it says `unlabelled: skip`."""
+    with pytest.raises(CosmosError, match="unlabelled: skip"):
+        run(tmp_path, make_root(tmp_path, card_text.replace("UNLABELLED", "")))
+    return run(tmp_path, make_root(tmp_path, card_text.replace("UNLABELLED", ", unlabelled: skip")))
+
+
 def test_unlabelled_images_are_skipped_only_when_the_card_says_so(tmp_path: Path) -> None:
     """Chest CT layout: the mask name needs two regex fields; one slice has no mask."""
     labels = discs((48, 48), [1])
@@ -209,10 +218,7 @@ def test_unlabelled_images_are_skipped_only_when_the_card_says_so(tmp_path: Path
         "  case_regex: '(?P<patient>ID\\d+)_(?P<slice>\\d+)\\.jpg$'UNLABELLED}\n"
         "labels: {255: lung}\n"
     )
-    with pytest.raises(CosmosError, match="unlabelled: skip"):
-        run(tmp_path, make_root(tmp_path, card_text.replace("UNLABELLED", "")))
-    card = make_root(tmp_path, card_text.replace("UNLABELLED", ", unlabelled: skip"))
-    index = run(tmp_path, card)
+    index = run_skipping_only_when_told(tmp_path, card_text)
     assert list(index.case) == ["ID0001_0"] and list(index.object) == ["lung"]
 
 
@@ -228,10 +234,7 @@ def test_structure_files_skip_unlabelled_images_only_when_the_card_says_so(
         "modality: X-ray\nformat: {adapter: structure-files, images: 'CXR/*.png',\n"
         "  labels: 'Mask/{name}/{case}.png'UNLABELLED}\nstructures: {left: left_lung}\n"
     )
-    with pytest.raises(CosmosError, match="unlabelled: skip"):
-        run(tmp_path, make_root(tmp_path, card_text.replace("UNLABELLED", "")))
-    card = make_root(tmp_path, card_text.replace("UNLABELLED", ", unlabelled: skip"))
-    index = run(tmp_path, card)
+    index = run_skipping_only_when_told(tmp_path, card_text)
     assert list(index.case) == ["a"] and list(index.object) == ["left_lung"]
     assert "[t] 1 images without a label file skipped" in capsys.readouterr().err
 
@@ -248,12 +251,7 @@ def test_structure_files_the_card_does_not_name_are_reported(
         write_sitk((labels == 1).astype(np.uint8), folder / "segmentations" / "liver.nii.gz")
         for name in ["costal_cartilages", *extra]:
             write_sitk((labels == 2).astype(np.uint8), folder / "segmentations" / f"{name}.nii.gz")
-    card = make_root(
-        tmp_path,
-        "modality: CT\nformat: {adapter: structure-files, images: '*/ct.nii.gz',\n"
-        "  labels: '{case}/segmentations/{name}.nii.gz', case_from: folder}\n"
-        "structures: {liver: liver}\n",
-    )
+    card = make_root(tmp_path, TOTALSEGMENTATOR_LIVER)
     index = run(tmp_path, card)
     assert set(index.object) == {"liver"}
     assert (

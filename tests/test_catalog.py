@@ -9,8 +9,9 @@ import pytest
 import yaml
 from helpers import ROOT
 
-from cosmos_bench.catalog import load_card, load_ontology, resolve
-from cosmos_bench.errors import ConfigError
+from cosmos_bench.catalog.cards import load_card, load_ontology
+from cosmos_bench.catalog.selection import resolve
+from cosmos_bench.core.errors import ConfigError
 
 DEFAULT = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 
@@ -112,7 +113,7 @@ def test_the_ontology_has_one_entry_per_name_and_no_unused_entry() -> None:
 
     import yaml
 
-    from cosmos_bench.catalog import all_cards
+    from cosmos_bench.catalog.cards import all_cards
 
     duplicates: list[str] = []
 

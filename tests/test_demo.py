@@ -22,8 +22,10 @@ from helpers import ROOT
 from PIL import Image
 from scipy import ndimage
 
-from cosmos_bench import atomic, demo
-from cosmos_bench.catalog import load_card, load_ontology
+from cosmos_bench.acquire import demo
+from cosmos_bench.acquire.demo import cli, endo
+from cosmos_bench.catalog.cards import load_card, load_ontology
+from cosmos_bench.core import atomic
 
 CT_ROOT = "Dataset900_DemoCT"
 ENDO_ROOT = "Kvasir-SEG-demo"
@@ -142,14 +144,9 @@ def test_ct_has_nnunet_layout(ct_archive: Path) -> None:
         assert f"{CT_ROOT}/imagesTr/{case}_0000.nii.gz" in names
         assert f"{CT_ROOT}/labelsTr/{case}.nii.gz" in names
     assert meta["channel_names"] == {"0": "CT"}
-    assert meta["labels"] == {
-        "background": 0,
-        "liver": 1,
-        "spleen": 2,
-        "left_kidney": 3,
-        "right_kidney": 4,
-        "lesion": 5,
-    }
+    assert meta["labels"] == demo.CT_LABELS
+    order = ["background", "liver", "spleen", "left_kidney", "right_kidney", "lesion"]
+    assert demo.CT_LABELS == {name: value for value, name in enumerate(order)}
     assert meta["numTraining"] == 3
     assert meta["file_ending"] == ".nii.gz"
 
@@ -238,7 +235,7 @@ def test_cli_writes_atomically_and_prints_sha256(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "sub" / "demo-endo.zip"
-    demo.main(["endo", str(out), "--seed", "3", "--count", "2"])
+    cli.main(["endo", str(out), "--seed", "3", "--count", "2"])
     printed = capsys.readouterr().out
     assert _sha(out) in printed and str(out) in printed
     assert list(out.parent.iterdir()) == [out]
@@ -252,10 +249,10 @@ def test_failed_build_leaves_no_partial_file(
     def broken(*_args: object, **_kwargs: object) -> bytes:
         raise OSError("disk full")
 
-    monkeypatch.setattr(demo, "_zip", broken)
+    monkeypatch.setattr(endo, "_zip", broken)
     out = tmp_path / "demo-endo.zip"
     with pytest.raises(OSError, match="disk full"):
-        demo.main(["endo", str(out), "--count", "1"])
+        cli.main(["endo", str(out), "--count", "1"])
     assert list(tmp_path.iterdir()) == []
 
 

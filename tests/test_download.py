@@ -32,15 +32,11 @@ from pathlib import Path
 import pytest
 from loopback import LOGIN_PAGE, Behaviour, serve
 
-from cosmos_bench.download import (
-    fetch,
-    fetch_local_tree,
-    read_manifest,
-    sha256_file,
-    write_manifest,
-)
-from cosmos_bench.errors import ChecksumError, CosmosError
-from cosmos_bench.unpack import unpack
+from cosmos_bench.acquire.extract import unpack
+from cosmos_bench.acquire.http import fetch, fetch_local_tree
+from cosmos_bench.acquire.manifest import read_manifest, write_manifest
+from cosmos_bench.core.errors import ChecksumError, CosmosError
+from cosmos_bench.core.hashing import sha256_file
 
 DATA = bytes(range(256)) * 4096  # 1 MiB, so a drop lands mid-body
 SHA = hashlib.sha256(DATA).hexdigest()
@@ -393,7 +389,7 @@ def test_the_manifest_is_mode_0644(tmp_path: Path) -> None:
 
 
 def test_only_the_atomic_module_makes_temporary_files() -> None:
-    """mkstemp creates files 0600; cosmos_bench.atomic.write_bytes is the one writer that
+    """mkstemp creates files 0600; cosmos_bench.core.atomic.write_bytes is the one writer that
     resets the mode, so no other module may write an output through tempfile."""
     src = Path(__file__).resolve().parents[1] / "src" / "cosmos_bench"
     users = sorted(
@@ -401,4 +397,4 @@ def test_only_the_atomic_module_makes_temporary_files() -> None:
         for path in src.rglob("*.py")
         if re.search(r"\b(mkstemp|NamedTemporaryFile)\(", path.read_text())
     )
-    assert users == ["atomic.py"]
+    assert users == ["core/atomic.py"]

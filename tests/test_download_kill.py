@@ -1,6 +1,6 @@
 """kill -9 in the middle of a download: the rerun must resume with Range, verify and clean up.
 
-The real CLI (`python -m cosmos_bench.download`) runs in a subprocess against a slow loopback
+The real CLI (`python -m cosmos_bench.acquire.http`) runs in a subprocess against a slow loopback
 host; it is SIGKILLed once its .part holds a seeded-random 10-80 % of the archive, so no Python
 cleanup can run, exactly like an OOM kill or a pulled plug.
 """
@@ -46,7 +46,7 @@ def _cli(url: str, dest: Path) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "cosmos_bench.download",
+        "cosmos_bench.acquire.http",
         url,
         str(dest),
         "--dataset",

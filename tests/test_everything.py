@@ -14,8 +14,8 @@ import torch
 from segment_anything import SamAutomaticMaskGenerator
 from segment_anything.utils.amg import batched_mask_to_box, build_point_grid, remove_small_regions
 
-from cosmos_bench.errors import ConfigError
-from cosmos_bench.everything import (
+from cosmos_bench.core.errors import ConfigError
+from cosmos_bench.infer.everything import (
     Generated,
     Settings,
     deduplicate,
@@ -25,12 +25,12 @@ from cosmos_bench.everything import (
     keep_candidates,
     match,
 )
-from cosmos_bench.infer import selectable
-from cosmos_bench.metrics import dice
+from cosmos_bench.infer.shard import selectable
+from cosmos_bench.infer.strategies import make_prompt
 from cosmos_bench.models import Candidates
 from cosmos_bench.models.otsu import OtsuBox
-from cosmos_bench.prompts import make_prompt
-from cosmos_bench.score import select
+from cosmos_bench.score.metrics import dice
+from cosmos_bench.score.shard import select
 
 
 def rect(shape: tuple[int, int], y0: int, y1: int, x0: int, x1: int) -> np.ndarray:

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from cosmos_bench import factors
-from cosmos_bench.catalog import load_ontology
+from cosmos_bench.catalog.cards import load_ontology
+from cosmos_bench.score import factors
 
 ROOT = Path(__file__).resolve().parents[1]
 

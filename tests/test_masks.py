@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from cosmos_bench.masks import ValueMap, dust, kept_masks, split_components, value_maps
+from cosmos_bench.harmonize.masks import ValueMap, dust, kept_masks, split_components, value_maps
 
 
 def components_by_flood_fill(labels: np.ndarray) -> list[tuple[int, set[tuple[int, ...]]]]:

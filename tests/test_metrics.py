@@ -23,7 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from cosmos_bench import metrics
+from cosmos_bench.score import metrics
 
 HAS_MEDPY = importlib.util.find_spec("medpy") is not None
 HAS_MONAI = importlib.util.find_spec("monai") is not None

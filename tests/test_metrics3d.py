@@ -10,7 +10,7 @@ import torch
 from monai.metrics import compute_hausdorff_distance, compute_surface_dice
 from scipy import ndimage
 
-from cosmos_bench.metrics3d import score3d
+from cosmos_bench.score.metrics3d import score3d
 
 SPACINGS = [(2.5, 0.7, 0.9), (1.0, 1.0, 1.0), (5.0, 0.4, 0.4)]
 

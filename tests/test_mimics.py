@@ -15,11 +15,13 @@ from helpers import ROOT
 from loopback import serve
 from mimics import builders
 
-from cosmos_bench.catalog import Card, cosmos_ids, load_card, load_ontology
-from cosmos_bench.errors import CosmosError
-from cosmos_bench.harmonize import Settings, harmonize
-from cosmos_bench.index import read_index
-from cosmos_bench.source import GATED, Fetching, archive_name, download, unpack_source
+from cosmos_bench.acquire.download import download
+from cosmos_bench.acquire.sources import GATED, Fetching, archive_name
+from cosmos_bench.acquire.unpack import unpack_source
+from cosmos_bench.catalog.cards import Card, cosmos_ids, load_card, load_ontology
+from cosmos_bench.core.errors import CosmosError
+from cosmos_bench.harmonize.dataset import Settings, harmonize
+from cosmos_bench.harmonize.index import read_index
 
 BUILDERS = builders()
 ONTOLOGY = load_ontology(ROOT)

@@ -24,13 +24,13 @@ from loopback import serve
 from PIL import Image
 from scipy import ndimage
 
-from cosmos_bench.catalog import load_models
-from cosmos_bench.errors import ChecksumError
+from cosmos_bench.acquire.weights import fetch_weights
+from cosmos_bench.catalog.cards import load_models
+from cosmos_bench.core.errors import ChecksumError
+from cosmos_bench.infer.strategies import Prompt
 from cosmos_bench.models import PromptableModel, build
 from cosmos_bench.models.sam import MedSAM, SegmentAnything
 from cosmos_bench.models.sam2 import SAM2
-from cosmos_bench.prompts import Prompt
-from cosmos_bench.source import fetch_weights
 
 # sam2 builds its transforms with torch.jit.script, which this torch deprecates
 pytestmark = [

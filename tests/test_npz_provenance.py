@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from helpers import ROOT, phantom
 
-from cosmos_bench.adapters.medsam_npz import read_cases
-from cosmos_bench.catalog import Part
-from cosmos_bench.errors import CosmosError
-from cosmos_bench.provenance import collect, main
+from cosmos_bench.catalog.cards import Part
+from cosmos_bench.core.errors import CosmosError
+from cosmos_bench.harmonize.adapters.medsam_npz import read_cases
+from cosmos_bench.report.provenance import collect, main
 
 NPZ_PART = Part.from_raw(
     {"modality": "CT", "labels": {"1": "lesion"}, "format": {"images": "*.npz"}}

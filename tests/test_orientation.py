@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from test_adapters import make_root, run
 
-from cosmos_bench.catalog import Part
-from cosmos_bench.masks import Kept, kept_masks, value_maps
-from cosmos_bench.shards import ShardReader
+from cosmos_bench.catalog.cards import Part
+from cosmos_bench.harmonize.masks import Kept, kept_masks, value_maps
+from cosmos_bench.harmonize.shards import ShardReader
 
 SHAPE = (5, 40, 48)  # z, y, x in LPS
 

@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from cosmos_bench import metrics, rle
+from cosmos_bench.core import rle
+from cosmos_bench.score import metrics
 
 masks = arrays(np.bool_, st.tuples(st.integers(1, 24), st.integers(1, 24)))
 

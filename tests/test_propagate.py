@@ -7,10 +7,9 @@ import pytest
 import torch
 from helpers import ROOT
 
-from cosmos_bench.metrics import dice
+from cosmos_bench.infer.strategies import Prompt, medsam_box, tight_box
 from cosmos_bench.models.otsu import OtsuBox
-from cosmos_bench.prompts import Prompt, medsam_box, tight_box
-from cosmos_bench.propagate import (
+from cosmos_bench.propagation.protocols import (
     BOX_MARGIN,
     box_chain,
     chain_order,
@@ -20,6 +19,7 @@ from cosmos_bench.propagate import (
     sam2_propagate,
     z_extent,
 )
+from cosmos_bench.score.metrics import dice
 
 
 def volume(present: dict[int, list[tuple[int, int, int]]], z: int = 9, seed: int = 0):
@@ -139,7 +139,7 @@ def test_sam2_propagate_runs_the_real_video_predictor_at_random_init() -> None:
     predictor fills the rest of the extent; every slice outside it stays empty."""
     from sam2.build_sam import build_sam2_video_predictor
 
-    from cosmos_bench.catalog import load_models
+    from cosmos_bench.catalog.cards import load_models
     from cosmos_bench.models import build
 
     torch.manual_seed(0)

@@ -11,9 +11,9 @@ import pytest
 import SimpleITK as sitk
 from helpers import REALDATA, ROOT
 
-from cosmos_bench.catalog import load_card, load_ontology
-from cosmos_bench.harmonize import harmonize
-from cosmos_bench.shards import ShardReader
+from cosmos_bench.catalog.cards import load_card, load_ontology
+from cosmos_bench.harmonize.dataset import harmonize
+from cosmos_bench.harmonize.shards import ShardReader
 
 pytestmark = [
     pytest.mark.realdata,

@@ -11,10 +11,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cosmos_bench.aggregate import TABLES, aggregate
-from cosmos_bench.figures import FIGURES
-from cosmos_bench.report import build_report, load_scores, untrained_note
-from cosmos_bench.splits import split_of
+from cosmos_bench.harmonize.splits import split_of
+from cosmos_bench.report.aggregate import TABLES, aggregate
+from cosmos_bench.report.build import build_report, load_scores
+from cosmos_bench.report.figures import FIGURES
+from cosmos_bench.report.html_table import untrained_note
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 PROVENANCE = {
@@ -271,8 +272,8 @@ def test_cli_end_to_end(shards: list[Path], tmp_path: Path) -> None:
 def test_the_report_shows_the_catalog_counts_beside_the_paper(tmp_path: Path) -> None:
     from helpers import ROOT
 
-    from cosmos_bench.provenance import catalog_counts
-    from cosmos_bench.report import _catalog_section
+    from cosmos_bench.report.provenance import catalog_counts
+    from cosmos_bench.report.sections import _catalog_section
 
     catalog = catalog_counts(["demo-ct", "kits19"], ROOT)
     assert catalog["this run"]["datasets"] == 2 and catalog["paper"]["targets"] == 125

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from cosmos_bench import rle
+from cosmos_bench.core import rle
 
 masks = st.tuples(st.integers(1, 23), st.integers(1, 23)).flatmap(
     lambda shape: arrays(bool, shape, elements=st.booleans())

@@ -7,17 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from cosmos_bench.catalog import Card
-from cosmos_bench.download import read_manifest, sha256_file
-from cosmos_bench.errors import ChecksumError, ConfigError, CosmosError
-from cosmos_bench.source import (
-    Fetching,
-    apply_mirrors,
-    download,
-    explain,
-    local_path,
-    unpack_source,
-)
+from cosmos_bench.acquire.download import download
+from cosmos_bench.acquire.manifest import read_manifest
+from cosmos_bench.acquire.sources import Fetching, apply_mirrors, explain, local_path
+from cosmos_bench.acquire.unpack import unpack_source
+from cosmos_bench.catalog.cards import Card
+from cosmos_bench.core.errors import ChecksumError, ConfigError, CosmosError
+from cosmos_bench.core.hashing import sha256_file
 
 
 def card(source: dict) -> Card:
@@ -87,7 +83,7 @@ def test_weights_come_through_the_same_verified_downloader(tmp_path: Path) -> No
     import yaml
     from loopback import serve
 
-    from cosmos_bench.source import fetch_weights
+    from cosmos_bench.acquire.weights import fetch_weights
 
     blob = b"\x80weights" * 1000
     (tmp_path / "config").mkdir()
@@ -113,8 +109,8 @@ def test_unpinned_weights_are_recorded_and_refused_when_strict(tmp_path: Path) -
     import yaml
     from loopback import serve
 
-    from cosmos_bench.errors import CosmosError
-    from cosmos_bench.source import fetch_weights
+    from cosmos_bench.acquire.weights import fetch_weights
+    from cosmos_bench.core.errors import CosmosError
 
     blob = b"medsam" * 500
     (tmp_path / "config").mkdir()
@@ -180,7 +176,7 @@ def test_a_login_page_error_carries_the_card_instructions(tmp_path: Path) -> Non
 def test_mirrors_for_keeps_only_the_prefixes_that_rewrite_the_urls() -> None:
     """A job is given only the mirror entries that rewrite its own URLs: the longest match of
     each, so editing another dataset's (or a shadowed shorter) entry leaves its params alone."""
-    from cosmos_bench.source import mirrors_for
+    from cosmos_bench.acquire.sources import mirrors_for
 
     mirrors = {
         "https://zenodo.org/": "https://mirror.lab/",
@@ -202,7 +198,7 @@ def test_mirrors_for_keeps_only_the_prefixes_that_rewrite_the_urls() -> None:
 
 
 def test_source_mirrors_of_a_card_cover_its_files_and_not_a_gated_source() -> None:
-    from cosmos_bench.source import source_mirrors
+    from cosmos_bench.acquire.sources import source_mirrors
 
     mirrors = {"https://zenodo.org/": "file:/z/", "https://figshare.com/": "file:/f/"}
     files = [{"url": "https://zenodo.org/1/a.zip"}, {"url": "https://zenodo.org/2/b.zip"}]
@@ -219,7 +215,7 @@ def test_the_manifest_is_readable_by_all_like_every_other_output(
     tmp_path: Path, archive: Path
 ) -> None:
     """SHA256SUMS was written through mkstemp (mode 0600): a group sharing the results could
-    not read it. It is now 0644 like the files of cosmos_bench.atomic.write_bytes."""
+    not read it. It is now 0644 like the files of cosmos_bench.core.atomic.write_bytes."""
     import stat
 
     toy = card({"url": "file:toy.zip", "sha256": sha256_file(archive)})

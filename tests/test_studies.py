@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from cosmos_bench.studies import JITTER_COLUMNS, jitter_drop
+from cosmos_bench.report.studies import JITTER_COLUMNS, jitter_drop
 
 
 def masks(rows: list[tuple[str, str, str, float]]) -> pd.DataFrame:
@@ -44,7 +44,7 @@ def test_no_jitter_gives_an_empty_table() -> None:
 
 
 def test_click_curves_and_noc_on_known_sessions() -> None:
-    from cosmos_bench.studies import click_curves, noc_table
+    from cosmos_bench.report.studies import click_curves, noc_table
 
     sessions = {"a": [0.5, 0.86, 0.95], "b": [0.91, 0.92, 0.93], "c": [0.1, 0.2, 0.3]}
     rows = [
@@ -65,7 +65,7 @@ def test_click_curves_and_noc_on_known_sessions() -> None:
 
 
 def test_everything_vs_box_pairs_rules_and_single_answers() -> None:
-    from cosmos_bench.studies import everything_vs_box
+    from cosmos_bench.report.studies import everything_vs_box
 
     rows = [
         ("m", "S1", "a", 0.4, "oracle"),

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from cosmos_bench.errors import CosmosError
-from cosmos_bench.unpack import DEFAULT_MAX_RATIO, RATIO_GRACE, link_tree, unpack
+from cosmos_bench.acquire.extract import DEFAULT_MAX_RATIO, RATIO_GRACE, link_tree, unpack
+from cosmos_bench.core.errors import CosmosError
 
 FILES = {"a.txt": b"alpha" * 100, "sub/b.nii.gz": b"not really an image", "sub/deep/c.csv": b"1,2"}
 
@@ -325,7 +325,7 @@ def test_link_tree_failure_leaves_no_dest(tmp_path: Path) -> None:
 
 def test_nested_archives_are_unpacked_in_place_and_removed(tmp_path: Path) -> None:
     """Kvasir-Instrument: a zip holding images.tar.gz and masks.tar.gz."""
-    from cosmos_bench.unpack import unpack_all
+    from cosmos_bench.acquire.extract import unpack_all
 
     inner = io.BytesIO()
     with tarfile.open(fileobj=inner, mode="w:gz") as tf:

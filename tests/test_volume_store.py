@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cosmos_bench.aggregate import object_key, propagation, propagation_objects
-from cosmos_bench.catalog import load_card, load_ontology
-from cosmos_bench.harmonize import Settings, harmonize
-from cosmos_bench.shards import ShardReader
-from cosmos_bench.volume_store import store_volumes
+from cosmos_bench.catalog.cards import load_card, load_ontology
+from cosmos_bench.harmonize.dataset import Settings, harmonize
+from cosmos_bench.harmonize.shards import ShardReader
+from cosmos_bench.propagation.volumes import store_volumes
+from cosmos_bench.report.aggregate import object_key, propagation, propagation_objects
 
 
 def test_the_store_keeps_every_slice_of_the_extent_with_harmonizations_pixels(

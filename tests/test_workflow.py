@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 import time
 import zipfile
 from pathlib import Path
@@ -15,7 +16,7 @@ import pandas as pd
 import pytest
 from helpers import ROOT, copy_workflow, snakemake
 
-from cosmos_bench.catalog import load_card, load_ontology
+from cosmos_bench.catalog.cards import load_card, load_ontology
 
 pytestmark = pytest.mark.e2e
 
@@ -117,6 +118,19 @@ def test_partial_reruns_touch_only_their_dataset(demo: Path) -> None:
                                                  "dataset_demo-endo"}  # fmt: skip
     finally:
         card.write_text(original)
+
+
+def test_the_readme_scripting_example_runs_on_the_demo_results(demo: Path) -> None:
+    """The README's Python block, as a user pastes it after `make demo`: it must run and print
+    a real Dice (LiteMedSAM's box on a demo polyp scores well above chance)."""
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("## Scripting", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    run = subprocess.run(
+        [sys.executable, "-c", block], cwd=demo, capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    dice = float(re.search(r"Dice (\d\.\d+)", run.stdout).group(1))
+    assert dice > 0.8, run.stdout
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cosmos_bench.catalog import (
+from cosmos_bench.acquire.manifest import read_manifest
+from cosmos_bench.acquire.sources import MANIFEST, archive_name, explain
+from cosmos_bench.catalog.cards import (
     PAPER_COUNTS,
     Card,
     all_cards,
@@ -20,11 +22,9 @@ from cosmos_bench.catalog import (
     counts,
     load_card,
     load_ontology,
-    read_yaml,
 )
-from cosmos_bench.download import read_manifest
-from cosmos_bench.errors import CosmosError, run_cli
-from cosmos_bench.source import MANIFEST, archive_name, explain
+from cosmos_bench.catalog.schema import read_yaml
+from cosmos_bench.core.errors import CosmosError, run_cli
 
 RESULTS = Path("results")
 

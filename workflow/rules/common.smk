@@ -4,47 +4,19 @@ import json
 import shlex
 import sys
 
-from cosmos_bench.aggregate import TABLES as REPORT_TABLES
-from cosmos_bench.catalog import PART_KEYS, SCHEMAS, load_models, read_yaml, resolve, split_run
-from cosmos_bench.figures import FIGURES as REPORT_FIGURES
-from cosmos_bench import finetuned
-from cosmos_bench.gpu import needs_gpu
-from cosmos_bench.errors import ConfigError, CosmosError
-from cosmos_bench.prompts import PAPER_STRATEGIES, jitter_strategies
-from cosmos_bench.source import local_path, mirrors_for, source_mirrors
-
-# `--config key=value` reads only True/False as booleans: the other spellings a user types
-# (true, yes, on, 1) reach the config as strings, so they are read here, before validation
-BOOLEAN_SPELLINGS = {
-    **dict.fromkeys(("true", "yes", "on", "1"), True),
-    **dict.fromkeys(("false", "no", "off", "0"), False),
-}
-
-
-def coerce_booleans(values, schema, where=""):
-    """Turn the common spellings of true/false into booleans, in place, at every key the
-    schema declares boolean (in nested objects too); anything else there is refused."""
-    if not isinstance(values, dict):
-        return
-    for key, sub in schema.get("properties", {}).items():
-        if key not in values:
-            continue
-        name = f"{where}{key}"
-        value = values[key]
-        if sub.get("type") == "boolean" and not isinstance(value, bool):
-            spelling = str(value).strip().lower()
-            if spelling not in BOOLEAN_SPELLINGS:
-                raise ConfigError(
-                    f"invalid config: at '{name}': {value!r} is not a boolean",
-                    path="config",
-                    fix=f"write {name}=true or {name}=false (or yes/no, on/off, 1/0)",
-                )
-            values[key] = BOOLEAN_SPELLINGS[spelling]
-        coerce_booleans(value, sub, f"{name}.")
-
+from cosmos_bench.acquire.sources import local_path, mirrors_for, source_mirrors
+from cosmos_bench.catalog import finetune_ids
+from cosmos_bench.catalog.cards import PART_KEYS, load_models
+from cosmos_bench.catalog.schema import coerce_booleans
+from cosmos_bench.catalog.selection import resolve, split_run
+from cosmos_bench.core.errors import CosmosError
+from cosmos_bench.infer.gpu import needs_gpu
+from cosmos_bench.infer.strategies import PAPER_STRATEGIES, jitter_strategies
+from cosmos_bench.report.aggregate import TABLES as REPORT_TABLES
+from cosmos_bench.report.figures import FIGURES as REPORT_FIGURES
 
 try:
-    coerce_booleans(config, read_yaml(Path.cwd() / SCHEMAS / "config.schema.yaml"))
+    coerce_booleans(config, Path.cwd())
     CARDS, MODELS = resolve(config, Path.cwd())
 except CosmosError as err:
     sys.exit(f"cosmos-bench: configuration error\n{err}")
@@ -117,8 +89,8 @@ def ct_windows_arg(wildcards):
 
 def model_weights(model):
     """A model's verified weights file: downloaded (the zoo) or trained (a fine-tuning run)."""
-    if finetuned.is_finetuned(model):
-        return [finetuned.run_weights(model)]
+    if finetune_ids.is_finetuned(model):
+        return [finetune_ids.run_weights(model)]
     return [f"results/weights/{model}.pth"] if "weights" in MODELS[model] else []
 
 
@@ -128,7 +100,7 @@ def weights_input(wildcards):
 
 def split_arg(wildcards):
     """Fine-tuned models are scored on the test split only: they have seen the rest."""
-    return "--splits test" if finetuned.is_finetuned(wildcards.model) else ""
+    return "--splits test" if finetune_ids.is_finetuned(wildcards.model) else ""
 
 
 def gpus_of(wildcards):
@@ -167,11 +139,11 @@ def all_manifests(wildcards):
 
 def all_weights(wildcards):
     """The downloaded weights (fine-tuned ones are recorded by their run's weights.json)."""
-    return [w for model in MODELS if not finetuned.is_finetuned(model) for w in model_weights(model)]
+    return [w for model in MODELS if not finetune_ids.is_finetuned(model) for w in model_weights(model)]
 
 
 def run_objects(run):
-    return finetuned.subset_objects(finetuned.parse(run).subset, config["finetune"]["subsets"], Path.cwd())
+    return finetune_ids.subset_objects(finetune_ids.parse(run).subset, config["finetune"]["subsets"], Path.cwd())
 
 
 def run_datasets(run):
@@ -189,10 +161,10 @@ def train_input(wildcards):
     run = wildcards.run
     shards = [f"results/harmonized/{d}/shards/shard-{k}.h5" for d, k in run_shards(run)]
     caches = []
-    if finetuned.parse(run).arm == "decoder":
+    if finetune_ids.parse(run).arm == "decoder":
         caches = [f"results/finetune/{run}/embeddings/{d}/shard-{k}.pt" for d, k in run_shards(run)]
     return {
-        "weights": model_weights(finetuned.parse(run).base),
+        "weights": model_weights(finetune_ids.parse(run).base),
         "indexes": [f"results/harmonized/{d}/index.parquet" for d in run_datasets(run)],
         "shards": shards,
         "caches": caches,
@@ -200,7 +172,7 @@ def train_input(wildcards):
 
 
 def base_weights(wildcards):
-    return model_weights(finetuned.parse(wildcards.run).base)
+    return model_weights(finetune_ids.parse(wildcards.run).base)
 
 
 def objects_arg(wildcards):

@@ -23,7 +23,7 @@ rule volumes:
     conda:
         "../../envs/cosmos.yaml"
     shell:
-        "python -m cosmos_bench.volume_store --dataset {wildcards.dataset} --raw {input} "
+        "python -m cosmos_bench.propagation.volumes --dataset {wildcards.dataset} --raw {input} "
         "--out {output.volumes} --index {output.index} "
         "--normalization {params.normalization} --ct-windows {params.ct_windows} "
         "--mask-filter {params.mask_filter} --components {params.components} "
@@ -53,7 +53,7 @@ rule propagate:
     conda:
         "../../envs/cosmos.yaml"
     shell:
-        "python -m cosmos_bench.infer3d --model {wildcards.model} "
+        "python -m cosmos_bench.propagation --model {wildcards.model} "
         "--protocol {wildcards.protocol} {params.weights} --index {input.index} "
         "--volumes {input.volumes} --tolerances {input.tolerances} --targets {params.targets} "
         "--device {params.device} --seed {params.seed} --threads {threads} "

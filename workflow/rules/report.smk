@@ -14,7 +14,7 @@ rule provenance:
     conda:
         "../../envs/cosmos.yaml"
     shell:
-        "python -m cosmos_bench.provenance --config-json {params.config:q} "
+        "python -m cosmos_bench.report.provenance --config-json {params.config:q} "
         "--manifests {input.manifests} --weights {input.weights} --out {output} > {log} 2>&1"
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from cosmos_bench.prompts import Prompt
+from cosmos_bench.infer.strategies import Prompt
 
 
 @dataclass

@@ -21,8 +21,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from cosmos_bench.infer.strategies import Prompt
 from cosmos_bench.models.base import Candidates, PromptableModel, as_rgb
-from cosmos_bench.prompts import Prompt
 
 ITERATIONS = 5
 CLICK_RADIUS = 3  # px

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from cosmos_bench.infer.strategies import Prompt
 from cosmos_bench.models.base import (
     Candidates,
     PromptableModel,
@@ -31,7 +32,6 @@ from cosmos_bench.models.base import (
     sam_decode,
 )
 from cosmos_bench.models.sam_decoder import ImageSharedDecoder
-from cosmos_bench.prompts import Prompt
 
 SIZE = 256
 DECODE_CHUNK = 256  # prompts per decoder call on a GPU; masks upsample straight to (H, W)

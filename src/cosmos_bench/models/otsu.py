@@ -11,8 +11,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from cosmos_bench.infer.strategies import Prompt
 from cosmos_bench.models.base import Candidates, PromptableModel
-from cosmos_bench.prompts import Prompt
 
 
 class OtsuBox(PromptableModel):

@@ -1,30 +1,7 @@
 """Random walker from clicks (Grady 2006, scikit-image): a weight-free interactive baseline.
 
-It gives the points-versus-interactive comparison a reference that runs anywhere: each pixel
-goes to the seed label a random walk from it most likely reaches first, walks crossing strong
-intensity edges being unlikely.
-
-The region: the box when one is given; without one, the same region GrabCut draws around the
-positive clicks (their bounding box grown by a quarter of the image's longest side on each
-side, grabcut.click_region), so background is "far from the positive clicks" whether or not
-negative clicks came yet, and the seeds do not jump when the first one arrives. No box and no
-positive click: nothing is object.
-Seeds, painted in this order, a later one replacing an earlier one on the same pixel:
-1. Outside the region: background. A region over the whole image has its one-pixel border
-   instead (an object touching the image border is the case this gets wrong).
-2. With a box: an object disc at the box's centre pixel (an object fills its tight box's
-   centre, as otsu.py assumes), kept in every round so that the first click adds to the box
-   instead of replacing what the box said.
-3. The clicks in order, each a disc of CLICK_RADIUS px (a brush: a walk's one-pixel source
-   reaches almost nothing in 2D), object for positive clicks, background for negative ones.
-4. Outside the region: background again, over a disc that spills out of it or a click
-   beyond it: the region is a hard constraint, as for GrabCut.
-The walk runs on the region and a one-pixel ring around it: the ring is all background seeds,
-so the pixels beyond cannot change the answer, except through scikit-image's edge scale (beta
-over 10x the data's standard deviation), which the region's own contrast then sets. A region
-of constant intensity has no edges to follow (scikit-image divides by its zero deviation):
-each pixel takes the label of its nearest seed. Without a seed of each label the answer is all
-object or all background. Scores are NaN: the method has none.
+Why each choice was made, and where the paper, its code and MedSAM differ:
+docs/protocols.md ("The random-walker baseline").
 """
 
 from __future__ import annotations
@@ -34,9 +11,9 @@ import numpy as np
 from scipy import ndimage
 from skimage.segmentation import random_walker
 
+from cosmos_bench.infer.strategies import Prompt
 from cosmos_bench.models.base import Candidates, PromptableModel
 from cosmos_bench.models.grabcut import click_region
-from cosmos_bench.prompts import Prompt
 
 BETA = 130.0  # scikit-image's default edge penalty
 # the exact sparse solve: on textured 256x256 and 512x512 images it took 0.5 s and 2.8 s where

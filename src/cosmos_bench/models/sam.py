@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
+from cosmos_bench.infer.strategies import Prompt
 from cosmos_bench.models.base import (
     STABILITY_OFFSET,
     Candidates,
@@ -42,7 +43,6 @@ from cosmos_bench.models.base import (
     stability_score,
 )
 from cosmos_bench.models.sam_decoder import ImageSharedDecoder
-from cosmos_bench.prompts import Prompt
 
 # SAM's postprocessing goes through 1024x1024 logits per candidate: 32 prompts x 3 candidates
 # of float32 are 400 MB, the most one decoder call holds.

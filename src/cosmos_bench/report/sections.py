@@ -1,0 +1,336 @@
+"""The report's sections, each from its tables: summary, per-group scores, comparisons,
+factors, studies, fine-tuning, 3D, catalog, figures and provenance."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from cosmos_bench.report import figures
+from cosmos_bench.report.html_table import SIGNIFICANT_P, _html_table, _names, _row_notes
+from cosmos_bench.report.summaries import FACTORS, RUN_KEYS
+
+PROVENANCE_LABELS = {
+    "created": "Created",
+    "git_commit": "Git commit",
+    "seed": "Seed",
+    "packages": "Package versions",
+    "dataset_sha256": "Dataset sha256",
+    "weight_sha256": "Model weight sha256",
+    "stage_seconds": "Wall time per stage (seconds, summed over jobs)",
+    "untrained_prompts": "Prompts a model was not trained on",
+    "catalog": "Catalog counts",
+    "config": "Config",
+}
+
+
+def coverage(tables: Mapping[str, pd.DataFrame], provenance: Mapping[str, Any]) -> dict[str, str]:
+    """What this report covers, and a warning line when it is a partial run of the catalog."""
+    overall = tables["overall"]
+    n_masks = overall["n_masks"]
+    low, high = int(n_masks.min()), int(n_masks.max())
+    facts = {
+        "Datasets": _names(tables["by_dataset"]["dataset"]),
+        "Targets": _names(tables["by_target"]["target"]),
+        "Models": _names(overall["model"]),
+        "Strategies": _names(overall["strategy"]),
+        "Masks": f"{high if low == high else f'{low}-{high}'} per model x strategy",
+    }
+    catalog = provenance.get("catalog") or {}
+    run = tables["by_dataset"]["dataset"].nunique()
+    full = (catalog.get("COSMOS cards") or {}).get("datasets")
+    if full and run < full:
+        facts["Partial run"] = (
+            f"{run} of the {full} COSMOS datasets; tables and means cover only the datasets, "
+            "targets, models and strategies listed here"
+        )
+    return facts
+
+
+def _summary_section(tables: Mapping[str, pd.DataFrame], provenance: Mapping[str, Any]) -> str:
+    """Scope of the run at a glance plus the overall table with both Dice weightings."""
+    facts = coverage(tables, provenance)
+    partial = facts.pop("Partial run", "")
+    listing = "".join(f"<dt>{k}</dt><dd>{html.escape(v)}</dd>" for k, v in facts.items())
+    warning = f'<p class="partial">Partial run: {html.escape(partial)}.</p>' if partial else ""
+    columns = {
+        "model": "model", "strategy": "strategy", "selection": "selection",
+        "n_masks": "masks", "n_cases": "cases", "n_targets": "targets",
+        "dice_mask_weighted": "mean Dice (mask-weighted)",
+        "ci_low": "95% CI low", "ci_high": "95% CI high",
+        "dice_target_weighted": "mean Dice (target-weighted)",
+    }  # fmt: skip
+    overall = tables["overall"]
+    return (
+        f'<h2 id="summary">Summary</h2>{warning}<dl class="summary">{listing}</dl>'
+        "<p>Mask-weighted: mean over all masks (its 95% CI resamples cases, i.e. patients, "
+        "with replacement). Target-weighted: mean of the per-target means, so every target "
+        "counts equally. Repeats of a mask are averaged first.</p>"
+        + _html_table(overall, columns, _row_notes(overall, provenance), table_id="overall")
+    )
+
+
+_GROUP_COLUMNS = {
+    "model": "model", "strategy": "strategy", "selection": "selection",
+    "n_masks": "masks", "n_cases": "cases", "mean_dice": "mean Dice",
+    "ci_low": "95% CI low", "ci_high": "95% CI high", "median_dice": "median Dice",
+    "std_dice": "std", "mean_iou": "mean IoU",
+}  # fmt: skip
+
+
+def _group_section(
+    title: str, anchor: str, table: pd.DataFrame, by: str, provenance: Mapping[str, Any]
+) -> str:
+    """One table per group column value order (target, object, modality, dataset)."""
+    rows = table.sort_values([by, *RUN_KEYS], kind="mergesort")
+    columns = {by: by, **_GROUP_COLUMNS}
+    return f'<h2 id="{anchor}">{html.escape(title)}</h2>' + _html_table(
+        rows, columns, _row_notes(rows, provenance), table_id=f"{anchor}-table"
+    )
+
+
+_PAIR_COLUMNS = {
+    "a": "a", "b": "b", "selection": "selection", "n_masks": "masks", "n_cases": "cases",
+    "dice_a": "Dice a", "dice_b": "Dice b", "mean_difference": "a - b",
+    "ci_low": "95% CI low", "ci_high": "95% CI high",
+}  # fmt: skip
+
+
+def _comparison_section(tables: Mapping[str, pd.DataFrame]) -> str:
+    """Paired differences on the same masks: models (same prompts), strategies, oracle gap."""
+    parts = [
+        '<h2 id="comparisons">Paired comparisons</h2><p>Differences on the same masks (for '
+        "models, the same prompts), with a 95% CI that resamples cases. A single-answer model "
+        "is compared under each selection rule of a multimask one.</p>"
+    ]
+    models, strategies, gap = tables["model_pairs"], tables["strategy_pairs"], tables["oracle_gap"]
+    if not models.empty:
+        parts.append("<h3>Model vs model</h3>")
+        parts.append(_html_table(models, {"strategy": "strategy", **_PAIR_COLUMNS}))
+    if not strategies.empty:
+        parts.append("<h3>Strategy vs strategy</h3>")
+        parts.append(_html_table(strategies, {"model": "model", **_PAIR_COLUMNS}))
+    if not gap.empty:
+        parts.append(
+            "<h3>Oracle minus score selection</h3><p>What the paper's rule (best candidate by "
+            "Dice against the ground truth) adds over the model's own predicted IoU.</p>"
+        )
+        columns = {
+            "model": "model", "strategy": "strategy", "n_masks": "masks", "n_cases": "cases",
+            "dice_oracle": "Dice oracle", "dice_score": "Dice score", "oracle_gap": "gap",
+            "ci_low": "95% CI low", "ci_high": "95% CI high",
+        }  # fmt: skip
+        parts.append(_html_table(gap, columns))
+    return "".join(parts) if len(parts) > 1 else ""
+
+
+def _factor_section(factors: pd.DataFrame) -> str:
+    """The paper's Table 6: partial Spearman rho per factor, strategy and model; bold p < .001."""
+    if factors.empty:
+        return ""
+    wide = factors.pivot_table(
+        index=["outcome", "model", "strategy", "selection", "n_masks"],
+        columns="factor", values=["rho", "p"], dropna=False, sort=True,
+    )  # fmt: skip
+    parts = [
+        '<h2 id="factors">Factors</h2><p>Spearman partial correlation of Dice (and of the '
+        "oracle gap) with each object factor, controlling for the others, per model, strategy "
+        "and selection (the paper's Table 6). Bold: p &lt; 0.001. A dash: the factor is "
+        "constant in that group. The p-values are in results/tables/factors.csv.</p>"
+    ]
+    for outcome, block in wide.groupby(level="outcome", sort=True):
+        flat = block["rho"].reset_index()
+        significant = (block["p"] < SIGNIFICANT_P).any(axis=1).tolist()
+        columns = {"model": "model", "strategy": "strategy", "selection": "selection",
+                   "n_masks": "masks", **{f: f for f in FACTORS if f in flat}}  # fmt: skip
+        parts.append(f"<h3>Outcome: {html.escape(str(outcome))}</h3>")
+        parts.append(_html_table(flat, columns, strong=significant))
+    return "".join(parts)
+
+
+def _study_section(title: str, intro: str, table: pd.DataFrame, columns: dict) -> str:
+    """One study's table under its heading; nothing when the run did not include the study."""
+    if table.empty:
+        return ""
+    return f"<h2>{html.escape(title)}</h2><p>{html.escape(intro)}</p>{_html_table(table, columns)}"
+
+
+STUDY_SECTIONS = {  # table -> (heading, introduction, columns shown)
+    "everything_vs_box": (
+        "Everything mode (S1) vs box (S5)",
+        "S1 generates masks from a point grid once per image; each ground truth is matched by "
+        "the paper's oracle rule (best Dice) and by the deployable rule (the best-scoring "
+        "overlapping mask). Paired on the same masks.",
+        {
+            "model": "model", "target": "target", "selection": "S1 matching",
+            "n_masks": "masks", "dice_s1": "Dice S1", "dice_s5": "Dice S5",
+            "dice_gap": "S5 - S1",
+        },
+    ),
+    "jitter_drop": (
+        "Prompt robustness",
+        "Each strategy with its points or box moved at random by a length in the range "
+        "(infer.strategies gives each mode's definition); repeats are averaged per mask, "
+        "and the drop is paired on the same masks.",
+        {
+            "model": "model", "base": "strategy", "mode": "jitter mode", "lo": "from px",
+            "hi": "to px", "selection": "selection", "n_masks": "masks",
+            "dice_base": "Dice unperturbed", "dice_jittered": "Dice jittered",
+            "dice_drop": "Dice drop",
+        },
+    ),
+    "noc": (
+        "Iterative clicking",
+        "Each next click at the centre of the largest error region (positive in a miss, "
+        "negative in a false positive; cosmos_bench.infer.clicks). NoC: clicks to reach the Dice, "
+        "the session's length when never reached.",
+        {
+            "model": "model", "strategy": "start", "n_masks": "masks", "n_clicks": "clicks",
+            "noc85": "NoC@85", "noc90": "NoC@90", "dice_last": "Dice after the last click",
+        },
+    ),
+}  # fmt: skip
+
+
+_FINETUNE_COLUMNS = {
+    "model": "model", "strategy": "strategy", "selection": "selection", "target": "target",
+    "trained_on": "trained on", "n_masks": "masks", "n_cases": "cases",
+    "dice_base": "Dice zero-shot", "dice_finetuned": "Dice fine-tuned",
+    "mean_difference": "gain", "ci_low": "95% CI low", "ci_high": "95% CI high",
+}  # fmt: skip
+
+
+_RUN_COLUMNS = {
+    "model": "run", "arm": "arm", "subset": "subset", "train_masks": "train masks",
+    "train_cases": "train cases", "val_masks": "validation masks", "epochs": "epochs",
+    "selected_epoch": "kept epoch", "val_dice": "validation Dice",
+    "trainable_parameters": "trained parameters", "sha256": "weights sha256",
+}  # fmt: skip
+
+
+def _finetune_section(tables: Mapping[str, pd.DataFrame], runs: Mapping[str, dict]) -> str:
+    """The fine-tuning study: each run's training, then its paired gain on the test split."""
+    if not runs:
+        return ""
+    meta = pd.DataFrame([
+        {**r["meta"], "epochs": r["meta"]["settings"]["epochs"],
+         "sha256": r["meta"]["sha256"][:16]} for _, r in sorted(runs.items())
+    ])  # fmt: skip
+    pairs = tables["finetune"]
+    order = pairs.assign(_all=pairs["target"] != "all").sort_values(
+        ["model", "strategy", "selection", "_all", "target"], kind="mergesort"
+    )
+    return "".join([
+        '<h2 id="finetune">Fine-tuning</h2><p>Each run trains on the train split of its '
+        "object subset (patient-level splits), keeps the epoch with the best validation Dice, "
+        "and is then scored on the test split only; the gain is paired with the zero-shot "
+        "base model on the same test masks and prompts, with a 95% CI that resamples cases. "
+        "Target <em>all</em> pools every test mask; <em>trained on</em> says whether the "
+        "target's object was in the training subset. Under the paper's oracle rule and the "
+        "model's own score rule where the model gives several candidates.</p>",
+        _html_table(meta, _RUN_COLUMNS),
+        _html_table(order.drop(columns="_all"), _FINETUNE_COLUMNS),
+    ])  # fmt: skip
+
+
+_PROPAGATION_COLUMNS = {
+    "model": "model", "protocol": "protocol", "target": "target", "n_objects": "objects",
+    "n_cases": "cases", "mean_dice_3d": "3D Dice", "median_dice_3d": "3D Dice median",
+    "mean_nsd_3d": "3D NSD", "mean_hd95_mm": "HD95 mm", "objects_lost": "objects lost",
+    "objects_missed": "objects missed", "n_objects_2d": "objects with 2D masks",
+    "dice_2d_s5": "2D Dice S5 (same objects)",
+}  # fmt: skip
+
+
+def _propagation_section(table: pd.DataFrame) -> str:
+    """The 3D study next to the 2D scores of the same objects."""
+    if table.empty:
+        return ""
+    return (
+        '<h2 id="propagation">3D propagation</h2><p>Each object of a 3D dataset is segmented '
+        "through the slices of its extent from one box on its middle slice: box-chain "
+        "(each next slice prompted with the previous prediction's box + 3 px) or "
+        "sam2-propagate (SAM 2's video predictor). Dice and NSD in 3D at the voxel spacing, "
+        "HD95 in mm. <em>Lost</em>: the prediction is empty on a slice where the object is; "
+        "<em>missed</em>: empty on every slice. The 2D column is the same model's mean S5 "
+        "Dice (a box on every slice) over the same objects' 2D masks.</p>"
+        + _html_table(table, _PROPAGATION_COLUMNS)
+    )
+
+
+def _catalog_section(provenance: Mapping[str, Any]) -> str:
+    """The run's catalog counts beside the COSMOS cards' and the paper's (README "The catalog"
+    explains every difference)."""
+    catalog = provenance.get("catalog")
+    if not catalog:
+        return ""
+    columns = list(catalog)
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in ["", *columns])
+    rows = "".join(
+        f"<tr><td>{key}</td>"
+        + "".join(f"<td>{catalog[c].get(key, '')}</td>" for c in columns)
+        + "</tr>"
+        for key in ("datasets", "modalities", "objects", "targets")
+    )
+    return (
+        "<h2>Catalog</h2><p>Targets are modality/object pairs derived from the dataset cards; "
+        "the paper's numbers are those of COSMOS 1050K (Huang et al. 2024).</p>"
+        f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+    )
+
+
+def _figure_section(paths: Iterable[Path], html_path: Path) -> str:
+    """PNGs inlined as data URIs so the page stands alone when copied or mailed; each links its
+    SVG (next to the PNG) for print."""
+    parts = ['<h2 id="figures">Figures</h2>']
+    for path in paths:
+        path = Path(path)
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        caption = figures.CAPTIONS.get(path.stem, path.stem.replace("_", " "))
+        svg = Path(os.path.relpath(path.with_suffix(".svg"), Path(html_path).parent)).as_posix()
+        parts.append(
+            f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(caption)}">'
+            f'<figcaption>{html.escape(caption)} <a href="{html.escape(svg)}">SVG</a>'
+            "</figcaption></figure>"
+        )
+    return "".join(parts)
+
+
+def _render_provenance_value(key: str, value: Any) -> str:
+    """Flat mappings as two-column tables, config and nested values as preformatted text."""
+    if key == "config":
+        text = value if isinstance(value, str) else yaml.safe_dump(value, sort_keys=False)
+        return f"<pre>{html.escape(text)}</pre>"
+    if isinstance(value, Mapping) and not any(
+        isinstance(v, Mapping | list) for v in value.values()
+    ):
+        rows = "".join(
+            f"<tr><td>{html.escape(str(k))}</td><td><code>{html.escape(str(v))}</code></td></tr>"
+            for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))
+        )
+        return f"<table><tbody>{rows}</tbody></table>"
+    if isinstance(value, Mapping | list):
+        return f"<pre>{html.escape(json.dumps(value, indent=2, sort_keys=True, default=str))}</pre>"
+    return f"<p><code>{html.escape(str(value))}</code></p>"
+
+
+def _provenance_section(provenance: Mapping[str, Any]) -> str:
+    """Known keys first in a fixed order, then any other key, so nothing given is dropped."""
+    known = [k for k in PROVENANCE_LABELS if k in provenance]
+    extra = sorted(k for k in provenance if k not in PROVENANCE_LABELS)
+    parts = ['<h2 id="provenance">Provenance</h2>']
+    if not provenance:
+        parts.append("<p>No provenance was recorded.</p>")
+    for key in [*known, *extra]:
+        label = PROVENANCE_LABELS.get(key, key)
+        parts.append(f"<h3>{html.escape(label)}</h3>")
+        parts.append(_render_provenance_value(key, provenance[key]))
+    return "".join(parts)

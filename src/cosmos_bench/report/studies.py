@@ -1,0 +1,120 @@
+"""The paper's studies summarised from per-mask scores: each one a table of paired numbers.
+
+Every comparison pairs the same masks (and the same model and selection rule), so a difference
+is never a difference of mask sets:
+- `jitter_drop`: for each jittered strategy (infer.strategies), the mean Dice of its base
+  strategy minus its own (repeats averaged per mask first), per model, mode, range, selection.
+- `everything_vs_box`: Everything mode (S1) against the tight box (S5) per target, on the same
+  masks: S1 under each matching rule beside S5 under the same rule (or its single answer).
+- `click_curves` and `noc_table`: iterative clicking (infer.clicks): the mean Dice after
+  each click over the same masks, and the mean number of clicks to reach Dice 0.85 and 0.90
+  (a mask that never does counts as the session's number of clicks).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from cosmos_bench.infer.clicks import noc
+from cosmos_bench.infer.strategies import is_jittered, jitter_of
+
+JITTER_COLUMNS = [
+    "model", "base", "mode", "lo", "hi", "selection",
+    "n_masks", "dice_base", "dice_jittered", "dice_drop",
+]  # fmt: skip
+
+
+def jitter_drop(masks: pd.DataFrame) -> pd.DataFrame:
+    """Paired Dice drop of every jittered strategy against its unperturbed base.
+
+    `masks` has one row per (model, strategy, selection, mask_id) with its mean `dice`."""
+    jittered = masks[masks["strategy"].map(is_jittered)]
+    if jittered.empty:
+        return pd.DataFrame(columns=JITTER_COLUMNS)
+    spec = jittered["strategy"].map(jitter_of)
+    jittered = jittered.assign(
+        base=spec.map(lambda j: j.base),
+        mode=spec.map(lambda j: j.mode),
+        lo=spec.map(lambda j: j.lo),
+        hi=spec.map(lambda j: j.hi),
+    )
+    base = masks[["model", "strategy", "selection", "mask_id", "dice"]].rename(
+        columns={"strategy": "base", "dice": "dice_base"}
+    )
+    paired = jittered.merge(base, on=["model", "base", "selection", "mask_id"], how="inner")
+    paired["drop"] = paired["dice_base"] - paired["dice"]
+    keys = ["model", "base", "mode", "lo", "hi", "selection"]
+    table = paired.groupby(keys, sort=True).agg(
+        n_masks=("mask_id", "nunique"),
+        dice_base=("dice_base", "mean"),
+        dice_jittered=("dice", "mean"),
+        dice_drop=("drop", "mean"),
+    )
+    return table.reset_index()[JITTER_COLUMNS]
+
+
+CURVE_COLUMNS = ["model", "strategy", "click", "n_masks", "mean_dice"]
+NOC_COLUMNS = ["model", "strategy", "n_masks", "n_clicks", "noc85", "noc90", "dice_last"]
+
+
+def _clicks(scores: pd.DataFrame) -> pd.DataFrame:
+    return scores[scores["click"] > 0]
+
+
+def click_curves(scores: pd.DataFrame) -> pd.DataFrame:
+    """Mean Dice after each click, per model and start (every session has every click)."""
+    rows = _clicks(scores)
+    if rows.empty:
+        return pd.DataFrame(columns=CURVE_COLUMNS)
+    table = rows.groupby(["model", "strategy", "click"], sort=True).agg(
+        n_masks=("mask_id", "nunique"), mean_dice=("dice", "mean")
+    )
+    return table.reset_index()[CURVE_COLUMNS]
+
+
+def noc_table(scores: pd.DataFrame) -> pd.DataFrame:
+    """NoC@85 and NoC@90 averaged over masks, per model and start."""
+    rows = _clicks(scores)
+    if rows.empty:
+        return pd.DataFrame(columns=NOC_COLUMNS)
+    records = []
+    keys = ["model", "strategy"]
+    for (model, strategy), group in rows.groupby(keys, sort=True):
+        n_clicks = int(group["click"].max())
+        per_mask = group.sort_values("click").groupby("mask_id", sort=True)["dice"].apply(list)
+        sessions = per_mask.tolist()
+        records.append(
+            {
+                "model": model,
+                "strategy": strategy,
+                "n_masks": len(sessions),
+                "n_clicks": n_clicks,
+                "noc85": sum(noc(d, 0.85, n_clicks) for d in sessions) / len(sessions),
+                "noc90": sum(noc(d, 0.90, n_clicks) for d in sessions) / len(sessions),
+                "dice_last": sum(d[-1] for d in sessions) / len(sessions),
+            }
+        )
+    return pd.DataFrame(records, columns=NOC_COLUMNS)
+
+
+S1_COLUMNS = ["model", "target", "selection", "n_masks", "dice_s1", "dice_s5", "dice_gap"]
+
+
+def everything_vs_box(masks: pd.DataFrame) -> pd.DataFrame:
+    """Per model, target and S1 matching rule: mean Dice of S1 and of S5 on the same masks."""
+    s1 = masks[masks["strategy"] == "S1"]
+    s5 = masks[masks["strategy"] == "S5"][["model", "selection", "mask_id", "dice"]]
+    if s1.empty or s5.empty:
+        return pd.DataFrame(columns=S1_COLUMNS)
+    same_rule = s1.merge(s5, on=["model", "selection", "mask_id"], suffixes=("", "_s5"))
+    single = s5[s5["selection"] == "single"].drop(columns="selection")
+    by_single = s1.merge(single, on=["model", "mask_id"], suffixes=("", "_s5"))
+    paired = pd.concat([same_rule, by_single], ignore_index=True)
+    paired["gap"] = paired["dice_s5"] - paired["dice"]
+    table = paired.groupby(["model", "target", "selection"], sort=True).agg(
+        n_masks=("mask_id", "nunique"),
+        dice_s1=("dice", "mean"),
+        dice_s5=("dice_s5", "mean"),
+        dice_gap=("gap", "mean"),
+    )
+    return table.reset_index()[S1_COLUMNS]

@@ -1,0 +1,96 @@
+"""Per-mask rows and the summary tables with case-bootstrap CIs (per target, object,
+dataset, modality and overall)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pandas as pd
+
+from cosmos_bench.infer.strategies import is_jittered
+from cosmos_bench.report.stats import (
+    CI_LEVEL,
+    N_BOOTSTRAP,
+    case_bootstrap_ci,
+    group_seed,
+)
+
+RUN_KEYS = ["model", "strategy", "selection"]
+#: The paper's factors (Sec. 4.8), as the scoring step names them; `f_final` is the boundary
+#: complexity with the corrected Fourier rule (cosmos_bench.score.factors).
+FACTORS = ["area_px", "aspect_ratio", "intensity_difference", "f_final", "modality_code"]
+
+
+def per_mask(scores: pd.DataFrame) -> pd.DataFrame:
+    """Average repeats so each (model, strategy, selection, mask) is one sample."""
+    keys = [*RUN_KEYS, "mask_id"]
+    grouped = scores.groupby(keys, sort=True, observed=True)
+    first = ["dataset", "case", "split", "uid", "modality", "object", "target", *FACTORS]
+    masks = grouped.agg(
+        **{c: (c, "first") for c in first}, dice=("dice", "mean"), iou=("iou", "mean")
+    ).reset_index()
+    masks["case_key"] = masks["dataset"].astype(str) + "/" + masks["case"].astype(str)
+    return masks
+
+
+def one_shot(masks: pd.DataFrame) -> pd.DataFrame:
+    """The unperturbed strategies: the jittered ones belong to the robustness study."""
+    return masks[~masks["strategy"].map(is_jittered)]
+
+
+def _with_ci(
+    table: pd.DataFrame, groups: Iterable, column: str, seed: int, n_boot: int, level: float
+) -> pd.DataFrame:
+    """Add ci_low / ci_high of `column`'s mean to one row per group, in the table's order."""
+    bounds = [
+        case_bootstrap_ci(
+            rows[column].to_numpy(),
+            rows["case_key"].to_numpy(),
+            group_seed(seed, (column, *key)),
+            n_boot,
+            level,
+        )  # fmt: skip
+        for key, rows in groups
+    ]
+    table["ci_low"] = [b[0] for b in bounds]
+    table["ci_high"] = [b[1] for b in bounds]
+    return table
+
+
+def summarise(
+    masks: pd.DataFrame, by: str, seed: int, n_boot: int = N_BOOTSTRAP, level: float = CI_LEVEL
+) -> pd.DataFrame:
+    """Per-group statistics; n_cases counts (dataset, case) pairs, not case names."""
+    keys = [*RUN_KEYS, by]
+    grouped = masks.groupby(keys, sort=True, observed=True)
+    table = grouped.agg(
+        n_masks=("mask_id", "nunique"),
+        n_cases=("case_key", "nunique"),
+        n_images=("uid", "nunique"),
+        mean_dice=("dice", "mean"),
+        median_dice=("dice", "median"),
+        std_dice=("dice", "std"),
+        mean_iou=("iou", "mean"),
+    ).reset_index()
+    return _with_ci(table, grouped, "dice", seed, n_boot, level)
+
+
+def overall(
+    masks: pd.DataFrame,
+    by_target: pd.DataFrame,
+    seed: int,
+    n_boot: int = N_BOOTSTRAP,
+    level: float = CI_LEVEL,
+) -> pd.DataFrame:
+    """Both weightings, because a large target otherwise hides how a model does on rare ones;
+    the CI is the mask-weighted mean's."""
+    grouped = masks.groupby(RUN_KEYS, sort=True, observed=True)
+    table = grouped.agg(
+        n_masks=("mask_id", "nunique"),
+        n_cases=("case_key", "nunique"),
+        n_targets=("target", "nunique"),
+        dice_mask_weighted=("dice", "mean"),
+    )
+    target_weighted = by_target.groupby(RUN_KEYS, sort=True, observed=True)["mean_dice"].mean()
+    table["dice_target_weighted"] = target_weighted
+    return _with_ci(table.reset_index(), grouped, "dice", seed, n_boot, level)
