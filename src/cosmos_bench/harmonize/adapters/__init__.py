@@ -8,71 +8,35 @@ maps ("layers"): one for almost every dataset, more only where a dataset's struc
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import numpy as np
-
 from cosmos_bench.catalog.cards import Part
-from cosmos_bench.harmonize.orientation import Volume
+from cosmos_bench.harmonize.adapters import (
+    dicom,
+    images2d,
+    medsam_npz,
+    structures,
+    tiff_stack,
+    volumes,
+)
+from cosmos_bench.harmonize.adapters.case import Case, pack_layers
 
-
-@dataclass
-class Case:
-    """One patient/volume/source image (or one cine frame of it)."""
-
-    case_id: str
-    image: Volume | np.ndarray
-    layers: list[Volume] | list[np.ndarray]
-    spacing: tuple[float, float] | None = None  # 2D only; None when the source has no spacing
-    frame: str = ""  # "t05" for the sixth frame of a cine series
-    # structure files of the case that the card's `structures` map does not name (left out)
-    unmapped: tuple[str, ...] = ()
-
-    @property
-    def is_3d(self) -> bool:
-        return isinstance(self.image, Volume)
+__all__ = ["READERS", "Case", "Reader", "pack_layers", "reader_for"]
 
 
 Reader = Callable[[Path, Part, str], Iterator[Case]]
 
+READERS: dict[str, Reader] = {
+    "volume-pairs": volumes.read_cases,
+    "image-mask-pairs": images2d.read_cases,
+    "medsam-npz": medsam_npz.read_cases,
+    "dicom-series": dicom.read_cases,
+    "tiff-stack": tiff_stack.read_cases,
+    "structure-files": structures.read_cases,
+}
+
 
 def reader_for(part: Part) -> Reader:
     """The adapter named by the part's format.adapter."""
-    from cosmos_bench.harmonize.adapters import (
-        dicom,
-        images2d,
-        medsam_npz,
-        structures,
-        tiff_stack,
-        volumes,
-    )
-
-    return {
-        "volume-pairs": volumes.read_cases,
-        "image-mask-pairs": images2d.read_cases,
-        "medsam-npz": medsam_npz.read_cases,
-        "dicom-series": dicom.read_cases,
-        "tiff-stack": tiff_stack.read_cases,
-        "structure-files": structures.read_cases,
-    }[part.format["adapter"]]
-
-
-def pack_layers(masks: Iterable[tuple[int, np.ndarray]]) -> list[np.ndarray]:
-    """Put (value, binary mask) pairs into as few label maps as possible without overlap.
-
-    Greedy first fit in the given order: non-overlapping structures share layer 0, so the
-    common case stays one label map; an overlapping one opens the next layer.
-    """
-    layers: list[np.ndarray] = []
-    for value, mask in masks:
-        for layer in layers:
-            if not layer[mask].any():
-                layer[mask] = value
-                break
-        else:
-            layer = np.zeros(mask.shape, np.uint16)
-            layer[mask] = value
-            layers.append(layer)
-    return layers
+    return READERS[part.format["adapter"]]

@@ -15,7 +15,7 @@ import SimpleITK as sitk
 
 from cosmos_bench.catalog.cards import Part
 from cosmos_bench.core.errors import CosmosError
-from cosmos_bench.harmonize.adapters import Case
+from cosmos_bench.harmonize.adapters.case import Case
 from cosmos_bench.harmonize.adapters.images2d import read_mask
 from cosmos_bench.harmonize.adapters.pairs import cases, fill
 from cosmos_bench.harmonize.adapters.volumes import read_image

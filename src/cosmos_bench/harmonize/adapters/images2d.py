@@ -12,7 +12,7 @@ from PIL import Image
 
 from cosmos_bench.catalog.cards import Part
 from cosmos_bench.core.errors import CosmosError, unreadable
-from cosmos_bench.harmonize.adapters import Case
+from cosmos_bench.harmonize.adapters.case import Case
 from cosmos_bench.harmonize.adapters.pairs import pairs
 
 SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".ppm", ".ppm.gz")

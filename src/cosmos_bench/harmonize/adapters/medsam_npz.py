@@ -10,7 +10,7 @@ import SimpleITK as sitk
 
 from cosmos_bench.catalog.cards import Part
 from cosmos_bench.core.errors import CosmosError
-from cosmos_bench.harmonize.adapters import Case
+from cosmos_bench.harmonize.adapters.case import Case
 from cosmos_bench.harmonize.adapters.pairs import image_files
 from cosmos_bench.harmonize.orientation import canonical
 

@@ -19,7 +19,7 @@ import SimpleITK as sitk
 
 from cosmos_bench.catalog.cards import Part
 from cosmos_bench.core.errors import CosmosError
-from cosmos_bench.harmonize.adapters import Case, pack_layers
+from cosmos_bench.harmonize.adapters.case import Case, pack_layers
 from cosmos_bench.harmonize.adapters.images2d import SUFFIXES, read_image, read_mask
 from cosmos_bench.harmonize.adapters.pairs import cases, fill, report_skipped, skips_unlabelled
 from cosmos_bench.harmonize.adapters.volumes import as_2d, is_2d, select_channel

@@ -13,7 +13,7 @@ from PIL import Image, ImageSequence
 
 from cosmos_bench.catalog.cards import Part
 from cosmos_bench.core.errors import CosmosError, unreadable
-from cosmos_bench.harmonize.adapters import Case
+from cosmos_bench.harmonize.adapters.case import Case
 from cosmos_bench.harmonize.adapters.images2d import as_array
 from cosmos_bench.harmonize.adapters.pairs import pairs
 from cosmos_bench.harmonize.orientation import Volume

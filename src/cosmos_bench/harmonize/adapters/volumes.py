@@ -21,7 +21,7 @@ from nibabel.filebasedimages import ImageFileError
 
 from cosmos_bench.catalog.cards import Part
 from cosmos_bench.core.errors import CosmosError, unreadable
-from cosmos_bench.harmonize.adapters import Case
+from cosmos_bench.harmonize.adapters.case import Case
 from cosmos_bench.harmonize.adapters.pairs import pairs
 from cosmos_bench.harmonize.orientation import canonical
 
