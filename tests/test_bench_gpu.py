@@ -53,13 +53,13 @@ def test_gpu_benchmark_dry_run(tmp_path: Path) -> None:
         for key in ("images_per_s", "prompts_per_s", "seconds", "warmup_seconds",
                     "peak_memory_bytes", "tflops_per_s", "mfu", "ratio"):  # fmt: skip
             assert positive(run[key]), (key, run[key])
-        assert run["prompts"] == run["images"] * 5  # one mask per slice, S2-S6
-        assert math.isclose(run["prompts_per_s"], 5 * run["images_per_s"])
+        assert run["prompts"] == run["images"] * 2 * 5  # two masks per slice, S2-S6
+        assert math.isclose(run["prompts_per_s"], 10 * run["images_per_s"])
         assert share(run["encoder_share"]) and share(run["prompt_share"])
     assert runs["fp32", "eager"]["ratio"] == 1.0
 
     (agree,) = result["agreement"]
-    assert (agree["a"], agree["b"], agree["prompts"]) == ("fp32", "bf16", 5)
+    assert (agree["a"], agree["b"], agree["prompts"]) == ("fp32", "bf16", 20)  # a batch
     for rule in ("score_rule", "oracle"):
         x = agree[rule]
         assert share(x["identical_share"]) and share(x["dice_a"]) and share(x["dice_b"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import zipfile
 from pathlib import Path
 
@@ -54,7 +55,43 @@ def test_unpinned_records_and_warns_strict_refuses(
         download(toy, tmp_path / "downloads", tmp_path, Fetching(strict=True))
     manifest = download(toy, tmp_path / "downloads", tmp_path)
     assert read_manifest(manifest) == {"toy.zip": sha256_file(archive)}
-    assert "pins no sha256" in capsys.readouterr().err
+    assert "the card pins no checksum" in capsys.readouterr().err
+
+
+def test_an_md5_pin_is_verified_and_the_manifest_keeps_the_sha256(
+    tmp_path: Path, archive: Path
+) -> None:
+    """Zenodo publishes an md5 per file: such a pin is checked on the whole file, strict mode
+    accepts it, and SHA256SUMS records the sha256 as for any source."""
+    md5 = hashlib.md5(archive.read_bytes()).hexdigest()
+    toy = card({"url": "file:toy.zip", "md5": md5, "checksum_source": "https://zenodo.org/x"})
+    assert toy.checksum == "md5"
+    manifest = download(toy, tmp_path / "downloads", tmp_path, Fetching(strict=True))
+    assert read_manifest(manifest) == {"toy.zip": sha256_file(archive)}
+    wrong = card({"url": "file:toy.zip", "md5": "0" * 32})
+    with pytest.raises(ChecksumError, match=f"md5 mismatch: expected {'0' * 32}, got {md5}"):
+        download(wrong, tmp_path / "again", tmp_path)
+    assert not any((tmp_path / "again").iterdir())
+
+
+def test_a_source_with_no_published_checksum_says_so_and_strict_refuses_it(
+    tmp_path: Path, archive: Path, capsys: pytest.CaptureFixture
+) -> None:
+    toy = card({"url": "file:toy.zip", "checksum": "unpublished", "checksum_note": "a form"})
+    assert toy.checksum == "unpublished"
+    with pytest.raises(ConfigError, match=r"no checksum of its source is published"):
+        download(toy, tmp_path / "downloads", tmp_path, Fetching(strict=True))
+    download(toy, tmp_path / "downloads", tmp_path)
+    assert "no checksum of it is published" in capsys.readouterr().err
+
+
+def test_the_checksum_kind_of_a_card() -> None:
+    files = [{"url": "a", "sha256": "a" * 64}, {"url": "b", "md5": "b" * 32}]
+    assert card({"files": files}).checksum == "md5"
+    assert card({"files": files[:1]}).checksum == "sha256"
+    assert card({"files": [*files, {"url": "c"}]}).checksum == "partial"
+    assert card({"url": "c"}).checksum == "none"
+    assert card({"path": "d", "sha256": {"x": "a" * 64}}).checksum == "sha256"
 
 
 def test_local_folder_source(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """`cosmos-bench`: questions a user asks about the catalog before and during a run.
 
 cosmos-bench datasets list [--all]    the 53 COSMOS cards (--all: every card): id, modalities,
-                                      targets, access, licence, size, confidence
+                                      targets, access, licence, size, confidence, checksum
 cosmos-bench datasets summary [--all] datasets / modalities / objects / targets vs the paper
 cosmos-bench datasets status          downloaded / verified / unpacked / harmonized
 cosmos-bench datasets explain ID      what a dataset needs from the user
@@ -47,6 +47,7 @@ def list_row(card: Card) -> list[str]:
         card.raw["licence"][:28],
         card.source.get("size", "?"),
         card.raw.get("confidence", "high"),
+        card.checksum,
     ]
 
 
@@ -126,6 +127,7 @@ def main(argv: list[str] | None = None) -> None:
         raise CosmosError("no dataset cards", path=str(args.root / "config" / "datasets"))
     if args.command == "list":
         header = ["#", "dataset", "modalities", "targets", "access", "licence", "size", "conf."]
+        header.append("checksum")
         print(table([list_row(c) for c in cards], header))
         print(f"{len(cards)} cards")
     elif args.command == "summary":

@@ -19,14 +19,20 @@ from cosmos_bench.acquire.sources import (
     explain,
     manual_file,
 )
-from cosmos_bench.catalog.cards import Card, load_card, load_ontology
+from cosmos_bench.catalog.cards import Card, load_card, load_ontology, pin_of
 from cosmos_bench.core.errors import ChecksumError, ConfigError, CosmosError, run_cli
 
 
-def _warn_unpinned(dataset: str, manifest: Path) -> None:
+def _warn_unpinned(card: Card, manifest: Path) -> None:
+    why = (
+        "no checksum of it is published"
+        if card.checksum == "unpublished"
+        else "the card pins no checksum"
+    )
     print(
-        f"[{dataset}] warning: the card pins no sha256; recorded what was downloaded in "
-        f"{manifest}. Copy it into the card to detect a changed or corrupt source next time.",
+        f"[{card.id}] warning: {why}; recorded the sha256 of what was downloaded in "
+        f"{manifest}. Pin it in the card (checksum_source: where you got the file) to detect a "
+        "changed or corrupt source next time.",
         file=sys.stderr,
     )
 
@@ -55,6 +61,7 @@ def _fetch_file(card: Card, entry: dict, out_dir: Path, root: Path, fetching: Fe
             out_dir / archive_name(entry),
             dataset=card.id,
             sha256=entry.get("sha256") or None,
+            md5=entry.get("md5") or None,
             base_dir=root,
         )
     except ChecksumError:
@@ -83,7 +90,7 @@ def download(card: Card, out_dir: Path, root: Path, fetching: Fetching = Fetchin
         _check_strict(card, fetching, unpinned)
         hashes = fetch_local_tree(root / source["path"], dataset=card.id, sha256s=pinned)
     else:
-        unpinned = any(not entry.get("sha256") for entry in card.source_files)
+        unpinned = not all(pin_of(entry) for entry in card.source_files)
         _check_strict(card, fetching, unpinned)
         hashes = {
             archive_name(entry): _fetch_file(card, entry, out_dir, root, fetching)
@@ -91,16 +98,22 @@ def download(card: Card, out_dir: Path, root: Path, fetching: Fetching = Fetchin
         }
     write_manifest(manifest, hashes)
     if unpinned:
-        _warn_unpinned(card.id, manifest)
+        _warn_unpinned(card, manifest)
     return manifest
 
 
 def _check_strict(card: Card, fetching: Fetching, unpinned: bool) -> None:
     if fetching.strict and unpinned:
+        why = (
+            "no checksum of its source is published (checksum: unpublished)"
+            if card.checksum == "unpublished"
+            else "the card pins no sha256 or md5 for some source file"
+        )
         raise ConfigError(
-            "the card pins no sha256 for some source file and strict_checksums is on",
+            f"{why} and strict_checksums is on",
             dataset=card.id,
-            fix="add the sha256 to the card's source, or turn strict_checksums off",
+            fix="pin the sha256 of a copy you trust in the card's source, or turn "
+            "strict_checksums off",
         )
 
 

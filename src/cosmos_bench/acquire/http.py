@@ -1,4 +1,4 @@
-"""Fetch dataset and weight files with resume, retries and sha256 checks.
+"""Fetch dataset and weight files with resume, retries and sha256 (or md5) checks.
 
 Public hosts are slow, flaky and sometimes answer with a login page; every failure here ends in a
 CosmosError that says which dataset and file failed and what the user can do about it.
@@ -21,7 +21,7 @@ from urllib.parse import unquote, urlsplit
 import requests
 
 from cosmos_bench.core.errors import ChecksumError, CosmosError, run_cli
-from cosmos_bench.core.hashing import CHUNK, sha256_file
+from cosmos_bench.core.hashing import CHUNK, file_digest, sha256_file
 
 # A dropped connection loses the chunk being read, so network reads stay small to resume closely.
 NET_CHUNK = 1 << 16
@@ -73,6 +73,7 @@ def fetch(
     *,
     dataset: str,
     sha256: str | None,
+    md5: str | None = None,
     timeout: float = 60.0,
     retries: int = 5,
     base_dir: Path | None = None,
@@ -80,8 +81,9 @@ def fetch(
 ) -> str:
     """Download or copy `url` to `dest` atomically and return its sha256.
 
-    `sha256=None` accepts any content (the caller records and warns). `sleep` is injectable so
-    tests need not wait for the backoff.
+    `sha256=None` accepts any content (the caller records and warns); an `md5` (a publisher that
+    lists nothing stronger) is checked on the complete file before it is renamed. `sleep` is
+    injectable so tests need not wait for the backoff.
     """
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
@@ -96,6 +98,11 @@ def fetch(
     if sha256 is not None and actual != sha256.lower():
         part.unlink(missing_ok=True)
         raise ChecksumError(dataset=dataset, path=url, expected=sha256.lower(), actual=actual)
+    if md5 is not None and (got := file_digest(part, "md5")) != md5.lower():
+        part.unlink(missing_ok=True)
+        raise ChecksumError(
+            dataset=dataset, path=url, expected=md5.lower(), actual=got, algorithm="md5"
+        )
     os.replace(part, dest)
     return actual
 

@@ -8,7 +8,7 @@ from importlib import resources
 from pathlib import Path
 from urllib.parse import urlparse
 
-from cosmos_bench.catalog.cards import Card
+from cosmos_bench.catalog.cards import Card, pin_of
 
 MANIFEST = "SHA256SUMS"
 
@@ -71,8 +71,9 @@ def explain(card: Card, manual_dir: Path) -> str:
         f"  then place in {manual_dir / card.id}/:",
     ]
     for entry in card.source_files:
-        pin = entry.get("sha256") or "not known yet (recorded on first use)"
-        lines.append(f"    {archive_name(entry)}  (from {entry['url']}; sha256 {pin})")
+        kind = pin_of(entry)
+        pin = f"{kind} {entry[kind]}" if kind else "checksum not known yet (recorded on first use)"
+        lines.append(f"    {archive_name(entry)}  (from {entry['url']}; {pin})")
     return "\n".join(lines)
 
 

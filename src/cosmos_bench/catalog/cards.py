@@ -59,6 +59,11 @@ class Part:
         return {f"{self.modality}/{obj}" for obj in self.objects}
 
 
+def pin_of(entry: dict) -> str | None:
+    """The strongest checksum a source file entry pins: `sha256`, else `md5`, else None."""
+    return next((kind for kind in ("sha256", "md5") if entry.get(kind)), None)
+
+
 @dataclass(frozen=True)
 class Card:
     """One dataset card, validated; `parts` is the one place adapters read layout from."""
@@ -93,9 +98,23 @@ class Card:
         if "files" in source:
             return source["files"]
         if "url" in source:
-            keys = ("url", "filename", "sha256")
+            keys = ("url", "filename", "sha256", "md5")
             return [{k: source[k] for k in keys if k in source}]
         return []
+
+    @property
+    def checksum(self) -> str:
+        """How the source is pinned: `sha256`, `md5` (some file by md5 only), `unpublished`
+        (the card says no checksum is published), `partial` or `none`."""
+        source = self.source
+        if source.get("checksum") == "unpublished":
+            return "unpublished"
+        if "path" in source:
+            return "sha256" if source.get("sha256") else "none"
+        pins = [pin_of(entry) for entry in self.source_files]
+        if all(pins):
+            return "md5" if "md5" in pins else "sha256"
+        return "partial" if any(pins) else "none"
 
     @property
     def objects(self) -> list[str]:

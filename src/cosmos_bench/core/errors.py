@@ -30,17 +30,19 @@ class CosmosError(Exception):
 
 
 class ChecksumError(CosmosError):
-    """A downloaded or local file whose sha256 differs from the one its card pins."""
+    """A downloaded or local file whose sha256 (or md5) differs from the one its card pins."""
 
-    def __init__(self, *, dataset: str, path: str, expected: str, actual: str) -> None:
+    def __init__(
+        self, *, dataset: str, path: str, expected: str, actual: str, algorithm: str = "sha256"
+    ) -> None:
         self.expected = expected
         self.actual = actual
         super().__init__(
-            f"sha256 mismatch: expected {expected}, got {actual}",
+            f"{algorithm} mismatch: expected {expected}, got {actual}",
             dataset=dataset,
             path=path,
             fix="the file is corrupt or the source changed; delete it and download again, "
-            "or update the card's sha256 only if you trust the new file",
+            f"or update the card's {algorithm} only if you trust the new file",
         )
 
 
