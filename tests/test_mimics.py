@@ -4,10 +4,15 @@ Each mimic is a tiny archive in the dataset's real layout (tests/mimics). It is 
 loopback HTTP server under the card's real URL (through `mirrors`) or placed in the manual
 folder of a gated dataset, so the card's URLs, file names, patterns, label values and adapter
 are all exercised; harmonization must produce exactly the card's targets.
+
+The mimics carry their own test pins: a card's real pins (sha256 or md5 of the upstream file)
+are swapped for the mimic files' sha256, and the download runs with strict_checksums on, so
+the pinned path is the one exercised; the real pins stay in the cards.
 """
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import pytest
@@ -20,6 +25,7 @@ from cosmos_bench.acquire.sources import GATED, Fetching, archive_name
 from cosmos_bench.acquire.unpack import unpack_source
 from cosmos_bench.catalog.cards import Card, cosmos_ids, load_card, load_ontology
 from cosmos_bench.core.errors import CosmosError
+from cosmos_bench.core.hashing import sha256_file
 from cosmos_bench.harmonize.dataset import Settings, harmonize
 from cosmos_bench.harmonize.index import read_index
 
@@ -28,12 +34,27 @@ ONTOLOGY = load_ontology(ROOT)
 COSMOS = cosmos_ids(ROOT)
 
 
+def with_test_pins(card: Card, served: Path) -> Card:
+    """The card with each source file pinned by the sha256 of its mimic (upstream pins and
+    `checksum: unpublished` dropped)."""
+    raw = copy.deepcopy(card.raw)
+    source = raw["source"]
+    for key in ("md5", "checksum", "checksum_note"):
+        source.pop(key, None)
+    for entry in source.get("files", [source]):
+        entry.pop("md5", None)
+        entry["sha256"] = sha256_file(served / archive_name(entry))
+    return Card(raw)
+
+
 def fetch_mimic(card: Card, tmp: Path) -> Path:
-    """Build, serve, download and unpack one card's mimic; return the unpacked folder."""
+    """Build, serve, download (strict, with the mimic's pins) and unpack one card's mimic;
+    return the unpacked folder."""
     dataset = card.id
     served = tmp / "served"
     served.mkdir()
     BUILDERS[dataset](served)
+    card = with_test_pins(card, served)
     entries = card.source_files
     files = {
         f"/{dataset}/{archive_name(e)}": (served / archive_name(e)).read_bytes() for e in entries
@@ -46,7 +67,7 @@ def fetch_mimic(card: Card, tmp: Path) -> Path:
             (manual / archive_name(e)).write_bytes(files[f"/{dataset}/{archive_name(e)}"])
     with serve(files) as (base, _log):
         mirrors = {e["url"]: f"{base}/{dataset}/{archive_name(e)}" for e in entries}
-        fetching = Fetching(mirrors=mirrors, manual_dir=Path("manual"))
+        fetching = Fetching(mirrors=mirrors, manual_dir=Path("manual"), strict=True)
         manifest = download(card, tmp / "downloads", tmp, fetching)
     unpack_source(card, manifest, tmp / "raw", tmp)
     return tmp / "raw"
