@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 Builder = Callable[[Path], None]
-GROUPS = ("abdomen_ct", "mri", "images2d", "special")
+GROUPS = ("abdomen_ct", "totalsegmentator", "mri", "images2d", "special")
 
 
 def builders() -> dict[str, Builder]:

@@ -258,25 +258,6 @@ def build_word(out: Path) -> None:
     shutil.rmtree(out / "_tree")
 
 
-def build_totalsegmentator(out: Path) -> None:
-    """Three cases; every case has all 104 files, each structure non-empty in one case."""
-    import yaml
-
-    card = Path(__file__).parents[2] / "config" / "datasets" / "totalsegmentator.yaml"
-    names = list(yaml.safe_load(card.read_text())["structures"])
-    root = out / "_tree" / "Totalsegmentator_dataset"
-    for c in range(3):
-        mine = list(range(c, len(names), 3))
-        image, labels = grid([k + 1 for k in mine], seed=c)
-        write_sitk(image, root / f"s{c:04d}" / "ct.nii.gz", SPACING)
-        for k, name in enumerate(names):
-            mask = (labels == k + 1).astype(np.uint8)
-            write_sitk(mask, root / f"s{c:04d}" / "segmentations" / f"{name}.nii.gz", SPACING)
-    (root / "meta.csv").write_text("image_id;age;gender\ns0000;60;m\ns0001;55;f\ns0002;70;m\n")
-    zip_tree(out / "_tree", out / "Totalsegmentator_dataset.zip")
-    shutil.rmtree(out / "_tree")
-
-
 BUILDERS = {
     "abdomenct-1k": build_abdomenct_1k,
     "amos22": build_amos22,
@@ -290,5 +271,4 @@ BUILDERS = {
     "sliver07": build_sliver07,
     "verse": build_verse,
     "word": build_word,
-    "totalsegmentator": build_totalsegmentator,
 }
