@@ -29,7 +29,28 @@ def test_summary_counts_the_catalog_against_the_paper(capsys) -> None:
     main(["--root", str(ROOT), "datasets", "summary"])
     out = capsys.readouterr().out
     assert "datasets          53      53" in out
-    assert "targets per modality:" in out and "unresolved cards" in out
+    assert "targets per modality:" in out
+    assert "unusable cards, counted apart (2: no masks to harmonize):" in out
+    assert "  ixi: IXI ships no" in out
+    assert "no dataset harmonized yet" in out
+
+
+def test_summary_counts_harmonized_images_and_masks_beside_the_paper(
+    tiny_root: Path, capsys
+) -> None:
+    from cosmos_bench.catalog.cards import load_card, load_ontology
+    from cosmos_bench.harmonize.dataset import harmonize
+
+    card = load_card(tiny_root, "tiny", load_ontology(tiny_root))
+    out_dir = tiny_root / "results" / "harmonized" / "tiny"
+    index = harmonize(card, tiny_root / "raw", out_dir / "index.parquet", out_dir / "shards")
+    main(["--root", str(tiny_root), "datasets", "summary", "--all"])
+    out = capsys.readouterr().out
+    images, masks = index.uid.nunique(), len(index)
+    assert images > 1 and masks > images  # the tiny volume has two objects on most slices
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.strip()}
+    assert rows["tiny"] == [str(images), str(masks)]
+    assert "COSMOS 1050K (paper)  1,050,311  6,033,198" in out
 
 
 def test_status_follows_the_results_tree(tmp_path: Path, capsys) -> None:

@@ -2,7 +2,8 @@
 
 cosmos-bench datasets list [--all]    the 53 COSMOS cards (--all: every card): id, modalities,
                                       targets, access, licence, size, confidence, checksum
-cosmos-bench datasets summary [--all] datasets / modalities / objects / targets vs the paper
+cosmos-bench datasets summary [--all] datasets / modalities / objects / targets vs the paper;
+                                      images and masks of what is harmonized
 cosmos-bench datasets status          downloaded / verified / unpacked / harmonized
 cosmos-bench datasets explain ID      what a dataset needs from the user
 """
@@ -16,6 +17,7 @@ from cosmos_bench.acquire.manifest import read_manifest
 from cosmos_bench.acquire.sources import MANIFEST, archive_name, explain
 from cosmos_bench.catalog.cards import (
     PAPER_COUNTS,
+    PAPER_TOTALS,
     Card,
     all_cards,
     cosmos_ids,
@@ -25,6 +27,7 @@ from cosmos_bench.catalog.cards import (
 )
 from cosmos_bench.catalog.schema import read_yaml
 from cosmos_bench.core.errors import CosmosError, run_cli
+from cosmos_bench.harmonize.index import index_counts
 
 RESULTS = Path("results")
 
@@ -62,10 +65,28 @@ def summary(cards: list[Card]) -> str:
             by_modality.setdefault(modality, set()).add(obj)
     lines.append("\ntargets per modality:")
     lines += [f"  {m:20} {len(o):>3}" for m, o in sorted(by_modality.items())]
-    unresolved = [c.id for c in cards if "unresolved" in c.raw]
-    if unresolved:
-        lines.append(f"\nunresolved cards (no label source known): {', '.join(unresolved)}")
+    unusable = [c for c in cards if "unresolved" in c.raw]
+    if unusable:
+        lines.append(f"\nunusable cards, counted apart ({len(unusable)}: no masks to harmonize):")
+        lines += [f"  {c.id}: {' '.join(c.raw['unresolved'].split())[:160]}" for c in unusable]
     return "\n".join(lines)
+
+
+def harmonized_summary(cards: list[Card], results: Path) -> str:
+    """Images and masks of every harmonized dataset beside the paper's totals (its per-dataset
+    counts, Table 1, are not public)."""
+    rows, images, masks = [], 0, 0
+    for card in cards:
+        index = results / "harmonized" / card.id / "index.parquet"
+        if index.exists():
+            n_images, n_masks = index_counts(index)
+            images, masks = images + n_images, masks + n_masks
+            rows.append([card.id, f"{n_images:,}", f"{n_masks:,}"])
+    if not rows:
+        return f"\nno dataset harmonized yet under {results}/harmonized"
+    rows.append([f"total ({len(rows)} datasets)", f"{images:,}", f"{masks:,}"])
+    rows.append(["COSMOS 1050K (paper)", *(f"{PAPER_TOTALS[k]:,}" for k in ("images", "masks"))])
+    return "\nharmonized so far:\n" + table(rows, ["dataset", "images", "masks"])
 
 
 def table(rows: list[list[str]], header: list[str]) -> str:
@@ -77,14 +98,17 @@ def table(rows: list[list[str]], header: list[str]) -> str:
 
 
 def verified(card: Card, manifest: Path) -> str:
-    """Whether the recorded hashes match the card's pins ('unpinned' when it pins none)."""
+    """Whether the recorded hashes match the card's pins ('unpinned' when it pins none). An
+    md5-only pin was checked by the download itself (the manifest records sha256s)."""
+    if card.checksum in ("none", "unpublished"):
+        return "unpinned"
     pins = card.source.get("sha256") if "path" in card.source else None
     if "path" not in card.source:
         pins = {archive_name(e): e["sha256"] for e in card.source_files if e.get("sha256")}
-    if not pins:
-        return "unpinned"
     seen = read_manifest(manifest)
-    return "yes" if all(seen.get(name) == sha for name, sha in pins.items()) else "MISMATCH"
+    if not all(seen.get(name) == sha for name, sha in (pins or {}).items()):
+        return "MISMATCH"
+    return "yes (md5 at download)" if card.checksum == "md5" else "yes"
 
 
 def status_row(card: Card, results: Path) -> list[str]:
@@ -132,6 +156,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{len(cards)} cards")
     elif args.command == "summary":
         print(summary(cards))
+        print(harmonized_summary(cards, args.root / RESULTS))
     else:
         rows = [status_row(c, args.root / RESULTS) for c in cards]
         print(table(rows, ["dataset", "downloaded", "verified", "unpacked", "harmonized"]))

@@ -25,6 +25,7 @@ rule report:
         finetune=expand("results/finetune/{run}/weights.json", run=FINETUNE_RUNS),
         losses=expand("results/finetune/{run}/loss.csv", run=FINETUNE_RUNS),
         propagation=all_propagation,
+        indexes=expand("results/harmonized/{dataset}/index.parquet", dataset=DATASETS),
     output:
         html=report(
             "results/report/index.html",
@@ -62,4 +63,4 @@ rule report:
         "--figures-dir results/figures --html {output.html} --summary {output.summary} "
         "--provenance {input.provenance} --benchmarks benchmarks/runs "
         "--bootstrap {params.bootstrap} --ci-level {params.level} --finetune {params.runs} "
-        "--propagation {input.propagation} > {log} 2>&1"
+        "--propagation {input.propagation} --indexes {input.indexes} > {log} 2>&1"

@@ -185,6 +185,8 @@ def cosmos_ids(root: Path) -> list[str]:
 
 
 PAPER_COUNTS = {"datasets": 53, "modalities": 18, "objects": 84, "targets": 125}
+#: COSMOS 1050K's totals (the paper); its per-dataset counts (Table 1) are not public
+PAPER_TOTALS = {"images": 1_050_311, "masks": 6_033_198}
 
 
 def counts(cards: list[Card]) -> dict[str, int]:

@@ -38,3 +38,9 @@ def read_index(path: Path) -> pd.DataFrame:
             fix="rerun harmonization for this dataset (delete results/harmonized/<dataset>)",
         )
     return table.to_pandas()
+
+
+def index_counts(path: Path) -> tuple[int, int]:
+    """(images, masks) of a harmonized dataset, read from its index's uid column only."""
+    uids = pq.read_table(path, columns=["uid"]).column("uid")
+    return len(uids.unique()), len(uids)

@@ -25,6 +25,7 @@ import pandas as pd
 from cosmos_bench.contracts import SCORE_SCHEMA
 from cosmos_bench.core.atomic import write_bytes
 from cosmos_bench.core.errors import CosmosError
+from cosmos_bench.harmonize.index import index_counts
 from cosmos_bench.report import figures
 from cosmos_bench.report.aggregate import aggregate
 from cosmos_bench.report.page import write_html
@@ -134,8 +135,10 @@ def build_report(
     level: float = CI_LEVEL,
     run_dirs: Iterable[Path] = (),
     propagation: Iterable[Path] = (),
+    indexes: Iterable[Path] = (),
 ) -> None:
-    """Load, aggregate, write tables, figures, the HTML page and the summary, naming each."""
+    """Load, aggregate, write tables, figures, the HTML page and the summary, naming each.
+    `indexes` (harmonized/{dataset}/index.parquet) give the catalog section its counts."""
     scores = load_scores(score_paths)
     runs = load_runs(run_dirs)
     frames = [pd.read_parquet(p) for p in propagation]
@@ -160,6 +163,8 @@ def build_report(
                 Path(benchmarks), scores["dataset"].unique(), scores["model"].unique()
             ),
         }
+    harmonized = {Path(p).parent.name: index_counts(Path(p)) for p in indexes}
+    provenance = {**provenance, "harmonized": dict(sorted(harmonized.items()))}
     write_html(tables, paths, Path(html_path), provenance, runs)
     print(f"report: wrote {html_path}", flush=True)
     if summary:
@@ -203,6 +208,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--propagation", nargs="*", type=Path, default=[],
         help="3D propagation tables (cosmos_bench.propagation)",
     )  # fmt: skip
+    parser.add_argument(
+        "--indexes", nargs="*", type=Path, default=[],
+        help="the harmonized indexes, for the catalog's image and mask counts",
+    )  # fmt: skip
     return parser.parse_args(argv)
 
 
@@ -213,5 +222,5 @@ def main(argv: list[str] | None = None) -> None:
     build_report(
         args.scores, args.tables_dir, args.figures_dir, args.html, provenance,
         args.summary, args.benchmarks, args.bootstrap, args.ci_level, args.finetune,
-        args.propagation,
+        args.propagation, args.indexes,
     )  # fmt: skip
