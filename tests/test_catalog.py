@@ -81,6 +81,26 @@ def test_card_schema_error_names_the_key(tiny_root: Path) -> None:
         load_card(tiny_root, "tiny", load_ontology(tiny_root))
 
 
+def run_config(name: str) -> dict:
+    """config/config.yaml overlaid with config/<name>, as `--configfile` does."""
+    config = copy.deepcopy(DEFAULT)
+    config.update(yaml.safe_load((ROOT / "config" / name).read_text()))
+    return config
+
+
+def test_the_full_run_is_the_papers_experiment_and_the_zoo_runs_beside_it() -> None:
+    """cosmos.yaml: SAM ViT-B and ViT-H under S1-S6 on every usable COSMOS card (oracle and
+    score selection come with every multimask answer); cosmos-zoo.yaml: the modern zoo."""
+    paper = run_config("cosmos.yaml")
+    cards, models = resolve(paper, ROOT)
+    assert set(models) == {"sam-vit-b", "sam-vit-h"}
+    assert paper["strategies"] == ["S1", "S2", "S3", "S4", "S5", "S6"]
+    assert len(cards) == 51 and paper["harmonize"]["min_mask_pixels"] == 50
+    zoo = run_config("cosmos-zoo.yaml")
+    _, models = resolve(zoo, ROOT)
+    assert {"medsam", "litemedsam", "sam2.1-hiera-t", "otsu-box"} <= set(models)
+
+
 def test_all_datasets_and_a_modality_filter() -> None:
     config = {**copy.deepcopy(DEFAULT), "datasets": "all", "modalities": ["CT"]}
     cards, _ = resolve(config, ROOT)
