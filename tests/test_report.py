@@ -53,7 +53,8 @@ def score_row(
         "split": split_of(dataset, case), "modality": modality, "object": obj,
         "target": f"{modality}/{obj}",
         "model": model, "strategy": strategy, "repeat": repeat, "click": 0, "selection": "single",
-        "dice": dice, "iou": dice / (2 - dice), "area_px": 100 + index,
+        "dice": dice, "iou": dice / (2 - dice), "nsd": min(1.0, dice + 0.05),
+        "hd95_mm": 20 * (1 - dice), "hd_px": 30 * (1 - dice), "area_px": 100 + index,
         "aspect_ratio": 0.5 + 0.1 * (index % 3), "intensity_difference": 10.0 + 3 * index,
         "f_final": 4.0 + (index % 2), "modality_code": 0 if modality == "CT" else 1,
     }  # fmt: skip
@@ -144,7 +145,9 @@ def test_mask_and_target_weighting_differ_on_unbalanced_targets() -> None:
 def test_aggregate_columns_and_groups(shards: list[Path]) -> None:
     tables = aggregate(load_scores(shards))
     stats = ["n_masks", "n_cases", "n_images", "mean_dice", "median_dice", "std_dice",
-             "mean_iou", "ci_low", "ci_high"]  # fmt: skip
+             "mean_iou", "mean_nsd", "mean_hd95_mm", "mean_hd_px", "ci_low", "ci_high",
+             "nsd_ci_low", "nsd_ci_high", "hd95_mm_ci_low", "hd95_mm_ci_high",
+             "hd_px_ci_low", "hd_px_ci_high"]  # fmt: skip
     assert list(tables["by_target"].columns) == ["model", "strategy", "selection", "target", *stats]
     assert list(tables["by_dataset"].columns) == ["model", "strategy", "selection", "dataset",
                                                    *stats]  # fmt: skip

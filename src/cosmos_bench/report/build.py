@@ -31,12 +31,14 @@ from cosmos_bench.report.aggregate import aggregate
 from cosmos_bench.report.page import write_html
 from cosmos_bench.report.provenance import stage_seconds
 from cosmos_bench.report.stats import CI_LEVEL, N_BOOTSTRAP
-from cosmos_bench.report.summaries import FACTORS, one_shot, per_mask
+from cosmos_bench.report.summaries import DISTANCES, FACTORS, one_shot, per_mask
 from cosmos_bench.report.summary import write_summary
 
 #: what the report reads of the score files (the rest of SCORE_SCHEMA stays on disk): every
-#: identity column before the metrics, Dice, IoU and the factors
-SCORE_COLUMNS = (*SCORE_SCHEMA.names[: SCORE_SCHEMA.names.index("dice")], "dice", "iou", *FACTORS)
+#: identity column before the metrics, Dice, IoU, the boundary metrics and the factors
+SCORE_COLUMNS = (
+    *SCORE_SCHEMA.names[: SCORE_SCHEMA.names.index("dice")], "dice", "iou", *DISTANCES, *FACTORS
+)
 
 
 SORT_KEYS = ["model", "dataset", "strategy", "mask_id", "repeat", "selection"]

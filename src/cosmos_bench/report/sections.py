@@ -17,7 +17,7 @@ import yaml
 from cosmos_bench.catalog.cards import PAPER_TOTALS
 from cosmos_bench.report import figures
 from cosmos_bench.report.html_table import SIGNIFICANT_P, _html_table, _names, _row_notes
-from cosmos_bench.report.summaries import FACTORS, RUN_KEYS
+from cosmos_bench.report.summaries import DISTANCES, FACTORS, RUN_KEYS
 
 PROVENANCE_LABELS = {
     "created": "Created",
@@ -83,15 +83,30 @@ _GROUP_COLUMNS = {
     "model": "model", "strategy": "strategy", "selection": "selection",
     "n_masks": "masks", "n_cases": "cases", "mean_dice": "mean Dice",
     "ci_low": "95% CI low", "ci_high": "95% CI high", "median_dice": "median Dice",
-    "std_dice": "std", "mean_iou": "mean IoU",
+    "std_dice": "std", "mean_iou": "mean IoU", "mean_nsd": "mean NSD", "nsd_ci": "NSD 95% CI",
+    "mean_hd95_mm": "mean HD95 (mm)", "hd95_mm_ci": "HD95 95% CI", "mean_hd_px": "mean HD (px)",
+    "hd_px_ci": "HD 95% CI",
 }  # fmt: skip
+
+
+def with_interval_cells(table: pd.DataFrame) -> pd.DataFrame:
+    """A copy with each boundary metric's CI as one `low-high` cell (`{metric}_ci`): three more
+    pairs of columns would make the group tables unreadable."""
+    table = table.copy()
+    for distance in DISTANCES:
+        digits = 3 if distance == "nsd" else 1
+        low, high = table[f"{distance}_ci_low"], table[f"{distance}_ci_high"]
+        table[f"{distance}_ci"] = [
+            f"{lo:.{digits}f}-{hi:.{digits}f}" for lo, hi in zip(low, high, strict=True)
+        ]
+    return table
 
 
 def _group_section(
     title: str, anchor: str, table: pd.DataFrame, by: str, provenance: Mapping[str, Any]
 ) -> str:
     """One table per group column value order (target, object, modality, dataset)."""
-    rows = table.sort_values([by, *RUN_KEYS], kind="mergesort")
+    rows = with_interval_cells(table.sort_values([by, *RUN_KEYS], kind="mergesort"))
     columns = {by: by, **_GROUP_COLUMNS}
     return f'<h2 id="{anchor}">{html.escape(title)}</h2>' + _html_table(
         rows, columns, _row_notes(rows, provenance), table_id=f"{anchor}-table"

@@ -19,6 +19,9 @@ RUN_KEYS = ["model", "strategy", "selection"]
 #: The paper's factors (Sec. 4.8), as the scoring step names them; `f_final` is the boundary
 #: complexity with the corrected Fourier rule (cosmos_bench.score.factors).
 FACTORS = ["area_px", "aspect_ratio", "intensity_difference", "f_final", "modality_code"]
+#: the boundary metrics each summary reports beside Dice and IoU, each with its own CI: NSD at
+#: the target's tolerance, HD95 in mm (px where the spacing is unknown) and the paper's HD in px
+DISTANCES = ["nsd", "hd95_mm", "hd_px"]
 
 
 def per_mask(scores: pd.DataFrame) -> pd.DataFrame:
@@ -26,9 +29,8 @@ def per_mask(scores: pd.DataFrame) -> pd.DataFrame:
     keys = [*RUN_KEYS, "mask_id"]
     grouped = scores.groupby(keys, sort=True, observed=True)
     first = ["dataset", "case", "split", "uid", "modality", "object", "target", *FACTORS]
-    masks = grouped.agg(
-        **{c: (c, "first") for c in first}, dice=("dice", "mean"), iou=("iou", "mean")
-    ).reset_index()
+    means = {c: (c, "mean") for c in ["dice", "iou", *DISTANCES]}
+    masks = grouped.agg(**{c: (c, "first") for c in first}, **means).reset_index()
     masks["case_key"] = masks["dataset"].astype(str) + "/" + masks["case"].astype(str)
     return masks
 
@@ -39,9 +41,16 @@ def one_shot(masks: pd.DataFrame) -> pd.DataFrame:
 
 
 def _with_ci(
-    table: pd.DataFrame, groups: Iterable, column: str, seed: int, n_boot: int, level: float
+    table: pd.DataFrame,
+    groups: Iterable,
+    column: str,
+    seed: int,
+    n_boot: int,
+    level: float,
+    prefix: str = "",
 ) -> pd.DataFrame:
-    """Add ci_low / ci_high of `column`'s mean to one row per group, in the table's order."""
+    """Add {prefix}ci_low / {prefix}ci_high of `column`'s mean to one row per group, in the
+    table's order."""
     bounds = [
         case_bootstrap_ci(
             rows[column].to_numpy(),
@@ -52,8 +61,8 @@ def _with_ci(
         )  # fmt: skip
         for key, rows in groups
     ]
-    table["ci_low"] = [b[0] for b in bounds]
-    table["ci_high"] = [b[1] for b in bounds]
+    table[f"{prefix}ci_low"] = [b[0] for b in bounds]
+    table[f"{prefix}ci_high"] = [b[1] for b in bounds]
     return table
 
 
@@ -71,8 +80,12 @@ def summarise(
         median_dice=("dice", "median"),
         std_dice=("dice", "std"),
         mean_iou=("iou", "mean"),
+        **{f"mean_{d}": (d, "mean") for d in DISTANCES},
     ).reset_index()
-    return _with_ci(table, grouped, "dice", seed, n_boot, level)
+    table = _with_ci(table, grouped, "dice", seed, n_boot, level)
+    for distance in DISTANCES:
+        table = _with_ci(table, grouped, distance, seed, n_boot, level, f"{distance}_")
+    return table
 
 
 def overall(

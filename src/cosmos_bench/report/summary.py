@@ -9,7 +9,7 @@ import pandas as pd
 
 from cosmos_bench.core.atomic import write_bytes
 from cosmos_bench.report.html_table import _fmt
-from cosmos_bench.report.sections import _GROUP_COLUMNS, coverage
+from cosmos_bench.report.sections import _GROUP_COLUMNS, coverage, with_interval_cells
 from cosmos_bench.report.summaries import RUN_KEYS
 
 
@@ -33,7 +33,9 @@ def write_summary(tables: Mapping[str, pd.DataFrame], out: Path, provenance: Map
         "dice_target_weighted": "Dice (target-weighted)",
     }  # fmt: skip
     lines += ["", "## Overall", "", _markdown_table(tables["overall"], overall_columns)]
-    by_target = tables["by_target"].sort_values(["target", *RUN_KEYS], kind="mergesort")
+    by_target = with_interval_cells(
+        tables["by_target"].sort_values(["target", *RUN_KEYS], kind="mergesort")
+    )
     lines += [
         "",
         "## Per target",
