@@ -1,7 +1,8 @@
-"""SAM, MedSAM and SAM 2.1 adapters at random init on CPU: the real architectures, end to end.
+"""SAM, MedSAM, SAM 2.1 and MedSAM2 adapters at random init on CPU: the real architectures, end
+to end.
 
-The image encoders always run at 1024x1024 (seconds each on a CPU), so every model encodes the
-two test images once as a batch and the first once alone; the other tests reuse those
+The image encoders run at 1024x1024 (MedSAM2: 512x512; seconds each on a CPU), so every model
+encodes the two test images once as a batch and the first once alone; the other tests reuse those
 embeddings. The encoder inputs are captured with a forward pre-hook and compared with each
 model's documented preprocessing, computed here independently.
 """
@@ -31,6 +32,7 @@ from cosmos_bench.infer.strategies import Prompt
 from cosmos_bench.models import PromptableModel, build
 from cosmos_bench.models.sam import MedSAM, SegmentAnything
 from cosmos_bench.models.sam2 import SAM2
+from cosmos_bench.propagation.dataset import video_predictor
 
 # sam2 builds its transforms with torch.jit.script, which this torch deprecates
 pytestmark = [
@@ -71,9 +73,15 @@ def clicks(*points: tuple[float, float, int], with_box: Prompt | None = None) ->
 
 
 def mask_logits(size: int = 256) -> np.ndarray:
-    """Low-res logits of a disc in the 256x256 mask-prompt frame: +8 inside, -8 outside."""
-    yy, xx = np.mgrid[:size, :size]
+    """Low-res logits of a disc in the size x size mask-prompt frame (256x256; MedSAM2's 512 px
+    input has 128x128): +8 inside, -8 outside, the same disc at every size."""
+    yy, xx = np.mgrid[:size, :size] * (256 / size)
     return np.where(np.hypot(yy - 80, xx - 150) < 60, 8.0, -8.0).astype(np.float32)
+
+
+def low_res_size(model: PromptableModel) -> int:
+    """The side of a model's low-res logits and mask prompts: a quarter of SAM 2's input."""
+    return model.size // 4 if isinstance(model, SAM2) else 256
 
 
 def prompts_for(model: PromptableModel) -> list[Prompt]:
@@ -92,8 +100,9 @@ def prompts_for(model: PromptableModel) -> list[Prompt]:
         clicks((5, 5, 1)),
     ]
     if "mask" in model.accepts:
-        prompts[2:2] = [replace(prompts[1], mask=mask_logits())]
-        prompts[4:4] = [replace(boxes[0], mask=mask_logits())]
+        logits = mask_logits(low_res_size(model))
+        prompts[2:2] = [replace(prompts[1], mask=logits)]
+        prompts[4:4] = [replace(boxes[0], mask=logits)]
     return prompts
 
 
@@ -156,12 +165,24 @@ def sam2_t() -> Encoded:
     return encode("sam2.1-hiera-t")
 
 
-@pytest.fixture(params=["sam_vit_b", "medsam", "sam2_t"])
+@pytest.fixture(scope="module")
+def medsam2() -> Encoded:
+    return encode("medsam2")
+
+
+@pytest.fixture(params=["sam_vit_b", "medsam", "sam2_t", "medsam2"])
 def encoded(request) -> Encoded:
     return request.getfixturevalue(request.param)
 
 
-@pytest.fixture(params=["sam_vit_b", "sam2_t"])
+@pytest.fixture(params=["sam_vit_b", "medsam", "sam2_t"])
+def per_adapter(request) -> Encoded:
+    """One model per adapter, for what does not depend on the input size (MedSAM2 is the sam2
+    adapter at 512 px)."""
+    return request.getfixturevalue(request.param)
+
+
+@pytest.fixture(params=["sam_vit_b", "sam2_t", "medsam2"])
 def multimask(request) -> Encoded:
     return request.getfixturevalue(request.param)
 
@@ -174,7 +195,8 @@ def embedding_tensors(embedding) -> list[torch.Tensor]:
 
 def test_embed_batch_equals_embed(encoded: Encoded) -> None:
     batch_input, single_input = encoded.inputs
-    assert batch_input.shape == (2, 3, 1024, 1024)  # one encoder pass for both images
+    size = 512 if encoded.name == "medsam2" else 1024
+    assert batch_input.shape == (2, 3, size, size)  # one encoder pass for both images
     assert torch.equal(batch_input[:1], single_input)  # preprocessing is per image
     for together, alone in zip(
         embedding_tensors(encoded.batch[0]), embedding_tensors(encoded.alone), strict=True
@@ -196,11 +218,12 @@ def test_candidates_for_box_and_point_prompts(encoded: Encoded) -> None:
             assert np.isnan(cand.scores).all() if single else np.isfinite(cand.scores).all()
             assert cand.stability.shape == (n,)
             assert ((cand.stability >= 0) & (cand.stability <= 1)).all()
-            assert cand.low_res.shape == (n, 256, 256) and cand.low_res.dtype == np.float32
+            side = low_res_size(model)
+            assert cand.low_res.shape == (n, side, side) and cand.low_res.dtype == np.float32
 
 
-def test_batched_decode_equals_one_by_one(encoded: Encoded) -> None:
-    model, embedding = encoded.model, encoded.batch[1]
+def test_batched_decode_equals_one_by_one(per_adapter: Encoded) -> None:
+    model, embedding = per_adapter.model, per_adapter.batch[1]
     prompts = prompts_for(model)
     together = model.decode(embedding, prompts)
     for prompt, cand in zip(prompts, together, strict=True):
@@ -253,11 +276,15 @@ def test_sam_feeds_resize_longest_side_mean_std_pad(sam_vit_b: Encoded) -> None:
         assert not fed[:, nh:, :].any() and not fed[:, :, nw:].any()  # zero pad bottom/right
 
 
-def test_sam2_feeds_square_resize_imagenet_normalisation(sam2_t: Encoded) -> None:
-    for image, fed in zip(sam2_t.images, sam2_t.inputs[0], strict=True):
+@pytest.mark.parametrize(("fixture", "size"), [("sam2_t", 1024), ("medsam2", 512)])
+def test_sam2_feeds_square_resize_imagenet_normalisation(fixture: str, size: int, request) -> None:
+    """SAM 2.1 at 1024 px; MedSAM2 at its config's 512 px (the model's image_size)."""
+    encoded: Encoded = request.getfixturevalue(fixture)
+    assert encoded.model.size == encoded.model.net.image_size == size
+    for image, fed in zip(encoded.images, encoded.inputs[0], strict=True):
         rgb = np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image
         x = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255
-        x = F.interpolate(x, (1024, 1024), mode="bilinear", antialias=True, align_corners=False)
+        x = F.interpolate(x, (size, size), mode="bilinear", antialias=True, align_corners=False)
         torch.testing.assert_close(fed, ((x[0] - IMAGENET_MEAN) / IMAGENET_STD), atol=1e-5, rtol=0)
 
 
@@ -300,13 +327,15 @@ def test_decode_matches_the_official_predictor(multimask: Encoded) -> None:
 
 
 def test_a_mask_prompt_changes_the_answer(multimask: Encoded) -> None:
-    """The mask enters the decoder (dense embedding), and only as the model's 256x256 frame."""
+    """The mask enters the decoder (dense embedding), and only as the model's low-res frame
+    (256x256; MedSAM2: 128x128)."""
     model, embedding = multimask.model, multimask.batch[0]
+    side = low_res_size(model)
     plain = clicks((40, 20, 1))
-    without, with_mask = model.decode(embedding, [plain, replace(plain, mask=mask_logits())])
+    without, with_mask = model.decode(embedding, [plain, replace(plain, mask=mask_logits(side))])
     assert not np.allclose(without.low_res, with_mask.low_res)
     assert not np.allclose(without.scores, with_mask.scores)
-    with pytest.raises(ValueError, match="256x256 low-res logits"):
+    with pytest.raises(ValueError, match=f"{side}x{side} low-res logits"):
         model.decode(embedding, [replace(plain, mask=mask_logits(64))])
 
 
@@ -331,18 +360,23 @@ def test_medsam_refuses_clicks_and_masks(medsam: Encoded) -> None:
 
 
 def test_every_sam_family_entry_builds_its_architecture() -> None:
-    """The zoo's entries construct (random init) with the right encoder and prompt kinds."""
+    """The zoo's entries construct (random init) with the right encoder and prompt kinds;
+    MedSAM2 is SAM 2.1 tiny at 512 px (its config's overrides), in the image predictor and in
+    the sam2-propagate video predictor alike."""
     widths = {"vit_b": 768, "vit_l": 1024, "vit_h": 1280, "t": 96, "s": 96, "b+": 112, "l": 144}
     hosts = {
         "sam": "https://dl.fbaipublicfiles.com/segment_anything/",
         "medsam": "https://zenodo.org/records/10689643/",
         "sam2": "https://dl.fbaipublicfiles.com/segment_anything_2/092824/",
+        "medsam2": "https://huggingface.co/wanglab/MedSAM2/resolve/main/",  # by name
     }
     zoo = load_models(ROOT)
     family = {k: e for k, e in zoo.items() if e["adapter"] in hosts}
-    assert {"sam-vit-b", "medsam", "sam2.1-hiera-t"} <= set(family) and len(family) == 8
+    assert {"sam-vit-b", "medsam", "sam2.1-hiera-t", "medsam2"} <= set(family)
+    assert len(family) == 9
     for name, entry in family.items():
-        assert entry["weights"]["url"].startswith(hosts[entry["adapter"]]), name
+        host = hosts.get(name, hosts[entry["adapter"]])
+        assert entry["weights"]["url"].startswith(host), name
         pin = entry["weights"].get("sha256")
         assert pin is None or len(bytes.fromhex(pin)) == 32, name
         assert set(entry["trained_prompts"]) <= set(entry["prompts"])
@@ -351,6 +385,17 @@ def test_every_sam_family_entry_builds_its_architecture() -> None:
         if isinstance(model, SAM2):
             size = entry["architecture"].removesuffix(".yaml").rsplit("_", 1)[1]
             width = model.net.image_encoder.trunk.patch_embed.proj.out_channels
+            side = 512 if name == "medsam2" else 1024
+            assert model.size == side and ("overrides" in entry) == (name == "medsam2"), name
+            assert model.net.sam_prompt_encoder.mask_input_size == (side // 4, side // 4)
+            if "overrides" in entry:
+                video = video_predictor(entry, None, CPU)
+                assert video.image_size == side
+                rope = video.memory_attention.layers[0].self_attn.freqs_cis
+                assert rope.shape[0] == (side // 16) ** 2  # feat_sizes [32, 32]
+                # one checkpoint loads (strictly) into both
+                assert video.state_dict().keys() == model.net.state_dict().keys()
+                del video
         else:
             size = entry.get("architecture", "vit_b")
             width = model.net.image_encoder.patch_embed.proj.out_channels

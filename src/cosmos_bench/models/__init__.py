@@ -54,7 +54,7 @@ def _adapter(entry: dict, weights: Path | None, device: torch.device, seed: int)
     if adapter == "sam2":
         from cosmos_bench.models.sam2 import SAM2
 
-        return SAM2(entry["architecture"], weights, device)
+        return SAM2(entry["architecture"], weights, device, entry.get("overrides", ()))
     if adapter == "grabcut":
         from cosmos_bench.models.grabcut import GrabCut
 

@@ -1,16 +1,23 @@
 """SAM 2.1 (Hiera tiny/small/base+/large, the `sam2` package) as its image predictor runs it.
 
-Follows SAM2ImagePredictor: SAM2Transforms (uint8 RGB to [0, 1], a square 1024x1024 resize that
-does not keep the aspect ratio, ImageNet mean/std); the encoder's two high-resolution levels
-kept for the decoder and `no_mem_embed` added to the last one; prompts normalised by (W, H) and
-scaled to 1024, a box entered as two corner points with labels 2 and 3 ahead of any clicks;
-3 candidates (multimask_output=True) with the predicted IoU as score; logits bilinear to (H, W),
-foreground where logit > 0. A mask prompt is an earlier answer's 256x256 low-res logits, clamped
-to [-32, 32] as the predictor returns them (its `mask_input`).
+Follows SAM2ImagePredictor: SAM2Transforms (uint8 RGB to [0, 1], a square S x S resize that does
+not keep the aspect ratio, ImageNet mean/std); the encoder's two high-resolution levels kept for
+the decoder and `no_mem_embed` added to the last one; prompts normalised by (W, H) and scaled to
+S, a box entered as two corner points with labels 2 and 3 ahead of any clicks; 3 candidates
+(multimask_output=True) with the predicted IoU as score; logits bilinear to (H, W), foreground
+where logit > 0. A mask prompt is an earlier answer's S/4 x S/4 low-res logits, clamped to
+[-32, 32] as the predictor returns them (its `mask_input`).
+
+S is the built model's `image_size`: 1024 for Meta's SAM 2.1 configs, 512 for MedSAM2. The
+package ships only Meta's configs, so a zoo entry may list Hydra `overrides` that the package's
+builders apply on top of its `architecture` (build_sam2's `hydra_overrides_extra`): MedSAM2's
+own sam2.1_hiera_t512.yaml is sam2.1_hiera_t.yaml with image_size 512 and the memory
+attention's RoPE feat_sizes [32, 32]. The 3D protocol's video predictor takes the same list.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -37,20 +44,24 @@ LOW_RES_CLAMP = 32.0  # SAM2ImagePredictor clamps the low-res logits it returns 
 
 @dataclass
 class Embedding:
-    image_embed: torch.Tensor  # (1, 256, 64, 64)
-    high_res_feats: list[torch.Tensor]  # [(1, 32, 256, 256), (1, 64, 128, 128)]
+    image_embed: torch.Tensor  # (1, 256, S/16, S/16): (1, 256, 64, 64) at S = 1024
+    high_res_feats: list[torch.Tensor]  # [(1, 32, S/4, S/4), (1, 64, S/8, S/8)]
     shape: tuple[int, int]  # the stored image's (H, W)
 
 
-def build_sam2_net(config: str, weights: Path | None, device: torch.device):
-    """The architecture from the package's own Hydra config; `weights=None` keeps random init.
+def build_sam2_net(
+    config: str, weights: Path | None, device: torch.device, overrides: Sequence[str] = ()
+):
+    """The architecture from the package's own Hydra config with the entry's `overrides` (Hydra
+    override strings, e.g. "++model.image_size=512"); `weights=None` keeps random init.
 
     sam2's loader reads the checkpoint with torch.load(weights_only=True) and its "model" key,
     strictly (a missing or unexpected key is an error).
     """
     from sam2.build_sam import build_sam2
 
-    net = build_sam2(config, ckpt_path=None if weights is None else str(weights), device="cpu")
+    ckpt = None if weights is None else str(weights)
+    net = build_sam2(config, ckpt_path=ckpt, device="cpu", hydra_overrides_extra=list(overrides))
     return net.to(device).eval()
 
 
@@ -58,12 +69,18 @@ class SAM2(PromptableModel):
     accepts = frozenset({"box", "point", "mask"})
     reports_stability = True
 
-    def __init__(self, config: str, weights: Path | None, device: torch.device) -> None:
+    def __init__(
+        self,
+        config: str,
+        weights: Path | None,
+        device: torch.device,
+        overrides: Sequence[str] = (),
+    ) -> None:
         from sam2.utils.transforms import SAM2Transforms
 
         self.device = device
-        self.net = build_sam2_net(config, weights, device)
-        self.size = self.net.image_size
+        self.net = build_sam2_net(config, weights, device, overrides)
+        self.size = self.net.image_size  # S: the square encoder input (1024; MedSAM2: 512)
         self.transforms = SAM2Transforms(resolution=self.size, mask_threshold=0.0)
 
     def embed(self, image: np.ndarray) -> Embedding:
@@ -71,7 +88,7 @@ class SAM2(PromptableModel):
 
     @torch.inference_mode()
     def embed_batch(self, images: list[np.ndarray]) -> list[Embedding]:
-        """Every image is resized to 1024x1024, so images of any size share one pass."""
+        """Every image is resized to S x S, so images of any size share one pass."""
         x = torch.cat([self.encoder_input(image) for image in images])
         with autocast(self.device, self.precision):
             backbone = self.net.forward_image(x)
@@ -89,7 +106,7 @@ class SAM2(PromptableModel):
         ]
 
     def encoder_input(self, image: np.ndarray) -> torch.Tensor:
-        """The (1, 3, 1024, 1024) tensor SAM2ImagePredictor.set_image feeds the encoder."""
+        """The (1, 3, S, S) tensor SAM2ImagePredictor.set_image feeds the encoder."""
         x = self.transforms.to_tensor(np.ascontiguousarray(as_rgb(image))).to(self.device)
         return self.transforms.transforms(x)[None]
 

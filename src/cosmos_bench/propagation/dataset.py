@@ -54,11 +54,15 @@ def check_protocol(protocol: str, entry: dict, model: str) -> None:
 
 
 def video_predictor(entry: dict, weights: Path | None, device: torch.device):
-    """SAM 2's video predictor for the entry's architecture and weights (random init: None)."""
+    """SAM 2's video predictor for the entry's architecture, Hydra `overrides` (MedSAM2's 512 px
+    config) and weights (random init: None)."""
     from sam2.build_sam import build_sam2_video_predictor
 
     ckpt = None if weights is None else str(weights)
-    return build_sam2_video_predictor(entry["architecture"], ckpt, device=str(device))
+    overrides = list(entry.get("overrides", ()))
+    return build_sam2_video_predictor(
+        entry["architecture"], ckpt, device=str(device), hydra_overrides_extra=overrides
+    )
 
 
 def propagate_objects(
