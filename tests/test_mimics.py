@@ -124,3 +124,73 @@ def test_the_mimics_cover_every_adapter_and_native_format() -> None:
     assert any(p.format.get("mask_threshold") for p in parts)  # Kvasir's JPEG masks
     assert any("channel" in p.format for p in parts)  # MSD multi-channel volumes
     assert any(p.modality == "Cine-MRI" and "_sa" in p.format["images"] for p in parts)  # M&Ms 4D
+
+
+#: TotalSegmentator's class maps, copied in order from wasserth/TotalSegmentator
+#: totalsegmentator/map_to_binary.py at commit 0e65a448d557382b1e925276212b3bec7f5aff83:
+#: `total` (117 classes: the structure files of the CT dataset v2.0.1, the same list as
+#: torch_em's totalsegmentator.py CLASS_NAMES) and `total_mr` (50 classes: the structure files of
+#: the MRI dataset v3.0.0, the same list as torch_em's totalsegmentator_mri.py CLASS_NAMES)
+TOTALSEGMENTATOR_TOTAL = (
+    "spleen kidney_right kidney_left gallbladder liver stomach pancreas adrenal_gland_right "
+    "adrenal_gland_left lung_upper_lobe_left lung_lower_lobe_left lung_upper_lobe_right "
+    "lung_middle_lobe_right lung_lower_lobe_right esophagus trachea thyroid_gland small_bowel "
+    "duodenum colon urinary_bladder prostate kidney_cyst_left kidney_cyst_right sacrum "
+    "vertebrae_S1 vertebrae_L5 vertebrae_L4 vertebrae_L3 vertebrae_L2 vertebrae_L1 vertebrae_T12 "
+    "vertebrae_T11 vertebrae_T10 vertebrae_T9 vertebrae_T8 vertebrae_T7 vertebrae_T6 vertebrae_T5 "
+    "vertebrae_T4 vertebrae_T3 vertebrae_T2 vertebrae_T1 vertebrae_C7 vertebrae_C6 vertebrae_C5 "
+    "vertebrae_C4 vertebrae_C3 vertebrae_C2 vertebrae_C1 heart aorta pulmonary_vein "
+    "brachiocephalic_trunk subclavian_artery_right subclavian_artery_left "
+    "common_carotid_artery_right common_carotid_artery_left brachiocephalic_vein_left "
+    "brachiocephalic_vein_right atrial_appendage_left superior_vena_cava inferior_vena_cava "
+    "portal_vein_and_splenic_vein iliac_artery_left iliac_artery_right iliac_vena_left "
+    "iliac_vena_right humerus_left humerus_right scapula_left scapula_right clavicula_left "
+    "clavicula_right femur_left femur_right hip_left hip_right spinal_cord gluteus_maximus_left "
+    "gluteus_maximus_right gluteus_medius_left gluteus_medius_right gluteus_minimus_left "
+    "gluteus_minimus_right autochthon_left autochthon_right iliopsoas_left iliopsoas_right brain "
+    "skull rib_left_1 rib_left_2 rib_left_3 rib_left_4 rib_left_5 rib_left_6 rib_left_7 "
+    "rib_left_8 rib_left_9 rib_left_10 rib_left_11 rib_left_12 rib_right_1 rib_right_2 "
+    "rib_right_3 rib_right_4 rib_right_5 rib_right_6 rib_right_7 rib_right_8 rib_right_9 "
+    "rib_right_10 rib_right_11 rib_right_12 sternum costal_cartilages"
+).split()
+
+TOTALSEGMENTATOR_TOTAL_MR = (
+    "spleen kidney_right kidney_left gallbladder liver stomach pancreas adrenal_gland_right "
+    "adrenal_gland_left lung_left lung_right esophagus small_bowel duodenum colon urinary_bladder "
+    "prostate sacrum vertebrae intervertebral_discs spinal_cord heart aorta inferior_vena_cava "
+    "portal_vein_and_splenic_vein iliac_artery_left iliac_artery_right iliac_vena_left "
+    "iliac_vena_right humerus_left humerus_right scapula_left scapula_right clavicula_left "
+    "clavicula_right femur_left femur_right hip_left hip_right gluteus_maximus_left "
+    "gluteus_maximus_right gluteus_medius_left gluteus_medius_right gluteus_minimus_left "
+    "gluteus_minimus_right autochthon_left autochthon_right iliopsoas_left iliopsoas_right brain"
+).split()
+
+
+def test_totalsegmentator_reads_every_structure_of_both_releases(tmp_path: Path) -> None:
+    """The card names every structure file of CT v2.0.1 and MRI v3.0.0, in the real layout
+    (CT subjects at the top of their zip, MR under Totalsegmentator_dataset_v300/): no
+    structure file is left out, and each one gives masks."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from cosmos_bench.contracts import SUMMARY_KEY
+
+    card = load_card(ROOT, "totalsegmentator", ONTOLOGY)
+    ct, mr = card.parts
+    assert (ct.name, ct.modality, mr.name, mr.modality) == ("ct", "CT", "mr", "MR")
+    assert len(ct.structures) == 117 and list(ct.structures) == list(TOTALSEGMENTATOR_TOTAL)
+    assert len(mr.structures) == 50 and list(mr.structures) == list(TOTALSEGMENTATOR_TOTAL_MR)
+    raw = fetch_mimic(card, tmp_path)
+    assert (raw / "Totalsegmentator_dataset_v201" / "meta.csv").is_file()
+    assert (raw / "Totalsegmentator_dataset_v201" / "s0000" / "ct.nii.gz").is_file()
+    mr_top = raw / "TotalsegmentatorMRI_dataset_v300" / "Totalsegmentator_dataset_v300"
+    assert (mr_top / "meta.csv").is_file() and (mr_top / "s0000" / "mri.nii.gz").is_file()
+    index_path = tmp_path / "i.parquet"
+    harmonize(card, raw, index_path, tmp_path / "shards", Settings(images_per_shard=64))
+    index = read_index(index_path)
+    assert set(index.target) == set(card.targets)
+    for part, n in (("ct", 117), ("mr", 50)):  # structure k has label value k + 1
+        assert set(index.label[index.part == part]) == set(range(1, n + 1)), part
+    summary = json.loads(pq.read_schema(index_path).metadata[SUMMARY_KEY.encode()])
+    assert summary["unmapped_structures"] == {}

@@ -75,13 +75,14 @@ def write_7z(src: Path, archive: Path) -> None:
 
 
 def build_abdomenct_1k(out: Path) -> None:
+    """Image zips with a top folder each; Mask.7z with the masks as loose files."""
     tree = out / "_tree"
     for part, case in ((1, "Case_00001"), (2, "Case_00401"), (3, "Case_00801")):
         folder = tree / f"part{part}" / f"AbdomenCT-1K-ImagePart{part}"
-        pair(
-            folder / f"{case}_0000.nii.gz", tree / "mask" / "Mask" / f"{case}.nii.gz", [1, 2, 3, 4]
-        )
+        pair(folder / f"{case}_0000.nii.gz", tree / "mask" / f"{case}.nii.gz", [1, 2, 3, 4])
         zip_tree(tree / f"part{part}", out / f"AbdomenCT-1K-ImagePart{part}.zip")
+    image_only(tree / "part3" / "AbdomenCT-1K-ImagePart3" / "Case_01050_0000.nii.gz")  # no mask
+    zip_tree(tree / "part3", out / "AbdomenCT-1K-ImagePart3.zip")
     write_7z(tree / "mask", out / "Mask.7z")
     shutil.rmtree(tree)
 
@@ -101,6 +102,7 @@ def build_amos22(out: Path) -> None:
 
 
 def build_chest_ct_segmentation(out: Path) -> None:
+    """RGB JPEG masks, one class per channel: R trachea, G heart, B lungs (labels 1-3)."""
     tree, rows = out / "_tree", ["ImageId,MaskId"]
     patient = "ID00007637202177411956430"
     for n, values in ((0, [1, 2, 3]), (1, [1, 2])):
@@ -138,8 +140,11 @@ def _kits(out: Path, repo: str, data: str, n: int, seg: str, values: list[int]) 
     shutil.rmtree(tree)
 
 
+KITS19_COMMIT = "456b293435b25303bbc7995f094f83a0afdff0eb"  # the card's release
+
+
 def build_kits19(out: Path) -> None:
-    _kits(out, "kits19-master", "data", 210, "segmentation.nii.gz", [1, 2])
+    _kits(out, f"kits19-{KITS19_COMMIT}", "data", 210, "segmentation.nii.gz", [1, 2])
 
 
 def build_kits21(out: Path) -> None:
@@ -204,11 +209,12 @@ def build_btcv(out: Path) -> None:
 
 
 def build_sliver07(out: Path) -> None:
+    """training-scans.zip holds scan/, training-labels.zip label/ (masks MET_CHAR)."""
     tree = out / "_tree"
     for n in ("001", "002"):
         image, labels = grid([1], seed=int(n))
-        mhd(image, tree / "scans" / "training-scans" / f"liver-orig{n}.mhd")
-        mhd(labels.astype(np.uint8), tree / "labels" / "training-labels" / f"liver-seg{n}.mhd")
+        mhd(image, tree / "scans" / "scan" / f"liver-orig{n}.mhd")
+        mhd(labels.astype(np.int8), tree / "labels" / "label" / f"liver-seg{n}.mhd")
     zip_tree(tree / "scans", out / "training-scans.zip")
     zip_tree(tree / "labels", out / "training-labels.zip")
     shutil.rmtree(tree)
@@ -246,6 +252,7 @@ def build_verse(out: Path) -> None:
 
 
 def build_word(out: Path) -> None:
+    """The (re-packed) data zip, and the GitHub test-label zip holding labelsTs/."""
     root = out / "_tree" / "WORD-V0.1.0"
     for split, case in (("Tr", "word_0001"), ("Val", "word_0101")):
         pair(
@@ -253,9 +260,15 @@ def build_word(out: Path) -> None:
             root / f"labels{split}/{case}.nii.gz",
             range(1, 17),
         )
-    image_only(root / "imagesTs" / "word_0121.nii.gz")
+    pair(
+        root / "imagesTs" / "word_0014.nii.gz",
+        out / "_ts" / "labelsTs" / "word_0014.nii.gz",
+        range(1, 17),
+    )
     zip_tree(out / "_tree", out / "WORD-V0.1.0.zip")
+    zip_tree(out / "_ts", out / "WORD_V0.1.0_labelsTs.zip")
     shutil.rmtree(out / "_tree")
+    shutil.rmtree(out / "_ts")
 
 
 BUILDERS = {

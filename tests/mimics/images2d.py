@@ -97,7 +97,7 @@ def build_autolaparo(out: Path) -> None:
 
 def build_camus(out: Path) -> None:
     tree = _tree(out)
-    db = tree / "CAMUS_public" / "database_nifti"
+    db = tree / "database_nifti"  # the Girder folder download: database_nifti/ at the top
     for seed, (patient, view, phase) in enumerate(
         [("patient0001", "2CH", "ED"), ("patient0001", "4CH", "ES"), ("patient0002", "2CH", "ES")]
     ):
@@ -107,9 +107,11 @@ def build_camus(out: Path) -> None:
         write_sitk(image, stem.with_name(stem.name + ".nii.gz"), (0.3, 0.15))
         write_sitk(labels, stem.with_name(stem.name + "_gt.nii.gz"), (0.3, 0.15))
     sequence = np.stack([picture(_labels([1, 2, 3]), rgb=False)] * 3)  # not read: half sequences
-    write_sitk(sequence, db / "patient0001" / "patient0001_2CH_half_sequence.nii.gz")
+    half = db / "patient0001" / "patient0001_2CH_half_sequence"
+    write_sitk(sequence, half.with_name(half.name + ".nii.gz"))
+    write_sitk(np.stack([_labels([1, 2, 3])] * 3), half.with_name(half.name + "_gt.nii.gz"))
     (db / "patient0001" / "Info_2CH.cfg").write_text("ED: 1\nES: 3\nNbFrame: 3\n")
-    _pack(tree, out / "CAMUS_public.zip")
+    _pack(tree, out / "database_nifti.zip")
 
 
 def _one_bit(labels: np.ndarray) -> np.ndarray:
@@ -195,15 +197,20 @@ def build_ichallenge_amd(out: Path) -> None:
 
 
 def build_ichallenge_palm(out: Path) -> None:
+    """The Scientific Data release (figshare zip): PALM/<split>/{Images,Disc Masks,Lesion Masks}
+    and a __MACOSX folder, as torch-em's PALM loader reads it."""
     tree = _tree(out)
-    disc, lesion = "PALM-Training400-Annotation-D&F", "PALM-Training400-Annotation-Lession"
-    for seed, (case, present) in enumerate([("H0001", []), ("P0001", ["Atrophy", "Detachment"])]):
-        masks = {"disc": Path(f"{disc}/Disc_Masks/{case}.bmp")}
-        masks |= {n: Path(f"{lesion}/Lesion_Masks/{n}/{case}.bmp") for n in present}
-        _structure_case(tree, Path(f"PALM-Training400/{case}.jpg"), masks, seed, _inverted)
-    for folder in ("PALM-Training400", disc, lesion):
-        _pack_folder(tree, folder, out / f"{folder}.zip")
-    shutil.rmtree(tree)
+    cases = [("Training", "H0001", []), ("Training", "P0001", ["Atrophy", "Detachment"])]
+    cases += [("Validation", "V0001", ["Atrophy"])]  # other splits: not read by the card
+    for seed, (split, case, present) in enumerate(cases):
+        root = Path("PALM") / split
+        masks = {"disc": root / "Disc Masks" / f"{case}.bmp"}
+        masks |= {n: root / "Lesion Masks" / n / f"{case}.bmp" for n in present}
+        _structure_case(tree, root / "Images" / f"{case}.jpg", masks, seed, _inverted)
+    junk = tree / "__MACOSX" / "PALM" / "Training" / "Images" / "._H0001.jpg"
+    junk.parent.mkdir(parents=True)
+    junk.write_bytes(b"\x00\x05\x16\x07AppleDouble")
+    _pack(tree, out / "PALM.zip")
 
 
 def _red(labels: np.ndarray) -> np.ndarray:

@@ -218,18 +218,21 @@ def build_mrspineseg(out: Path) -> None:
 
 
 def build_nci_isbi_2013(out: Path) -> None:
-    for collection, case in (
-        ("Prostate-3T", "Prostate3T-01-0001"),
-        ("PROSTATE-DIAGNOSIS", "ProstateDx-01-0001"),
+    """TCIA's label zip as published: Training/<case>.nrrd, with ProstateDx-01-0006's label
+    under its real name ..._correctedLabels.nrrd (the card excludes that case)."""
+    for collection, case, label in (
+        ("Prostate-3T", "Prostate3T-01-0001", "Prostate3T-01-0001"),
+        ("PROSTATE-DIAGNOSIS", "ProstateDx-01-0001", "ProstateDx-01-0001"),
+        ("PROSTATE-DIAGNOSIS", "ProstateDx-01-0006", "ProstateDx-01-0006_correctedLabels"),
     ):
         image, labels = blobs((1, 2), seed=len(collection))
         series = (
             out / "_img" / collection / case / "1.3.6.1.4.1.9328.50.4.1" / "1.3.6.1.4.1.9328.50.4.2"
         )
         write_dicom_series(image, series, [f"1-{k + 1:02d}.dcm" for k in range(image.shape[0])])
-        write_sitk(labels.astype(np.uint8), out / "_lab" / "Training" / f"{case}.nrrd")
+        write_sitk(labels.astype(np.uint8), out / "_lab" / "Training" / f"{label}.nrrd")
     archive(out / "_img", out / "NCI-ISBI-2013-training-images.zip")
-    archive(out / "_lab", out / "NCI-ISBI 2013 Prostate Challenge - Training.zip")
+    archive(out / "_lab", out / "NCI-ISBI-2013-Prostate-Challenge-Training.zip")
 
 
 def build_promise12(out: Path) -> None:
@@ -268,11 +271,13 @@ def build_qubiq_2021(out: Path) -> None:
 
 
 def build_ski10(out: Path) -> None:
+    """The Hugging Face NIfTI copy (YongchengYAO/SKI10): SKI10/image/, SKI10/label/."""
     for n in (1, 2):
         image, labels = blobs((1, 2, 3, 4), seed=n)
-        write_sitk(image, out / "_tree" / f"image-{n:03d}.mhd")
-        write_sitk(labels.astype(np.uint8), out / "_tree" / f"labels-{n:03d}.mhd")
-    archive(out / "_tree", out / "SKI10_training.zip")
+        root = out / "_tree" / "SKI10"
+        write_sitk(image, root / "image" / f"image-{n:03d}.nii")
+        write_sitk(labels.astype(np.uint8), root / "label" / f"labels-{n:03d}.nii")
+    archive(out / "_tree", out / "SKI10.zip")
 
 
 BUILDERS = {
