@@ -134,41 +134,20 @@ def test_sam2_frames_equal_what_sam2_loads_from_an_image_file(tmp_path) -> None:
 
 
 @pytest.mark.slow
-def test_sam2_propagate_runs_the_real_video_predictor_at_random_init() -> None:
-    """SAM 2.1 tiny (random init, CPU): the image predictor seeds the middle slice, the video
-    predictor fills the rest of the extent; every slice outside it stays empty."""
-    from sam2.build_sam import build_sam2_video_predictor
-
-    from cosmos_bench.catalog.cards import load_models
-    from cosmos_bench.models import build
-
-    torch.manual_seed(0)
-    entry = load_models(ROOT)["sam2.1-hiera-t"]
-    image_model = build(entry, None, torch.device("cpu"), 0)
-    video = build_sam2_video_predictor(entry["architecture"], None, device="cpu")
-    images, mask = volume({1: [(30, 30, 8)], 2: [(30, 30, 9)], 3: [(31, 30, 8)]}, z=5)
-    result = sam2_propagate(image_model, video, images, mask)
-    assert result.middle == 2 and result.prediction.shape == mask.shape
-    assert not result.prediction[[0, 4]].any()  # outside the z-extent
-    (seed,) = image_model.decode(
-        image_model.embed(images[2]), [Prompt("S5", box=tight_box(mask[2]))]
-    )
-    assert np.array_equal(result.prediction[2], seed.masks[int(np.argmax(seed.scores))])
-
-
-@pytest.mark.slow
-def test_medsam2_propagates_at_512_px_through_the_zoo_video_predictor() -> None:
-    """MedSAM2 (random init, CPU): the dataset stage's video predictor takes the entry's Hydra
-    overrides, so the image and video predictors both run at 512 px and the frames follow."""
+@pytest.mark.parametrize(("model", "size"), [("sam2.1-hiera-t", 1024), ("medsam2", 512)])
+def test_sam2_propagate_runs_the_real_video_predictor_at_random_init(model: str, size: int) -> None:
+    """SAM 2.1 tiny and MedSAM2 (random init, CPU): the image predictor seeds the middle slice,
+    the video predictor fills the rest of the extent; every slice outside it stays empty. The
+    dataset stage's video predictor takes the entry's Hydra overrides (MedSAM2: 512 px)."""
     from cosmos_bench.catalog.cards import load_models
     from cosmos_bench.models import build
     from cosmos_bench.propagation.dataset import video_predictor
 
     torch.manual_seed(0)
-    entry = load_models(ROOT)["medsam2"]
+    entry = load_models(ROOT)[model]
     image_model = build(entry, None, torch.device("cpu"), 0)
     video = video_predictor(entry, None, torch.device("cpu"))
-    assert image_model.size == video.image_size == 512
+    assert image_model.size == video.image_size == size
     images, mask = volume({1: [(30, 30, 8)], 2: [(30, 30, 9)], 3: [(31, 30, 8)]}, z=5)
     result = sam2_propagate(image_model, video, images, mask)
     assert result.middle == 2 and result.prediction.shape == mask.shape
