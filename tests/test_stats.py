@@ -159,12 +159,33 @@ def test_factor_analysis_finds_the_factor_that_drives_dice() -> None:
         "modality_code": 0,
         "dice": 1 - np.exp(-intensity / 10) + rng.normal(0, 0.05, n),
     }  # fmt: skip
+    rows["f_final_paper"] = rows["f_final"]
     table = factor_analysis(pd.DataFrame(rows)).set_index("factor")
     assert table.loc["intensity_difference", "rho"] > 0.8
     assert table.loc["intensity_difference", "p"] < 1e-50
     for factor in ("area_px", "aspect_ratio", "f_final"):
         assert abs(table.loc[factor, "rho"]) < 0.2
     assert np.isnan(table.loc["modality_code", "rho"])  # one modality: no correlation
+
+
+def test_the_complexity_factor_follows_the_chosen_fourier_rule() -> None:
+    """report.complexity: the paper's stopping rule (f_final_paper) or the corrected search
+    (f_final); here only the paper's column tracks Dice, so only that rule finds it."""
+    rng = np.random.default_rng(3)
+    n = 200
+    paper = rng.uniform(3, 20, n)
+    rows = pd.DataFrame({
+        "model": "m", "strategy": "S5", "selection": "single",
+        "mask_id": [f"k{i}" for i in range(n)], "case_key": [f"c{i % 20}" for i in range(n)],
+        "area_px": rng.integers(50, 5000, n), "aspect_ratio": rng.uniform(0.2, 1, n),
+        "intensity_difference": rng.uniform(0, 40, n), "modality_code": 0,
+        "f_final_paper": paper, "f_final": rng.uniform(3, 20, n),
+        "dice": 1 - paper / 25 + rng.normal(0, 0.02, n),
+    })  # fmt: skip
+    by_paper = factor_analysis(rows, "paper").set_index("factor")
+    by_corrected = factor_analysis(rows, "corrected").set_index("factor")
+    assert by_paper.loc["f_final", "rho"] < -0.9
+    assert abs(by_corrected.loc["f_final", "rho"]) < 0.2
 
 
 def test_stage_seconds_counts_only_this_runs_jobs(tmp_path) -> None:

@@ -55,6 +55,7 @@ rule report:
     params:
         bootstrap=config["report"]["bootstrap"],
         level=config["report"]["ci_level"],
+        complexity=config["report"]["complexity"],
         runs=expand("results/finetune/{run}", run=FINETUNE_RUNS),
     conda:
         "../../envs/cosmos.yaml"
@@ -63,4 +64,5 @@ rule report:
         "--figures-dir results/figures --html {output.html} --summary {output.summary} "
         "--provenance {input.provenance} --benchmarks benchmarks/runs "
         "--bootstrap {params.bootstrap} --ci-level {params.level} --finetune {params.runs} "
+        "--complexity {params.complexity} "
         "--propagation {input.propagation} --indexes {input.indexes} > {log} 2>&1"

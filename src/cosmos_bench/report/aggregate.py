@@ -30,6 +30,7 @@ from cosmos_bench.report.stats import (
 )
 from cosmos_bench.report.studies import click_curves, everything_vs_box, jitter_drop, noc_table
 from cosmos_bench.report.summaries import (
+    COMPLEXITY,
     FACTORS,
     RUN_KEYS,
     one_shot,
@@ -76,11 +77,12 @@ def _factor_rows(frame: pd.DataFrame, outcome: str, key: tuple[str, str, str]) -
     ]
 
 
-def factor_analysis(masks: pd.DataFrame) -> pd.DataFrame:
+def factor_analysis(masks: pd.DataFrame, complexity: str = "paper") -> pd.DataFrame:
     """The paper's Table 6 per model, strategy and selection (outcome `dice`), and the same on
     the oracle gap (outcome `oracle_gap`, per model and strategy). A factor constant in a group
-    (e.g. the modality in a one-modality run) has no correlation: NaN."""
-    masks = one_shot(masks)
+    (e.g. the modality in a one-modality run) has no correlation: NaN. The boundary complexity
+    `f_final` follows `complexity`'s rule (COMPLEXITY: the paper's or the corrected one)."""
+    masks = one_shot(masks).assign(f_final=lambda m: m[COMPLEXITY[complexity]])
     records = []
     for key, rows in masks.groupby(RUN_KEYS, sort=True):
         records += _factor_rows(rows, "dice", key)
@@ -168,6 +170,7 @@ def aggregate(
     level: float = CI_LEVEL,
     runs: Mapping[str, dict] | None = None,
     objects3d: pd.DataFrame | None = None,
+    complexity: str = "paper",
 ) -> dict[str, pd.DataFrame]:
     """Every table of the report, rounded so the CSVs are byte-stable.
 
@@ -190,7 +193,7 @@ def aggregate(
         "model_pairs": model_pairs(masks, seed, n_boot, level),
         "strategy_pairs": strategy_pairs(masks, seed, n_boot, level),
         "oracle_gap": oracle_gap(masks, seed, n_boot, level),
-        "factors": factor_analysis(masks),
+        "factors": factor_analysis(masks, complexity),
         "jitter_drop": jitter_drop(masks),
         "everything_vs_box": everything_vs_box(masks),
         "click_curves": click_curves(scores),

@@ -31,13 +31,14 @@ from cosmos_bench.report.aggregate import aggregate
 from cosmos_bench.report.page import write_html
 from cosmos_bench.report.provenance import stage_seconds
 from cosmos_bench.report.stats import CI_LEVEL, N_BOOTSTRAP
-from cosmos_bench.report.summaries import DISTANCES, FACTORS, one_shot, per_mask
+from cosmos_bench.report.summaries import COMPLEXITY, DISTANCES, FACTORS, one_shot, per_mask
 from cosmos_bench.report.summary import write_summary
 
 #: what the report reads of the score files (the rest of SCORE_SCHEMA stays on disk): every
 #: identity column before the metrics, Dice, IoU, the boundary metrics and the factors
 SCORE_COLUMNS = (
-    *SCORE_SCHEMA.names[: SCORE_SCHEMA.names.index("dice")], "dice", "iou", *DISTANCES, *FACTORS
+    *SCORE_SCHEMA.names[: SCORE_SCHEMA.names.index("dice")], "dice", "iou", *DISTANCES, *FACTORS,
+    COMPLEXITY["paper"],
 )
 
 
@@ -138,6 +139,7 @@ def build_report(
     run_dirs: Iterable[Path] = (),
     propagation: Iterable[Path] = (),
     indexes: Iterable[Path] = (),
+    complexity: str = "paper",
 ) -> None:
     """Load, aggregate, write tables, figures, the HTML page and the summary, naming each.
     `indexes` (harmonized/{dataset}/index.parquet) give the catalog section its counts."""
@@ -152,7 +154,7 @@ def build_report(
         flush=True,
     )
     seed = int(provenance.get("seed") or 0)
-    tables = aggregate(scores, seed, n_boot, level, runs, objects3d)
+    tables = aggregate(scores, seed, n_boot, level, runs, objects3d, complexity)
     for path in write_tables(tables, Path(tables_dir)):
         print(f"report: wrote {path}", flush=True)
     paths = draw_figures(scores, tables, Path(figures_dir))
@@ -211,6 +213,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="3D propagation tables (cosmos_bench.propagation)",
     )  # fmt: skip
     parser.add_argument(
+        "--complexity", choices=sorted(COMPLEXITY), default="paper",
+        help="the boundary-complexity rule of the factor analysis (report.complexity)",
+    )  # fmt: skip
+    parser.add_argument(
         "--indexes", nargs="*", type=Path, default=[],
         help="the harmonized indexes, for the catalog's image and mask counts",
     )  # fmt: skip
@@ -224,5 +230,5 @@ def main(argv: list[str] | None = None) -> None:
     build_report(
         args.scores, args.tables_dir, args.figures_dir, args.html, provenance,
         args.summary, args.benchmarks, args.bootstrap, args.ci_level, args.finetune,
-        args.propagation, args.indexes,
+        args.propagation, args.indexes, args.complexity,
     )  # fmt: skip

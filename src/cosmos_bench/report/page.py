@@ -89,7 +89,10 @@ def write_html(
         _group_section("Per object", "per-object", tables["by_object"], "object", provenance),
         _group_section("Per dataset", "per-dataset", tables["by_dataset"], "dataset", provenance),
         _comparison_section(tables),
-        _factor_section(tables["factors"]),
+        _factor_section(
+            tables["factors"],
+            provenance.get("config", {}).get("report", {}).get("complexity", "paper"),
+        ),
         *(_study_section(*STUDY_SECTIONS[name][:2], tables[name], STUDY_SECTIONS[name][2])
           for name in STUDY_SECTIONS),
         _propagation_section(tables["propagation"]),

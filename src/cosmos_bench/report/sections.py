@@ -148,7 +148,7 @@ def _comparison_section(tables: Mapping[str, pd.DataFrame]) -> str:
     return "".join(parts) if len(parts) > 1 else ""
 
 
-def _factor_section(factors: pd.DataFrame) -> str:
+def _factor_section(factors: pd.DataFrame, complexity: str = "paper") -> str:
     """The paper's Table 6: partial Spearman rho per factor, strategy and model; bold p < .001."""
     if factors.empty:
         return ""
@@ -160,7 +160,9 @@ def _factor_section(factors: pd.DataFrame) -> str:
         '<h2 id="factors">Factors</h2><p>Spearman partial correlation of Dice (and of the '
         "oracle gap) with each object factor, controlling for the others, per model, strategy "
         "and selection (the paper's Table 6). Bold: p &lt; 0.001. A dash: the factor is "
-        "constant in that group. The p-values are in results/tables/factors.csv.</p>"
+        "constant in that group. The p-values are in results/tables/factors.csv. Boundary "
+        f"complexity F_final follows the {html.escape(complexity)} Fourier rule "
+        "(report.complexity).</p>"
     ]
     for outcome, block in wide.groupby(level="outcome", sort=True):
         flat = block["rho"].reset_index()

@@ -22,6 +22,9 @@ FACTORS = ["area_px", "aspect_ratio", "intensity_difference", "f_final", "modali
 #: the boundary metrics each summary reports beside Dice and IoU, each with its own CI: NSD at
 #: the target's tolerance, HD95 in mm (px where the spacing is unknown) and the paper's HD in px
 DISTANCES = ["nsd", "hd95_mm", "hd_px"]
+#: the boundary-complexity rules (report.complexity) and their score columns: the paper's
+#: stopping rule, or the corrected search for the first order reaching Dice > 0.97
+COMPLEXITY = {"paper": "f_final_paper", "corrected": "f_final"}
 
 
 def per_mask(scores: pd.DataFrame) -> pd.DataFrame:
@@ -29,6 +32,7 @@ def per_mask(scores: pd.DataFrame) -> pd.DataFrame:
     keys = [*RUN_KEYS, "mask_id"]
     grouped = scores.groupby(keys, sort=True, observed=True)
     first = ["dataset", "case", "split", "uid", "modality", "object", "target", *FACTORS]
+    first += [c for c in COMPLEXITY.values() if c not in first and c in scores]
     means = {c: (c, "mean") for c in ["dice", "iou", *DISTANCES]}
     masks = grouped.agg(**{c: (c, "first") for c in first}, **means).reset_index()
     masks["case_key"] = masks["dataset"].astype(str) + "/" + masks["case"].astype(str)
