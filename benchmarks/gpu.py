@@ -175,11 +175,11 @@ class Workload:
     """In-memory slices and their ground truths, as infer_shard hands them to image_rows."""
 
     images: list[np.ndarray]  # uint8 (H, W)
-    truths: list[list[Truth]]  # per image: (mask_id, target, mask)
+    truths: list[list[Truth]]  # per image: its masks, prompted at the stored size
     description: str
 
     def gt(self) -> dict[str, np.ndarray]:
-        return {mask_id: mask for truths in self.truths for mask_id, _, mask in truths}
+        return {t.mask_id: t.mask for truths in self.truths for t in truths}
 
 
 def phantom(rng: np.random.Generator, side: int, n_masks: int) -> tuple[np.ndarray, list]:
@@ -213,7 +213,9 @@ def make_workload(n_images: int, side: int, n_masks: int, seed: int) -> Workload
     for i in range(n_images):
         image, masks = phantom(rng, side, n_masks)
         images.append(image)
-        truths.append([(f"ct{i:03d}#{k + 1}", f"CT/organ{k + 1}", m) for k, m in enumerate(masks)])
+        truths.append(
+            [Truth(f"ct{i:03d}#{k + 1}", f"CT/organ{k + 1}", m, m) for k, m in enumerate(masks)]
+        )
     text = (
         f"{n_images} synthetic CT slices {side}x{side} (ellipse phantoms, seed {seed}), "
         f"{n_masks} masks each"

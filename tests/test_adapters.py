@@ -25,7 +25,7 @@ from mimics.write import (
 from cosmos_bench.catalog.cards import Card, load_card, load_ontology
 from cosmos_bench.core.errors import CosmosError
 from cosmos_bench.harmonize.adapters import pack_layers
-from cosmos_bench.harmonize.dataset import harmonize
+from cosmos_bench.harmonize.dataset import Settings, harmonize
 from cosmos_bench.harmonize.shards import ShardReader
 
 #: a TotalSegmentator-like card (a folder per case, one file per structure) that names the liver
@@ -45,8 +45,9 @@ def make_root(tmp_path: Path, card: str) -> Card:
     return load_card(tmp_path, "t", load_ontology(tmp_path))
 
 
-def run(tmp_path: Path, card: Card):
-    return harmonize(card, tmp_path / "raw", tmp_path / "i.parquet", tmp_path / "s")
+def run(tmp_path: Path, card: Card, settings: Settings | None = None):
+    raw, index, shards = tmp_path / "raw", tmp_path / "i.parquet", tmp_path / "s"
+    return harmonize(card, raw, index, shards, settings or Settings())
 
 
 def test_pack_layers_separates_only_what_overlaps() -> None:
@@ -85,7 +86,11 @@ def test_overlapping_structure_files_keep_every_mask(tmp_path: Path) -> None:
         assert shard.mask(int(row.row), 0, int(row.label)).sum() == row.area_px
 
 
-def test_instance_maps_and_components_make_one_mask_per_instance(tmp_path: Path) -> None:
+def test_instance_maps_and_components_make_one_mask_per_instance_when_kept(
+    tmp_path: Path,
+) -> None:
+    """harmonize.instance_masks keeps the card's instances apart; by default (the paper) they
+    are one mask of their category, whichever way the card numbers them."""
     labels = discs((64, 96), [7, 9, 11], radius=8)  # instance ids, not classes
     write_2d(labels.astype(np.uint8), tmp_path / "raw" / "Annotation" / "a.png")
     write_2d(np.full((64, 96, 3), 90, np.uint8), tmp_path / "raw" / "Images" / "a.png")
@@ -94,8 +99,10 @@ def test_instance_maps_and_components_make_one_mask_per_instance(tmp_path: Path)
         "modality: Histopathology\nformat: {adapter: image-mask-pairs, images: 'Images/*.png',\n"
         "  labels: 'Annotation/{case}.png'}\ninstances: gland\n",
     )
-    index = run(tmp_path, card)
+    index = run(tmp_path, card, Settings(instance_masks=True))
     assert sorted(index.label) == [7, 9, 11] and set(index.target) == {"Histopathology/gland"}
+    merged = run(tmp_path, card)
+    assert len(merged) == 1 and merged.area_px[0] == (labels > 0).sum()
     binary = (labels > 0).astype(np.uint8) * 255
     write_2d(binary, tmp_path / "raw" / "Annotation" / "a.png")
     card = make_root(
@@ -103,7 +110,9 @@ def test_instance_maps_and_components_make_one_mask_per_instance(tmp_path: Path)
         "modality: Histopathology\nformat: {adapter: image-mask-pairs, images: 'Images/*.png',\n"
         "  labels: 'Annotation/{case}.png', split: components}\ninstances: gland\n",
     )
-    assert sorted(run(tmp_path, card).label) == [1, 2, 3]
+    assert sorted(run(tmp_path, card, Settings(instance_masks=True)).label) == [1, 2, 3]
+    merged = run(tmp_path, card)
+    assert len(merged) == 1 and merged.area_px[0] == (labels > 0).sum()
 
 
 def test_cine_frames_and_channels_of_4d_images(tmp_path: Path) -> None:

@@ -44,7 +44,7 @@ from cosmos_bench.finetune.trainset import (
     ShardCache,
     cache_embeddings,
     jittered_box,
-    lowres_target,
+    loss_target,
     shard_paths,
     training_masks,
 )
@@ -151,12 +151,16 @@ def test_boxes_jitter_outwards_inside_the_image_and_targets_follow_the_frame() -
     mask = np.zeros((100, 50), bool)
     mask[:50, :25] = True  # the top-left quarter
     # LiteMedSAM: 100x50 -> 256x128 inside a 256 input, low-res = input frame
-    target = lowres_target(mask, (256, 128), 256)
-    assert target.shape == (1, 256, 256) and target[0, :128, :64].all()
-    assert target.sum() == 128 * 64
+    for resolution in ("low", "full"):
+        target = loss_target(mask, (256, 128), 256, resolution)
+        assert target.shape == (1, 256, 256) and target[0, :128, :64].all()
+        assert target.sum() == 128 * 64
     # SAM: the same image fills 1024x512 of a 1024 input, low-res is a quarter of it
-    target = lowres_target(mask, (1024, 512), 1024)
+    target = loss_target(mask, (1024, 512), 1024, "low")
     assert target.sum() == 128 * 64 and target[0, :128, :64].all()
+    # the authors' full-size loss: the mask in the whole 1024 input frame
+    target = loss_target(mask, (1024, 512), 1024, "full")
+    assert target.shape == (1, 1024, 1024) and target.sum() == 512 * 256
 
 
 def test_dice_ce_loss_matches_its_definition() -> None:

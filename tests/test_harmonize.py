@@ -39,7 +39,7 @@ def test_paper_rule_drops_masks_of_at_most_50_pixels() -> None:
     labels[17:, :] = 9  # not in the card
     part = Part.from_raw({"modality": "CT", "format": {}, "labels": {1: "liver", 2: "spleen"}})
     kept, unknown = kept_masks(labels[None], value_maps(part.value_objects, None, 1), 50)
-    assert kept == [Kept(0, 2, "spleen", 0)] and unknown == {9}
+    assert kept == [Kept(0, 2, "spleen", 0, 60)] and unknown == {9}
 
 
 def test_cap_side_keeps_labels_exact_and_reports_the_scale() -> None:

@@ -86,12 +86,18 @@ def test_mimic_harmonizes_to_exactly_the_card_targets(dataset: str, tmp_path: Pa
         with pytest.raises(CosmosError, match="no label source"):
             harmonize(card, raw, tmp_path / "i.parquet", tmp_path / "s")
         return
-    harmonize(card, raw, tmp_path / "i.parquet", tmp_path / "shards", Settings(images_per_shard=16))
+    instances = any(part.instances for part in card.parts)
+    settings = Settings(images_per_shard=16, instance_masks=instances)
+    harmonize(card, raw, tmp_path / "i.parquet", tmp_path / "shards", settings)
     index = read_index(tmp_path / "i.parquet")
     assert set(index.target) == set(card.targets)
     assert (index.area_px > 50).all()
     # mimic objects are discs, never the whole image: catches inverted masks (ADAM, PALM)
     assert (index.area_px < 0.8 * index.height * index.width).all()
+    if instances:  # the paper's default: one mask per category and image
+        merged = harmonize(card, raw, tmp_path / "m.parquet", tmp_path / "merged", Settings())
+        assert not merged.duplicated(["uid", "object"]).any()
+        assert set(merged.uid) == set(index.uid)
 
 
 def test_every_builder_has_a_cosmos_card() -> None:

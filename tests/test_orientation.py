@@ -85,5 +85,6 @@ def test_kept_masks_are_exactly_the_named_objects_above_the_threshold(
     part = Part.from_raw({"modality": "CT", "format": {}, "labels": {1: "liver", 3: "spleen"}})
     kept, unknown = kept_masks(labels[None], value_maps(part.labels, None, 1), min_pixels)
     counts = {v: int((labels == v).sum()) for v in range(1, 5)}
-    assert kept == [Kept(0, v, part.labels[v], 0) for v in (1, 3) if counts[v] > min_pixels]
+    expected = [Kept(0, v, part.labels[v], 0, counts[v]) for v in (1, 3) if counts[v] > min_pixels]
+    assert kept == expected
     assert unknown == {v for v in (2, 4) if counts[v]}

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-INDEX_SCHEMA_VERSION = "4"
+INDEX_SCHEMA_VERSION = "5"
 INDEX_VERSION_KEY = "cosmos_bench.index_schema"
 #: harmonize's summary (JSON) in the index metadata: what the files held that no row shows,
-#: e.g. `unmapped_structures` (structure file name -> images)
+#: e.g. `unmapped_structures` (structure file name -> images), `shrunk_away` (masks with no
+#: pixel left at the stored size)
 SUMMARY_KEY = "cosmos_bench.harmonize_summary"
 
 INDEX_SCHEMA = pa.schema(
@@ -40,7 +41,8 @@ INDEX_SCHEMA = pa.schema(
         ("layer", pa.int32()),  # label layer of the image (> 0 only where masks overlap)
         ("label", pa.int32()),  # label value of the object in that layer (instance id)
         ("component", pa.int32()),  # connected-component number of a split object, else 0
-        ("area_px", pa.int64()),
+        ("area_px", pa.int64()),  # at stored resolution: 0 when the cap shrank the object away
+        ("orig_area_px", pa.int64()),  # at the source's resolution (the size rule counts these)
         ("bbox_x0", pa.int32()),  # tight box, inclusive pixel indices at stored resolution
         ("bbox_y0", pa.int32()),
         ("bbox_x1", pa.int32()),

@@ -87,6 +87,18 @@ def ct_windows_arg(wildcards):
     return shlex.quote(json.dumps(config["harmonize"]["ct_windows"], sort_keys=True))
 
 
+def clip_arg(wildcards):
+    """harmonize.clip_percentiles as an option (none: no clipping, the paper)."""
+    bounds = config["harmonize"]["clip_percentiles"]
+    return "--clip-percentiles " + " ".join(map(str, bounds)) if bounds else ""
+
+
+def instance_masks_arg(wildcards):
+    """Whether this dataset keeps its card's instances apart (harmonize.instance_masks)."""
+    keep = config["harmonize"]["instance_masks"]
+    return "--instance-masks" if "all" in keep or wildcards.dataset in keep else ""
+
+
 def model_weights(model):
     """A model's verified weights file: downloaded (the zoo) or trained (a fine-tuning run)."""
     if finetune_ids.is_finetuned(model):

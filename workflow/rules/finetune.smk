@@ -51,6 +51,7 @@ rule train:
         lr=config["finetune"]["lr"],
         weight_decay=config["finetune"]["weight_decay"],
         jitter=config["finetune"]["box_jitter"],
+        loss_resolution=config["finetune"]["loss_resolution"],
         rank=config["finetune"]["lora_rank"],
         alpha=config["finetune"]["lora_alpha"],
         select=config["finetune"]["select"],
@@ -66,6 +67,7 @@ rule train:
         "--caches {input.caches} --device {params.device} --seed {params.seed} "
         "--threads {threads} --epochs {params.epochs} --batch-size {params.batch_size} "
         "--lr {params.lr} --weight-decay {params.weight_decay} --box-jitter {params.jitter} "
+        "--loss-resolution {params.loss_resolution} "
         "--lora-rank {params.rank} --lora-alpha {params.alpha} --select {params.select} "
         "--checkpoint-every {params.every} --state {params.state} --out {output.weights} "
         "--meta {output.meta} --log {output.log} > {log} 2>&1"

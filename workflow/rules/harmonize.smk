@@ -16,6 +16,8 @@ checkpoint harmonize:
         card=card_params,
         normalization=config["harmonize"]["normalization"],
         ct_windows=ct_windows_arg,
+        clip=clip_arg,
+        instances=instance_masks_arg,
         mask_filter=config["harmonize"]["mask_filter"],
         min_pixels=config["harmonize"]["min_mask_pixels"],
         components=" ".join(config["harmonize"]["components"]),
@@ -29,7 +31,8 @@ checkpoint harmonize:
     shell:
         "python -m cosmos_bench.harmonize --dataset {wildcards.dataset} --raw {input} "
         "--index {output.index} --shards {output.shards} "
-        "--normalization {params.normalization} --ct-windows {params.ct_windows} "
+        "--normalization {params.normalization} --ct-windows {params.ct_windows} {params.clip} "
+        "{params.instances} "
         "--mask-filter {params.mask_filter} --min-mask-pixels {params.min_pixels} "
         "--components {params.components} --max-side {params.max_side} "
         "--images-per-shard {params.per_shard} --codec {params.codec} "

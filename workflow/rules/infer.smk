@@ -27,6 +27,7 @@ rule infer:
         seed=config["seed"],
         batch_size=config["infer"]["batch_size"],
         store=config["infer"]["store_predictions"],
+        resolution=config["score"]["resolution"],
         precision=config["infer"]["precision"],
         compile="--compile" if config["infer"]["compile"] else "",
     threads: 2
@@ -40,7 +41,8 @@ rule infer:
         "--strategies {params.strategies} --targets {params.targets} {params.splits} "
         "--device {params.device} "
         "--seed {params.seed} --threads {threads} --batch-size {params.batch_size} "
-        "--store {params.store} --precision {params.precision} {params.compile} "
+        "--store {params.store} --resolution {params.resolution} "
+        "--precision {params.precision} {params.compile} "
         "--repeats {params.repeats} --clicks {params.clicks} {params.feed} "
         "--grid {params.grid} --points-per-batch {params.per_batch} "
         "--out {output} > {log} 2>&1"

@@ -16,6 +16,8 @@ rule volumes:
         card=card_params,
         normalization=config["harmonize"]["normalization"],
         ct_windows=ct_windows_arg,
+        clip=clip_arg,
+        instances=instance_masks_arg,
         mask_filter=config["harmonize"]["mask_filter"],
         components=" ".join(config["harmonize"]["components"]),
         splits=SPLIT_RATIOS,
@@ -25,7 +27,8 @@ rule volumes:
     shell:
         "python -m cosmos_bench.propagation.volumes --dataset {wildcards.dataset} --raw {input} "
         "--out {output.volumes} --index {output.index} "
-        "--normalization {params.normalization} --ct-windows {params.ct_windows} "
+        "--normalization {params.normalization} --ct-windows {params.ct_windows} {params.clip} "
+        "{params.instances} "
         "--mask-filter {params.mask_filter} --components {params.components} "
         "--splits {params.splits} --split-seed {params.split_seed} > {log} 2>&1"
 

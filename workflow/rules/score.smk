@@ -15,12 +15,14 @@ rule score:
         "logs/score/{model}/{dataset}/shard-{shard}.log",
     benchmark:
         "benchmarks/runs/score/{model}/{dataset}/shard-{shard}.tsv"
+    params:
+        resolution=config["score"]["resolution"],
     conda:
         "../../envs/cosmos.yaml"
     shell:
         "python -m cosmos_bench.score shard --model {wildcards.model} --predictions {input.predictions} "
         "--index {input.index} --shard {input.shard} --tolerances {input.tolerances} "
-        "--out {output} > {log} 2>&1"
+        "--resolution {params.resolution} --out {output} > {log} 2>&1"
 
 
 rule gather_scores:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from cosmos_bench.catalog.cards import Card, cosmos_ids, load_card, load_models, load_ontology
 from cosmos_bench.catalog.finetune_ids import model_entry, parse, subset_objects
+from cosmos_bench.catalog.presets import apply_preset
 from cosmos_bench.catalog.schema import validate
 from cosmos_bench.core.errors import ConfigError
 
@@ -51,9 +52,10 @@ def split_run(run: str) -> tuple[str, str]:
 def resolve(config: dict, root: Path) -> tuple[dict[str, Card], dict[str, dict]]:
     """Validate the run config and load its cards and models.
 
-    The config is completed in place (schema defaults, `all` expanded) so that the rules and the
-    report's provenance see exactly what runs.
+    The config is completed in place (its preset, schema defaults, `all` expanded) so that the
+    rules and the report's provenance see exactly what runs.
     """
+    apply_preset(config, root)
     validate(config, "config.schema.yaml", "config", root)
     ontology = load_ontology(root)
     cards = select_cards(config, root, ontology)

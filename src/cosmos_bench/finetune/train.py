@@ -37,13 +37,14 @@ from cosmos_bench.core.errors import CosmosError
 from cosmos_bench.core.hashing import sha256_file
 from cosmos_bench.finetune.lora import add_lora, merge_lora
 from cosmos_bench.finetune.trainset import (
+    LOSS_RESOLUTIONS,
     Embeddings,
     ShardCache,
     cache_embeddings,
     encode,
     input_box,
     jittered_box,
-    lowres_target,
+    loss_target,
     shard_paths,
     training_masks,
 )
@@ -64,7 +65,8 @@ class Settings:
     batch_size: int = 2
     lr: float = 1e-4
     weight_decay: float = 0.01
-    box_jitter: int = 20
+    box_jitter: int = 0
+    loss_resolution: str = "full"
     lora_rank: int = 4
     lora_alpha: float = 4.0
     select: str = "best-val"
@@ -93,9 +95,18 @@ def configure(model: PromptableModel, settings: Settings) -> dict[str, torch.nn.
     return {n: p for n, p in net.named_parameters() if p.requires_grad}
 
 
+def at_target(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Logits at the target's size: upsampled bilinearly, as SAM's postprocessing does."""
+    if logits.shape[-2:] == target.shape[-2:]:
+        return logits
+    return F.interpolate(logits, target.shape[-2:], mode="bilinear", align_corners=False)
+
+
 def dice_ce_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """MONAI DiceCELoss(sigmoid=True, squared_pred=True, reduction="mean") for binary masks:
-    per-sample soft Dice with squared denominators (smooth 1e-5) plus mean BCE on logits."""
+    per-sample soft Dice with squared denominators (smooth 1e-5) plus mean BCE on logits.
+    Logits smaller than the target are upsampled to it first: the `full` loss resolution."""
+    logits = at_target(logits, target)
     prob = torch.sigmoid(logits).flatten(1)
     truth = target.flatten(1)
     inter = (prob * truth).sum(1)
@@ -108,12 +119,18 @@ class Examples:
     """Turns index rows into (features, box, target) on the device, for either arm."""
 
     def __init__(
-        self, model: PromptableModel, shards: ShardCache, cache: Embeddings | None, jitter: int
+        self,
+        model: PromptableModel,
+        shards: ShardCache,
+        cache: Embeddings | None,
+        jitter: int,
+        loss_resolution: str = "full",
     ) -> None:
         self.model = model
         self.shards = shards
         self.cache = cache
         self.jitter = jitter
+        self.loss_resolution = loss_resolution
 
     def batch(self, rows: pd.DataFrame, rng: np.random.Generator | None):
         device = self.model.device
@@ -131,7 +148,7 @@ class Examples:
             for r, (scale, _) in zip(rows.itertuples(), frames, strict=True)
         ]
         targets = [
-            lowres_target(self.shards.mask(r), covered, size)
+            loss_target(self.shards.mask(r), covered, size, self.loss_resolution)
             for r, (_, covered) in zip(rows.itertuples(), frames, strict=True)
         ]
         box_t = torch.as_tensor(np.stack(boxes), device=device)[:, None]
@@ -162,7 +179,7 @@ def decoder_logits(model: PromptableModel, feats: torch.Tensor, boxes: torch.Ten
 
 
 def evaluate(model: PromptableModel, examples: Examples, masks: pd.DataFrame, batch: int):
-    """Mean loss and low-res Dice on the tight boxes of `masks` (validation)."""
+    """Mean loss and Dice (at the loss's resolution) on the tight boxes of `masks`."""
     losses, dices = [], []
     with torch.no_grad():
         for first in range(0, len(masks), batch):
@@ -170,7 +187,7 @@ def evaluate(model: PromptableModel, examples: Examples, masks: pd.DataFrame, ba
             feats, boxes, target = examples.batch(rows, None)
             logits = decoder_logits(model, feats, boxes)
             losses.append(float(dice_ce_loss(logits, target)) * len(rows))
-            pred = (logits > 0).float().flatten(1)
+            pred = (at_target(logits, target) > 0).float().flatten(1)
             truth = target.flatten(1)
             inter = (pred * truth).sum(1)
             dices += (2 * inter / (pred.sum(1) + truth.sum(1)).clamp(min=1)).tolist()
@@ -312,8 +329,11 @@ def train_main(args: argparse.Namespace) -> None:
     run = parse(args.model)
     model, _ = _load_model(args)
     settings = Settings(
-        run.arm, args.epochs, args.batch_size, args.lr, args.weight_decay, args.box_jitter,
-        args.lora_rank, args.lora_alpha, args.select, args.checkpoint_every, args.seed,
+        arm=run.arm, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+        weight_decay=args.weight_decay, box_jitter=args.box_jitter,
+        loss_resolution=args.loss_resolution, lora_rank=args.lora_rank,
+        lora_alpha=args.lora_alpha, select=args.select,
+        checkpoint_every=args.checkpoint_every, seed=args.seed,
     )  # fmt: skip
     train_masks = training_masks(args.indexes, args.objects, ["train"])
     val_masks = training_masks(args.indexes, args.objects, ["val"])
@@ -323,7 +343,10 @@ def train_main(args: argparse.Namespace) -> None:
             fix="choose a subset with objects of the selected datasets, or more datasets",
         )
     cache = Embeddings.load(args.caches) if run.arm == "decoder" else None
-    examples = Examples(model, ShardCache(shard_paths(args.shards)), cache, settings.box_jitter)
+    examples = Examples(
+        model, ShardCache(shard_paths(args.shards)), cache, settings.box_jitter,
+        settings.loss_resolution,
+    )  # fmt: skip
     print(
         f"[{args.model}] {len(train_masks)} training masks ({train_masks.case.nunique()} cases), "
         f"{len(val_masks)} validation masks, {settings.epochs} epochs of "
@@ -370,7 +393,8 @@ def main(argv: list[str] | None = None) -> None:
     tr.add_argument("--epochs", type=int, default=20)
     tr.add_argument("--lr", type=float, default=1e-4)
     tr.add_argument("--weight-decay", type=float, default=0.01)
-    tr.add_argument("--box-jitter", type=int, default=20)
+    tr.add_argument("--box-jitter", type=int, default=0, help="px at 1024; 0 = tight boxes")
+    tr.add_argument("--loss-resolution", choices=LOSS_RESOLUTIONS, default="full")
     tr.add_argument("--lora-rank", type=int, default=4)
     tr.add_argument("--lora-alpha", type=float, default=4.0)
     tr.add_argument("--select", choices=SELECTIONS, default="best-val")

@@ -2,9 +2,11 @@
 cache of image embeddings the decoder arm trains on.
 
 A training example is one mask of the harmonized index in the run's split and object subset.
-Its prompt is the tight box with each edge moved outwards by 0..jitter px at 1024 px (MedSAM's
-training perturbation), in the encoder-input frame of the model; its target is the mask in the
-frame of the decoder's 256x256 low-res logits, which SAM-style training computes the loss on.
+Its prompt is the tight box (the authors' code), or with `box_jitter` each edge moved outwards
+by 0..jitter px at 1024 px (MedSAM's training perturbation), in the encoder-input frame of the
+model. Its target is the mask in the encoder-input frame (`loss_resolution: full`, the authors'
+code and MedSAM: the logits are upsampled to it) or in the frame of the decoder's 256x256
+low-res logits (`low`, LiteMedSAM's training: cheaper).
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from cosmos_bench.harmonize.index import read_index
 from cosmos_bench.harmonize.shards import ShardReader
 from cosmos_bench.models.base import PromptableModel, TrainView, autocast
 
-LOW_RES = 256  # SAM v1's low-res logits (LiteMedSAM's too): the loss's frame
+LOW_RES = 256  # SAM v1's low-res logits (LiteMedSAM's too)
+LOSS_RESOLUTIONS = ("full", "low")
 
 
 def training_masks(indexes: list[Path], objects: list[str], splits: list[str]) -> pd.DataFrame:
@@ -33,7 +36,9 @@ def training_masks(indexes: list[Path], objects: list[str], splits: list[str]) -
     masks = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if masks.empty:
         return masks
+    # a mask the longest-side cap shrank away has no box on the stored image to train with
     masks = masks[masks["object"].isin(objects) & masks["split"].isin(splits)]
+    masks = masks[masks["area_px"] > 0]
     return masks.sort_values("mask_id", kind="stable", ignore_index=True)
 
 
@@ -58,15 +63,18 @@ def input_box(box: np.ndarray, scale: tuple[float, float]) -> np.ndarray:
     return box * np.array([sx, sy, sx, sy], np.float32)
 
 
-def lowres_target(mask: np.ndarray, covered: tuple[int, int], size: int) -> torch.Tensor:
-    """A (1, 256, 256) float target: the mask resized to the part of the S x S encoder input
-    the image covers (nearest), zero padding elsewhere, area-averaged to 256 and cut at 0.5."""
+def loss_target(
+    mask: np.ndarray, covered: tuple[int, int], size: int, resolution: str = "full"
+) -> torch.Tensor:
+    """A (1, R, R) float target: the mask resized to the part of the S x S encoder input the
+    image covers (nearest), zero padding elsewhere; R = S for `full`, or area-averaged to 256
+    and cut at 0.5 for `low`."""
     h, w = covered
     resized = cv2.resize(mask.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST)
     full = np.zeros((size, size), np.float32)
     full[:h, :w] = resized
     target = torch.from_numpy(full)[None, None]
-    if size != LOW_RES:
+    if resolution == "low" and size != LOW_RES:
         target = F.adaptive_avg_pool2d(target, LOW_RES)
     return (target[0] >= 0.5).float()
 

@@ -2,7 +2,9 @@
 
 Output is a folder of HDF5 shards and one index row per kept mask (see harmonize.index).
 Masks are filtered at native resolution (harmonize.masks: the paper's size rule or MedSAM's
-dust filters, optional component instances); images with no kept mask are not stored.
+dust filters, optional component instances); images with no kept mask are not stored. An image
+shrunk by the longest-side cap keeps its label layers at the source's size too, so every mask
+can be scored at native resolution and none vanishes from the benchmark because of the cap.
 """
 
 from __future__ import annotations
@@ -31,12 +33,20 @@ from cosmos_bench.harmonize.masks import (
     FILTERS,
     Kept,
     ValueMap,
+    as_categories,
     dust,
     kept_masks,
     split_components,
     value_maps,
 )
-from cosmos_bench.harmonize.normalize import PRESETS, Window, apply, part_ct_window, window
+from cosmos_bench.harmonize.normalize import (
+    PRESETS,
+    Window,
+    apply,
+    clip_percentiles,
+    part_ct_window,
+    window,
+)
 from cosmos_bench.harmonize.orientation import Volume, slices
 from cosmos_bench.harmonize.shards import CODECS, ShardWriter, shard_name
 from cosmos_bench.harmonize.splits import SplitRatios, split_of
@@ -53,6 +63,8 @@ class Settings:
     mask_filter: str = "paper"
     min_mask_pixels: int = 50  # the `paper` filter's threshold
     components: frozenset[str] = frozenset()  # objects split into connected components
+    clip_percentiles: tuple[float, float] | None = None  # per-image clipping (authors' code)
+    instance_masks: bool = False  # keep the card's instances apart (else one per category)
     max_side: int = 1024
     images_per_shard: int = 256
     codec: str = "jpegls"
@@ -82,6 +94,8 @@ def case_layers(case: Case, part: Part, settings: Settings) -> list[ValueMap]:
     arrays = [lab.array if isinstance(lab, Volume) else lab for lab in case.layers]
     maps = value_maps(part.value_objects, part.instances, len(arrays))
     for labels, meaning in zip(arrays, maps, strict=True):
+        if part.instances and not settings.instance_masks:
+            as_categories(labels, meaning)
         if settings.mask_filter in DUST and case.is_3d:
             dust(labels, DUST[settings.mask_filter][0])
         split_components(labels, meaning, set(settings.components))
@@ -89,17 +103,19 @@ def case_layers(case: Case, part: Part, settings: Settings) -> list[ValueMap]:
 
 
 def case_images(
-    case: Case, part: Part, preset: str, ct_window: tuple[float, float]
+    case: Case, part: Part, settings: Settings, ct_window: tuple[float, float]
 ) -> Iterator[tuple[Image, Window]]:
     """Yield each labelled image of a case with the intensity window it was normalized with.
 
     A volume is normalized with one window for all its slices, applied slice by slice, so
-    memory stays near the size of the case itself."""
+    memory stays near the size of the case itself; the optional percentile clipping then
+    works on each image alone, as the authors' code does on its 2D files."""
+    preset, clip = settings.normalization, settings.clip_percentiles
     if not case.is_3d:
         layers = np.stack(case.layers).astype(np.uint16)
         if layers.any():
             mapping = window(case.image, preset, part.modality, ct_window)
-            pixels = apply(case.image, mapping)
+            pixels = clip_percentiles(apply(case.image, mapping), clip)
             yield Image("2d", pixels, layers, case.spacing or NO_SPACING), mapping
         return
     mapping = window(case.image.array, preset, part.modality, ct_window)
@@ -111,13 +127,14 @@ def case_images(
         if not any(lab.any() for _, lab, _ in labs):
             continue
         layers = np.stack([lab for _, lab, _ in labs]).astype(np.uint16)
-        pixels = np.ascontiguousarray(apply(img, mapping))
+        pixels = clip_percentiles(np.ascontiguousarray(apply(img, mapping)), clip)
         yield Image(prefix + slice_id, pixels, layers, spacing), mapping
 
 
-def as_instances(layers: np.ndarray, part: Part) -> np.ndarray:
-    """With `split: components`, number the connected components of a binary instance mask."""
-    if part.format.get("split") != "components":
+def as_instances(layers: np.ndarray, part: Part, settings: Settings) -> np.ndarray:
+    """With `split: components`, number the connected components of a binary instance mask
+    (unless the dataset's instances are merged into categories)."""
+    if part.format.get("split") != "components" or not settings.instance_masks:
         return layers
     return np.stack([ndimage.label(layer > 0)[0].astype(np.uint16) for layer in layers])
 
@@ -126,7 +143,7 @@ def image_masks(
     image: Image, part: Part, maps: list[ValueMap], settings: Settings
 ) -> tuple[list[Kept], set[int]]:
     """The image-level steps: instance numbering, MedSAM's 2D dust, the size rule."""
-    image.layers = as_instances(image.layers, part)
+    image.layers = as_instances(image.layers, part, settings)
     if settings.mask_filter in DUST:
         for labels in image.layers:
             dust(labels, DUST[settings.mask_filter][1])
@@ -149,25 +166,43 @@ def cap_side(
     return small, small_layers, size[0] / w
 
 
-def mask_rows(layers: np.ndarray, kept: list[Kept]) -> Iterator[dict]:
-    """Area and tight box of each kept object, at stored resolution (one pass per layer)."""
-    boxes = {layer: ndimage.find_objects(layers[layer]) for layer in {k.layer for k in kept}}
+def _boxes(layers: np.ndarray, kept: list[Kept]) -> dict[Kept, tuple[slice, slice] | None]:
+    """Each kept object's bounding slices in `layers` (None where it has no pixel there)."""
+    found = {layer: ndimage.find_objects(layers[layer]) for layer in {k.layer for k in kept}}
+    return {
+        k: found[k.layer][k.label - 1] if k.label <= len(found[k.layer]) else None for k in kept
+    }
+
+
+def mask_rows(layers: np.ndarray, native: np.ndarray, kept: list[Kept]) -> Iterator[dict]:
+    """Area and tight box of each kept object at stored resolution, and its area at the
+    source's. A small object can vanish in the longest-side cap: its row stays (stored area 0,
+    box from the source's box scaled), because it is scored at native resolution."""
+    stored = _boxes(layers, kept)
+    source = _boxes(native, kept) if native is not layers else stored
+    sy, sx = layers.shape[1] / native.shape[1], layers.shape[2] / native.shape[2]
     for mask in kept:
-        found = boxes[mask.layer]
-        box = found[mask.label - 1] if mask.label <= len(found) else None
-        if box is None:  # a small object can vanish in the longest-side cap
-            continue
-        ys, xs = box
+        box = stored[mask]
+        if box is not None:
+            ys, xs = box
+            area = int(np.count_nonzero(layers[mask.layer][box] == mask.label))
+            x0, y0, x1, y1 = xs.start, ys.start, xs.stop - 1, ys.stop - 1
+        else:
+            ys, xs = source[mask]
+            area = 0
+            x0, y0 = int(xs.start * sx), int(ys.start * sy)
+            x1, y1 = max(x0, int((xs.stop - 1) * sx)), max(y0, int((ys.stop - 1) * sy))
         yield {
             "layer": mask.layer,
             "label": mask.label,
             "object": mask.object,
             "component": mask.component,
-            "area_px": int(np.count_nonzero(layers[mask.layer][box] == mask.label)),
-            "bbox_x0": xs.start,
-            "bbox_y0": ys.start,
-            "bbox_x1": xs.stop - 1,
-            "bbox_y1": ys.stop - 1,
+            "area_px": area,
+            "orig_area_px": mask.pixels,
+            "bbox_x0": x0,
+            "bbox_y0": y0,
+            "bbox_x1": x1,
+            "bbox_y1": y1,
         }
 
 
@@ -181,12 +216,14 @@ class ShardSet:
         self.k = -1
         self.writer: ShardWriter | None = None
 
-    def append(self, uid: str, image: np.ndarray, labels: np.ndarray) -> tuple[int, int]:
+    def append(
+        self, uid: str, image: np.ndarray, labels: np.ndarray, native: np.ndarray | None
+    ) -> tuple[int, int]:
         if self.writer is None or self.writer.rows == self.per_shard:
             self.close()
             self.k += 1
             self.writer = ShardWriter(self.folder / shard_name(self.k), self.codec)
-        return self.k, self.writer.append(uid, image, labels)
+        return self.k, self.writer.append(uid, image, labels, native)
 
     def close(self) -> None:
         if self.writer is not None:
@@ -205,18 +242,17 @@ def case_rows(
 ) -> Iterator[dict]:
     """Store one case's kept images in the shards and yield their index rows."""
     maps = case_layers(case, part, settings)
-    for image, mapping in case_images(case, part, settings.normalization, ct_window):
+    for image, mapping in case_images(case, part, settings, ct_window):
         kept, odd = image_masks(image, part, maps, settings)
         unknown |= odd
         if not kept:
             continue
         orig_h, orig_w = image.layers.shape[1:]
         pixels, layers, scale = cap_side(image.pixels, image.layers, settings.max_side)
-        found = list(mask_rows(layers, kept))
-        if not found:
-            continue
+        found = list(mask_rows(layers, image.layers, kept))
         uid = "/".join(filter(None, (card_id, part.name, case.case_id, image.slice_id)))
-        k, row = shards.append(uid, pixels, layers)
+        native = image.layers if scale < 1.0 else None
+        k, row = shards.append(uid, pixels, layers, native)
         lo, hi = mapping[:2] if mapping else (float("nan"), float("nan"))
         split = split_of(card_id, case.case_id, settings.splits)
         for mask in found:
@@ -321,10 +357,14 @@ def harmonize(
             fix="check the card's labels map and format patterns against the files",
         )
     partial.rename(shard_dir)
-    write_index(index, index_path, {"unmapped_structures": dict(sorted(unmapped.items()))})
+    # masks with no pixel left in the capped copy: scored at native resolution only
+    shrunk_away = int((index.area_px == 0).sum())
+    summary = {"unmapped_structures": dict(sorted(unmapped.items())), "shrunk_away": shrunk_away}
+    write_index(index, index_path, summary)
     print(
         f"[{card.id}] {n_cases} cases -> {index.uid.nunique()} images, {len(index)} masks, "
-        f"{shards.k + 1} shards",
+        f"{shards.k + 1} shards; {shrunk_away} masks have no pixel at the stored size "
+        f"(max_side {settings.max_side}) and are scored at native resolution only",
         file=sys.stderr,
     )
     return index
@@ -346,6 +386,14 @@ def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mask-filter", choices=FILTERS, default="paper")
     parser.add_argument("--min-mask-pixels", type=int, default=50)
     parser.add_argument("--components", nargs="*", default=[], help="objects to split")
+    parser.add_argument(
+        "--clip-percentiles", type=float, nargs="*", default=[],
+        help="LO HI: clip each image to these percentiles after normalization (none: no clip)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--instance-masks", action="store_true",
+        help="keep the card's instances as separate masks (default: one mask per category)",
+    )  # fmt: skip
     parser.add_argument("--max-side", type=int, default=1024)
     parser.add_argument("--images-per-shard", type=int, default=256)
     parser.add_argument("--codec", choices=CODECS, default="jpegls")
@@ -365,6 +413,8 @@ def settings_from(args: argparse.Namespace) -> tuple[Card, Settings]:
         mask_filter=args.mask_filter,
         min_mask_pixels=args.min_mask_pixels,
         components=frozenset(args.components),
+        clip_percentiles=tuple(args.clip_percentiles) or None,
+        instance_masks=args.instance_masks,
         max_side=args.max_side,
         images_per_shard=args.images_per_shard,
         codec=args.codec,

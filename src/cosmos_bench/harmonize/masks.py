@@ -114,6 +114,15 @@ class Kept:
     label: int
     object: str
     component: int
+    pixels: int  # at the source's resolution, where the size rule counts them
+
+
+def as_categories(labels: np.ndarray, meaning: ValueMap) -> None:
+    """Merge an instance map's instances into one mask of its object, in place (COSMOS stores
+    one mask per category): every instance value becomes 1."""
+    labels[labels != 0] = 1
+    meaning.objects = {1: (meaning.instances, 0)}
+    meaning.instances = None
 
 
 def kept_masks(
@@ -130,5 +139,5 @@ def kept_masks(
             if obj is None:
                 unknown.add(value)
             elif counts[value] > min_pixels:
-                kept.append(Kept(layer, value, obj, component))
+                kept.append(Kept(layer, value, obj, component, int(counts[value])))
     return kept, unknown

@@ -53,6 +53,17 @@ def apply(array: np.ndarray, mapping: Window) -> np.ndarray:
     return out
 
 
+def clip_percentiles(pixels: np.ndarray, bounds: tuple[float, float] | None) -> np.ndarray:
+    """The authors' per-image step (pre_grey_rgb2D.py, from MedSAM): clip a normalized image to
+    its `bounds` percentiles (0.95 and 99.5: the 0.95th, not the 95th), stretch that range to
+    0..255 and set pixels that were 0 back to 0. All channels of an RGB image share the
+    percentiles, as there. None: the image unchanged (the paper names no clipping)."""
+    if bounds is None:
+        return pixels
+    lo, hi = np.percentile(pixels, bounds)
+    return apply(pixels, (float(lo), float(hi), True))
+
+
 def to_uint8(
     array: np.ndarray, preset: str, modality: str, ct_window: tuple[float, float] = CT_WINDOW
 ) -> np.ndarray:

@@ -11,6 +11,9 @@ reader importing this module:
   PNG on noisy grey slices where generic codecs lose (benchmarks/RESULTS.md). RGB images are
   stored planar (3, H, W), the layout the filter takes, and handed back as (H, W, 3).
 - `zstd`: everything through zstd 3: 1.4x larger images, 4x faster to read.
+
+An image shrunk by the longest-side cap also keeps its label layers at the source's size
+(`native/`, zstd), so masks are scored where the paper scores them (score.resolution).
 """
 
 from __future__ import annotations
@@ -59,12 +62,19 @@ class ShardWriter:
         ds.attrs["planar"] = False
         return ds
 
-    def append(self, uid: str, image: np.ndarray, labels: np.ndarray) -> int:
-        """Store one image and its label layers (L, H, W); return its row in the shard."""
+    def append(
+        self, uid: str, image: np.ndarray, labels: np.ndarray, native: np.ndarray | None = None
+    ) -> int:
+        """Store one image and its label layers (L, H, W), plus the layers at the source's size
+        when the image was shrunk; return its row in the shard."""
         row = self.rows
         self._store_image(f"images/{row:05d}", image).attrs["uid"] = uid
-        ds = self.file.create_dataset(f"labels/{row:05d}", data=labels, chunks=labels.shape, **ZSTD)
-        ds.attrs["uid"] = uid
+        for group, layers in (("labels", labels), ("native", native)):
+            if layers is not None:
+                ds = self.file.create_dataset(
+                    f"{group}/{row:05d}", data=layers, chunks=layers.shape, **ZSTD
+                )
+                ds.attrs["uid"] = uid
         self.rows += 1
         return row
 
@@ -113,6 +123,13 @@ class ShardReader:
             self._mask = self.labels(row)[layer] == label
             self._mask_key = (row, layer, label)
         return self._mask
+
+    def native_mask(self, row: int, layer: int, label: int) -> np.ndarray:
+        """One object's binary mask at the source's size (the stored one if not shrunk)."""
+        key = f"native/{row:05d}"
+        if key not in self.file:
+            return self.mask(row, layer, label)
+        return self.file[key][layer] == label
 
     def uid(self, row: int) -> str:
         return str(self.file[f"images/{row:05d}"].attrs["uid"])

@@ -9,6 +9,12 @@ read without scanning the others).
 `store_predictions`: `selected` (default) keeps the candidates a selection rule can pick (the
 best by Dice against the ground truth, the model's own best, or the only one); `all` keeps
 every candidate; `none` writes like `selected`, and the workflow deletes the file once scored.
+
+`resolution` (score.resolution): `native` takes each one-shot prompt on the mask at the source's
+size and maps it onto the stored copy, as the authors' code maps native prompts into SAM's
+frame, so an object the longest-side cap shrank away is still prompted and scored. Iterative
+clicks and S1's matching compare masks at the stored size, so they skip such objects (counted).
+`stored` works at the stored size throughout and skips them for every strategy (counted).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from cosmos_bench.catalog.cards import load_models
 from cosmos_bench.catalog.finetune_ids import model_entry
 from cosmos_bench.contracts import PREDICTION_SCHEMA
 from cosmos_bench.core import rle
+from cosmos_bench.core.resample import resize_nearest
 from cosmos_bench.core.tables import write_table
 from cosmos_bench.harmonize.index import read_index
 from cosmos_bench.harmonize.shards import ShardReader
@@ -37,6 +44,7 @@ from cosmos_bench.infer.clicks import click_sessions
 from cosmos_bench.infer.gpu import job_gpu, needs_gpu
 from cosmos_bench.infer.strategies import (
     CLICK_STARTS,
+    Prompt,
     is_jittered,
     kinds_of,
     make_prompt,
@@ -47,6 +55,7 @@ from cosmos_bench.models.base import PRECISIONS
 from cosmos_bench.score.metrics import dice
 
 STORE = ("selected", "all", "none")
+RESOLUTIONS = ("native", "stored")
 
 
 def usable_strategies(strategies: list[str], accepts: set[str], model_id: str) -> list[str]:
@@ -77,15 +86,36 @@ class Study:
 
 
 def selectable(answer: Candidates, gt: np.ndarray) -> list[int]:
-    """Candidates a selection rule can pick: the first best Dice and the first best score."""
+    """Candidates a selection rule can pick: the first best Dice (at the ground truth's size,
+    as scoring measures it) and the first best score."""
     if len(answer.scores) == 1:
         return [0]
-    oracle = int(np.argmax([dice(mask, gt) for mask in answer.masks]))
+    oracle = int(np.argmax([dice(resize_nearest(m, gt.shape), gt) for m in answer.masks]))
     scores = np.nan_to_num(np.asarray(answer.scores, float), nan=-np.inf)
     return sorted({oracle, int(np.argmax(scores))})
 
 
-Truth = tuple[str, str, np.ndarray]  # (mask_id, target, ground-truth mask) of one image
+@dataclass(frozen=True)
+class Truth:
+    """One ground-truth mask of an image: at the stored size, and where prompts are taken
+    (the source's size under native resolution, else the same array)."""
+
+    mask_id: str
+    target: str
+    mask: np.ndarray
+    source: np.ndarray
+
+    @property
+    def shrunk_away(self) -> bool:
+        return not self.mask.any()
+
+    def prompt(self, strategy: str, rng: np.random.Generator | None) -> Prompt:
+        """The strategy's prompt from the source mask, in the stored copy's coordinates."""
+        prompt = make_prompt(strategy, self.source, rng)
+        if self.source.shape == self.mask.shape:
+            return prompt
+        (h, w), (oh, ow) = self.mask.shape, self.source.shape
+        return prompt.scaled(h / oh, w / ow)
 
 
 def _row(
@@ -119,25 +149,25 @@ def prompt_rows(
 ) -> Iterator[dict]:
     """Decode every one-shot prompt of one image in one call; yield the stored candidates."""
     prompts, keys = [], []
-    for mask_id, target, gt in truths:
+    for truth in truths:
         for strategy in strategies:
             for repeat in range(study.repeats if is_jittered(strategy) else 1):
-                prompts.append(make_prompt(strategy, gt, study.rng(mask_id, strategy, repeat)))
-                keys.append((mask_id, target, strategy, repeat, gt))
+                prompts.append(truth.prompt(strategy, study.rng(truth.mask_id, strategy, repeat)))
+                keys.append((truth, strategy, repeat))
     if not prompts:
         return
     t0 = time.perf_counter()
     answers = model.decode(embedding, prompts)
     t_prompt = (time.perf_counter() - t0) / len(prompts)
-    for (mask_id, target, strategy, repeat, gt), answer in zip(keys, answers, strict=True):
-        keep = range(len(answer.scores)) if store == "all" else selectable(answer, gt)
+    for (truth, strategy, repeat), answer in zip(keys, answers, strict=True):
+        keep = range(len(answer.scores)) if store == "all" else selectable(answer, truth.source)
         for c in keep:
             yield _row(
-                mask_id,
-                target,
+                truth.mask_id,
+                truth.target,
                 strategy,
                 rle.encode(answer.masks[c]),
-                gt.shape,
+                truth.mask.shape,
                 repeat=repeat,
                 candidate=c,
                 n_candidates=len(answer.scores),
@@ -160,21 +190,21 @@ def click_rows(
     sessions = click_sessions(
         model,
         embedding,
-        [gt for _, _, gt in truths],
+        [truth.mask for truth in truths],
         strategy.removeprefix("clicks-"),
         n_clicks=study.clicks,
         feed_logits=study.feed_logits,
     )
     t_click = (time.perf_counter() - t0) / max(1, sum(s.decoded for s in sessions))
-    for (mask_id, target, gt), session in zip(truths, sessions, strict=True):
+    for truth, session in zip(truths, sessions, strict=True):
         for k, (runs, score) in enumerate(zip(session.rles, session.scores, strict=True), 1):
             seconds = t_embed + t_click * min(k, session.decoded)
             yield _row(
-                mask_id,
-                target,
+                truth.mask_id,
+                truth.target,
                 strategy,
                 runs,
-                gt.shape,
+                truth.mask.shape,
                 click=k,
                 model_score=score,
                 seconds=seconds,
@@ -191,16 +221,16 @@ def everything_rows(
 ) -> Iterator[dict]:
     """S1: the image's masks generated once from the point grid, then matched to each ground
     truth by both rules (cosmos_bench.infer.everything); both matches are stored."""
-    shape = truths[0][2].shape
+    shape = truths[0].mask.shape
     t0 = time.perf_counter()
     generated = everything.generate(model, embedding, shape, study.everything)
-    answers = everything.match(generated, np.stack([gt for _, _, gt in truths]))
+    answers = everything.match(generated, np.stack([truth.mask for truth in truths]))
     seconds = t_embed + (time.perf_counter() - t0) / len(truths)
-    for (mask_id, target, _), answer in zip(truths, answers, strict=True):
+    for truth, answer in zip(truths, answers, strict=True):
         for c in range(len(answer.scores)):
             yield _row(
-                mask_id,
-                target,
+                truth.mask_id,
+                truth.target,
                 everything.STRATEGY,
                 rle.encode(answer.masks[c]),
                 shape,
@@ -221,14 +251,24 @@ def image_rows(
     study: Study,
 ) -> Iterator[dict]:
     """Every strategy on one image: one-shot prompts in one decoder call, Everything mode,
-    then each click study."""
+    then each click study (these two only on masks with pixels at the stored size)."""
     one_shot = [s for s in strategies if s not in CLICK_STARTS and s != everything.STRATEGY]
     yield from prompt_rows(model, embedding, truths, one_shot, store, t_embed, study)
-    if everything.STRATEGY in strategies:
-        yield from everything_rows(model, embedding, truths, store, t_embed, study)
+    stored = [truth for truth in truths if not truth.shrunk_away]
+    if everything.STRATEGY in strategies and stored:
+        yield from everything_rows(model, embedding, stored, store, t_embed, study)
     for strategy in strategies:
-        if strategy in CLICK_STARTS:
-            yield from click_rows(model, embedding, truths, strategy, t_embed, study)
+        if strategy in CLICK_STARTS and stored:
+            yield from click_rows(model, embedding, stored, strategy, t_embed, study)
+
+
+def truth_of(reader: ShardReader, row: int, mask: object, resolution: str) -> Truth:
+    """A mask of the image at `row`, with its source-size copy under native resolution."""
+    stored = reader.mask(row, int(mask.layer), int(mask.label))
+    if resolution == "stored" or mask.scale >= 1.0:
+        return Truth(mask.mask_id, mask.target, stored, stored)
+    source = reader.native_mask(row, int(mask.layer), int(mask.label))
+    return Truth(mask.mask_id, mask.target, stored, source)
 
 
 def infer_shard(
@@ -241,11 +281,24 @@ def infer_shard(
     store: str = "selected",
     fixed_batch: bool = False,
     study: Study = Study(),
+    resolution: str = "native",
 ) -> pd.DataFrame:
     """Run every strategy on every mask of the shard's images.
 
     `fixed_batch` pads the last batch with copies of its last image, so a compiled encoder
     sees one shape and is never compiled twice; the copies' embeddings are dropped."""
+    if resolution not in RESOLUTIONS:
+        raise ValueError(f"unknown resolution {resolution!r}; choose from {RESOLUTIONS}")
+    shrunk = index[index.area_px == 0]
+    if len(shrunk):
+        what = (
+            "prompted at native resolution (no click or S1 rows: those compare at the stored size)"
+            if resolution == "native"
+            else "not inferred or scored (score.resolution: stored)"
+        )
+        print(f"  {len(shrunk)} masks have no pixel at the stored size: {what}", file=sys.stderr)
+        if resolution == "stored":
+            index = index[index.area_px > 0]
     rows: list[dict] = []
     images = list(index.groupby("row", sort=True))
     start = time.perf_counter()
@@ -260,10 +313,7 @@ def infer_shard(
             t_embed = (time.perf_counter() - t0) / len(batch)
             for (row, masks), embedding in zip(batch, embeddings, strict=True):
                 truths = [
-                    (mask_id, target, reader.mask(int(row), int(layer), int(label)))
-                    for mask_id, target, layer, label in zip(
-                        masks.mask_id, masks.target, masks.layer, masks.label, strict=True
-                    )
+                    truth_of(reader, int(row), m, resolution) for m in masks.itertuples()
                 ]
                 rows.extend(image_rows(model, embedding, truths, strategies, store, t_embed, study))
             done = first + len(batch)
@@ -292,6 +342,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=1, help="images per encoder call")
     parser.add_argument("--store", choices=STORE, default="selected", help="which candidates")
+    parser.add_argument(
+        "--resolution", choices=RESOLUTIONS, default="native",
+        help="where prompts are taken (score.resolution)",
+    )  # fmt: skip
     parser.add_argument("--precision", choices=PRECISIONS, default="auto")
     parser.add_argument("--compile", action="store_true", help="torch.compile the networks")
     parser.add_argument("--repeats", type=int, default=1, help="repeats of jittered strategies")
@@ -344,6 +398,7 @@ def run(args: argparse.Namespace, entry: dict) -> None:
             not args.no_feed_logits,
             everything.Settings(args.grid, args.points_per_batch),
         ),
+        resolution=args.resolution,
     )
     meta = {"cosmos_bench.model": args.model}
     write_table(predictions, args.out, PREDICTION_SCHEMA, meta, row_groups_by="target")

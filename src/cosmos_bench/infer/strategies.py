@@ -47,6 +47,15 @@ class Prompt:
         given = (("point", self.points), ("box", self.box), ("mask", self.mask))
         return frozenset(kind for kind, v in given if v is not None)
 
+    def scaled(self, sy: float, sx: float) -> Prompt:
+        """The prompt in an image resized by (sy, sx): a prompt taken on the source's mask,
+        handed to the model with the stored copy (coordinates multiplied, as SAM's
+        ResizeLongestSide maps them)."""
+        factor = np.array([sx, sy], np.float32)
+        points = None if self.points is None else self.points * factor
+        box = None if self.box is None else self.box * np.tile(factor, 2)
+        return replace(self, points=points, box=box)
+
 
 def tight_box(mask: np.ndarray) -> np.ndarray:
     ys, xs = np.nonzero(mask)

@@ -33,7 +33,7 @@ from cosmos_bench.harmonize.dataset import (
     case_layers,
     settings_from,
 )
-from cosmos_bench.harmonize.normalize import apply, part_ct_window, window
+from cosmos_bench.harmonize.normalize import apply, clip_percentiles, part_ct_window, window
 from cosmos_bench.harmonize.orientation import PLANES, slices
 from cosmos_bench.harmonize.splits import split_of
 
@@ -75,7 +75,8 @@ def write_case(
     lo, hi = int(occupied[0]), int(occupied[-1])
     mapping = window(case.image.array, settings.normalization, part.modality, ct_window)
     raw, (sy, sx) = _stack(case.image, part.slice_axis, lo, hi)
-    image = np.ascontiguousarray(apply(raw, mapping))
+    clip = settings.clip_percentiles
+    image = np.ascontiguousarray(np.stack([clip_percentiles(apply(s, mapping), clip) for s in raw]))
     labels = np.stack([_stack(lab, part.slice_axis, lo, hi)[0] for lab in layers]).astype(np.uint16)
     sz = case.image.spacing[axis]  # the through-plane spacing of the slicing axis
     stem = case.case_id + (f"-{case.frame}" if case.frame else "")

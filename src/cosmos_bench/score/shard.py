@@ -11,6 +11,11 @@ that both rules choose. The object's factors (score.factors) are computed once p
 
 An image without a known spacing (NaN in the index) is measured at 1 mm per pixel, so its
 distances and tolerance count in pixels; `spacing_known` is false on its rows.
+
+Resolution (score.resolution): `native` (the paper) scores a mask of an image that the
+longest-side cap shrank against its ground truth at the source's size, with the prediction
+upsampled there (nearest neighbour, cosmos_bench.core.resample) and the source's spacing;
+the object factors are measured there too. `stored` scores everything at the stored size.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from cosmos_bench.catalog.schema import read_yaml
 from cosmos_bench.contracts import SCORE_SCHEMA, SCORES_VERSION, SCORES_VERSION_KEY
 from cosmos_bench.core import rle
 from cosmos_bench.core.errors import ConfigError
+from cosmos_bench.core.resample import resize_nearest
 from cosmos_bench.core.tables import write_table
 from cosmos_bench.harmonize.index import read_index
 from cosmos_bench.harmonize.shards import ShardReader
@@ -38,6 +44,7 @@ from cosmos_bench.score.factors import Factors, modality_codes, object_factors
 
 META = ["uid", "dataset", "case", "split", "modality", "object", "target"]
 KEYS = ["mask_id", "strategy", "repeat", "click", "selection"]
+RESOLUTIONS = ("native", "stored")
 SCORE_COLUMNS = [f.name for f in fields(metrics.Scores)]
 FACTOR_COLUMNS = [f.name for f in fields(Factors)]
 
@@ -78,8 +85,9 @@ def select(group: pd.DataFrame) -> list[tuple[str, pd.Series]]:
     return [("oracle", group.loc[group.dice.idxmax()]), ("score", group.iloc[by_score])]
 
 
-def _spacing(row: pd.Series) -> tuple[tuple[float, float], bool]:
-    sy, sx = float(row["spacing_y"]), float(row["spacing_x"])
+def _spacing(row: pd.Series, scale: float = 1.0) -> tuple[tuple[float, float], bool]:
+    """(y, x) mm per pixel of the scored mask: `scale` = stored / scored size."""
+    sy, sx = float(row["spacing_y"]) * scale, float(row["spacing_x"]) * scale
     known = math.isfinite(sy) and math.isfinite(sx) and sy > 0 and sx > 0
     return ((sy, sx) if known else (1.0, 1.0)), known
 
@@ -91,12 +99,15 @@ def score_shard(
     model: str,
     tolerances: Tolerances | None = None,
     modalities: dict[str, int] | None = None,
+    resolution: str = "native",
 ) -> pd.DataFrame:
     """One row per (mask, strategy, repeat, selection) with all metrics and factors."""
+    if resolution not in RESOLUTIONS:
+        raise ValueError(f"unknown resolution {resolution!r}; choose from {RESOLUTIONS}")
     tolerances = tolerances or Tolerances()
     modalities = modalities or {}
     masks = index.set_index("mask_id")
-    where = ["row", "layer", "label", "target", "modality", "spacing_y", "spacing_x"]
+    where = ["row", "layer", "label", "target", "modality", "spacing_y", "spacing_x", "scale"]
     cand = predictions.drop(columns=where, errors="ignore").join(masks[where], on="mask_id")
     cand = cand.sort_values(
         ["row", "mask_id", "strategy", "repeat", "click", "candidate"],
@@ -120,14 +131,22 @@ def score_shard(
                 if first["row"] != image_row:
                     image_row = int(first["row"])
                     image = reader.image(image_row)
-                gt = reader.mask(image_row, int(first["layer"]), int(first["label"]))
-                spacing, known = _spacing(first)
+                layer, label = int(first["layer"]), int(first["label"])
+                native = resolution == "native" and first["scale"] < 1.0
+                gt = (reader.native_mask if native else reader.mask)(image_row, layer, label)
+                scale = float(first["scale"]) if native else 1.0
+                spacing, known = _spacing(first, scale)
                 boundary = metrics.Boundary.of(gt, spacing)
                 tolerance = tolerances.of(first["target"])
-                real = (float(first["spacing_y"]), float(first["spacing_x"]))
+                real = (float(first["spacing_y"]) * scale, float(first["spacing_x"]) * scale)
                 code = modalities.get(first["modality"], -1)
-                factor_rows[mask_id] = asdict(object_factors(image, gt, real, code))
-            preds = [rle.decode(np.asarray(r), gt.shape) for r in cand.rle.iloc[s:e]]
+                scene = resize_nearest(image, gt.shape)
+                factor_rows[mask_id] = asdict(object_factors(scene, gt, real, code))
+            stored = (int(first["height"]), int(first["width"]))
+            preds = [
+                resize_nearest(rle.decode(np.asarray(r), stored), gt.shape)
+                for r in cand.rle.iloc[s:e]
+            ]
             cand.iloc[s:e, cand.columns.get_loc("dice")] = [metrics.dice(p, gt) for p in preds]
             scored: dict[int, metrics.Scores] = {}
             for rule, chosen in select(cand.iloc[s:e]):
@@ -169,6 +188,10 @@ def main(argv: list[str] | None = None) -> None:
     one.add_argument("--index", type=Path, required=True)
     one.add_argument("--shard", type=Path, required=True)
     one.add_argument("--out", type=Path, required=True)
+    one.add_argument(
+        "--resolution", choices=RESOLUTIONS, default="native",
+        help="score at the source's size (native) or the stored one (score.resolution)",
+    )  # fmt: skip
     one.add_argument("--root", type=Path, default=Path.cwd(), help="workflow folder")
     one.add_argument(
         "--tolerances",
@@ -187,7 +210,9 @@ def main(argv: list[str] | None = None) -> None:
     modalities = modality_codes(load_ontology(args.root))
     predictions = pq.read_table(args.predictions).to_pandas()
     index = read_index(args.index)
-    scores = score_shard(predictions, index, args.shard, args.model, tolerances, modalities)
+    scores = score_shard(
+        predictions, index, args.shard, args.model, tolerances, modalities, args.resolution
+    )
     write_table(scores, args.out, SCORE_SCHEMA, {SCORES_VERSION_KEY: SCORES_VERSION})
     mean = scores.groupby("strategy").dice.mean().round(4).to_dict()
     print(
