@@ -57,7 +57,7 @@ def score_row(
         "hd95_mm": 20 * (1 - dice), "hd_px": 30 * (1 - dice), "area_px": 100 + index,
         "aspect_ratio": 0.5 + 0.1 * (index % 3), "intensity_difference": 10.0 + 3 * index,
         "f_final": 4.0 + (index % 2), "f_final_paper": 3.0 + (index % 3),
-        "modality_code": 0 if modality == "CT" else 1,
+        "modality_code": 0 if modality == "CT" else 1, "empty_prediction": dice == 0.0,
     }  # fmt: skip
 
 

@@ -117,8 +117,9 @@ def test_the_demo_runs_through_the_slurm_profile(
     # every job but the local `all` was submitted with sbatch, the killed one twice
     logs = slurm_work / "logs" / "slurm"
     rules = {p.name.removeprefix("rule_") for p in logs.iterdir()}
-    assert rules == {"download", "unpack", "harmonize", "weights", "infer",
-                     "score", "gather_scores", "provenance", "report"}  # fmt: skip
+    assert rules == {"download", "unpack", "harmonize", "weights", "infer", "score",
+                     "gather_scores", "prediction_shapes", "gallery", "provenance",
+                     "report"}  # fmt: skip
     submitted = out.count("has been submitted with SLURM jobid")
     assert submitted == len(list(logs.rglob("*.log")))
     lite = list((logs / "rule_infer").glob("litemedsam*/*.log"))

@@ -17,6 +17,7 @@ import pytest
 from helpers import ROOT, copy_workflow, snakemake
 
 from cosmos_bench.catalog.cards import load_card, load_ontology
+from cosmos_bench.report.gallery_html import anchor
 
 pytestmark = pytest.mark.e2e
 
@@ -44,6 +45,17 @@ def test_default_demo_end_to_end(demo: Path) -> None:
         assert text in html
     assert "data:image/png;base64" in html
     assert "not trained on point prompts" in html
+    # issue 24: the gallery covers every target, the paper table says which rows compare
+    cases = json.loads((work / "results" / "report" / "gallery" / "manifest.json").read_text())
+    pictured = pd.DataFrame(cases["cases"])
+    assert set(pictured.target) == {"CT/liver", "CT/spleen", "CT/left_kidney", "CT/right_kidney",
+                                    "CT/lesion", "Endoscopy/polyp"}  # fmt: skip
+    assert set(pictured.groupby(["target", "model", "strategy"]).size()) <= {1, 2, 3, 5}
+    paper = pd.read_csv(work / "results" / "tables" / "paper_vs_ours.csv")
+    assert (paper.comparable == "no").all() and paper.note.notna().all()
+    assert "0 of " in html and "rows have a comparable published number" in html
+    failures = pd.read_csv(work / "results" / "tables" / "failures.csv")
+    assert (failures.n_shapes == failures.n_predictions).all()
     overall = pd.read_csv(work / "results" / "tables" / "overall.csv")
     s5 = overall.set_index(["model", "strategy"]).dice_mask_weighted
     assert s5["litemedsam", "S5"] >= 0.9  # issue 6: a real model on the demo phantoms
@@ -55,19 +67,30 @@ def test_default_demo_end_to_end(demo: Path) -> None:
 
 
 def test_the_demo_report_renders_in_headless_chromium(demo: Path) -> None:
-    """A reader's view: no console error, every image loads, the per-target table is there and
-    sorts; the screenshot is kept in test-artifacts/ for a human look."""
-    from browser import render
+    """A reader's view: no console error, the first screen holds a figure, every image loads
+    (the gallery's thumbnails too), every target has a gallery, the per-target table is there
+    and sorts; the screenshots are kept in test-artifacts/ for a human look (the first screen
+    and one gallery section small enough to keep beside the code)."""
+    from browser import SMALL_PNG, render
 
-    shot = ROOT / "test-artifacts" / "demo-report.png"
-    page = render(demo / "results" / "report" / "index.html", shot)
+    artifacts = ROOT / "test-artifacts"
+    shot, first, gallery = (artifacts / f"{name}.png"
+                            for name in ("demo-report", "report-first-screen", "report-gallery"))
+    page = render(demo / "results" / "report" / "index.html", shot, first, gallery,
+                  anchor("CT/lesion"))  # fmt: skip
     assert page.console_errors == []
     assert page.broken_images == []
-    assert {"summary", "per-target-table", "comparisons", "factors", "figures",
-            "provenance"} <= page.ids  # fmt: skip
+    assert page.first_screen_figure
+    assert {"heatmap", "summary", "gallery", "paper", "failures", "per-target-table",
+            "comparisons", "factors", "figures", "provenance"} <= page.ids  # fmt: skip
     targets = pd.read_csv(demo / "results" / "tables" / "by_target.csv").target
+    assert {anchor(t) for t in targets} <= page.ids and len(set(targets)) == 6
+    cases = json.loads((demo / "results" / "report" / "gallery" / "manifest.json").read_text())
+    assert page.gallery_images == len(cases["cases"]) >= 3 * 6
     assert page.sorted_column == sorted(targets, reverse=True)
     assert shot.stat().st_size > 50_000
+    for kept in (first, gallery):
+        assert 20_000 < kept.stat().st_size <= SMALL_PNG
 
 
 def test_snakemakes_own_report_of_the_demo(demo: Path) -> None:
@@ -96,7 +119,7 @@ def test_partial_reruns_touch_only_their_dataset(demo: Path) -> None:
     of one card that changes its harmonization reruns that dataset's jobs and the aggregates,
     and an edit of a card's notes reruns nothing (the rerun triggers, README "Partial runs")."""
     sliced = planned_jobs(snakemake(demo, "--dry-run", "--config", "datasets=[demo-ct]"))
-    assert {rule for rule, _ in sliced} == {"provenance", "report", "all"}
+    assert {rule for rule, _ in sliced} == {"provenance", "gallery", "report", "all"}
 
     card = demo / "config" / "datasets" / "demo-endo.yaml"
     original = card.read_text()
@@ -110,8 +133,8 @@ def test_partial_reruns_touch_only_their_dataset(demo: Path) -> None:
         rules = {rule for rule, _ in jobs}
         # infer and score jobs appear once the harmonize checkpoint has rerun
         assert {"harmonize", "gather_scores", "report"} <= rules
-        assert rules <= {"harmonize", "infer", "score", "gather_scores", "provenance", "report",
-                         "all"}  # fmt: skip
+        assert rules <= {"harmonize", "infer", "score", "gather_scores", "prediction_shapes",
+                         "gallery", "provenance", "report", "all"}  # fmt: skip
         assert {w["dataset"] for _, w in jobs if "dataset" in w} == {"demo-endo"}
         target = planned_jobs(snakemake(demo, "--dry-run", "dataset_demo-endo"))
         assert {rule for rule, _ in target} <= {"harmonize", "infer", "score", "gather_scores",

@@ -1,4 +1,7 @@
-# Report: provenance of the run, then tables, figures and the HTML page from all score shards.
+# Report: provenance of the run; the predictions' shapes and the case gallery, read from the
+# stored predictions and the shards; then tables, figures and the HTML page from all score files.
+# The shapes and gallery jobs wait for the score files and read whatever predictions are stored
+# (none under `store_predictions: none`), so they never call for inference again.
 
 
 rule provenance:
@@ -18,6 +21,48 @@ rule provenance:
         "--manifests {input.manifests} --weights {input.weights} --out {output} > {log} 2>&1"
 
 
+rule prediction_shapes:
+    input:
+        scores="results/scores/{model}/{dataset}.parquet",
+        index="results/harmonized/{dataset}/index.parquet",
+        shards="results/harmonized/{dataset}/shards",
+    output:
+        "results/report/shapes/{model}/{dataset}.parquet",
+    log:
+        "logs/report/shapes/{model}/{dataset}.log",
+    benchmark:
+        "benchmarks/runs/shapes/{model}/{dataset}.tsv"
+    params:
+        resolution=config["score"]["resolution"],
+    conda:
+        "../../envs/cosmos.yaml"
+    shell:
+        "python -m cosmos_bench.report.shapes "
+        "--predictions results/predictions/{wildcards.model}/{wildcards.dataset} "
+        "--index {input.index} --shards {input.shards} --resolution {params.resolution} "
+        "--out {output} > {log} 2>&1"
+
+
+rule gallery:
+    input:
+        scores=expand("results/scores/{model}/{dataset}.parquet", model=MODELS, dataset=DATASETS),
+        indexes=expand("results/harmonized/{dataset}/index.parquet", dataset=DATASETS),
+        shards=expand("results/harmonized/{dataset}/shards", dataset=DATASETS),
+    output:
+        directory("results/report/gallery"),
+    log:
+        "logs/report/gallery.log",
+    params:
+        seed=config["seed"],
+        resolution=config["score"]["resolution"],
+    conda:
+        "../../envs/cosmos.yaml"
+    shell:
+        "python -m cosmos_bench.report.gallery --scores {input.scores} "
+        "--harmonized results/harmonized --predictions results/predictions "
+        "--seed {params.seed} --resolution {params.resolution} --out {output} > {log} 2>&1"
+
+
 rule report:
     input:
         scores=expand("results/scores/{model}/{dataset}.parquet", model=MODELS, dataset=DATASETS),
@@ -26,6 +71,11 @@ rule report:
         losses=expand("results/finetune/{run}/loss.csv", run=FINETUNE_RUNS),
         propagation=all_propagation,
         indexes=expand("results/harmonized/{dataset}/index.parquet", dataset=DATASETS),
+        shapes=expand(
+            "results/report/shapes/{model}/{dataset}.parquet", model=MODELS, dataset=DATASETS
+        ),
+        gallery="results/report/gallery",
+        paper="resources/paper_results.yaml",
     output:
         html=report(
             "results/report/index.html",
@@ -65,4 +115,5 @@ rule report:
         "--provenance {input.provenance} --benchmarks benchmarks/runs "
         "--bootstrap {params.bootstrap} --ci-level {params.level} --finetune {params.runs} "
         "--complexity {params.complexity} "
-        "--propagation {input.propagation} --indexes {input.indexes} > {log} 2>&1"
+        "--propagation {input.propagation} --indexes {input.indexes} "
+        "--shapes {input.shapes} --gallery {input.gallery} --paper {input.paper} > {log} 2>&1"

@@ -42,14 +42,8 @@ from cosmos_bench.harmonize.shards import ShardReader
 from cosmos_bench.infer import everything
 from cosmos_bench.infer.clicks import click_sessions
 from cosmos_bench.infer.gpu import job_gpu, needs_gpu
-from cosmos_bench.infer.strategies import (
-    CLICK_STARTS,
-    Prompt,
-    is_jittered,
-    kinds_of,
-    make_prompt,
-    prompt_seed,
-)
+from cosmos_bench.infer.strategies import CLICK_STARTS, is_jittered, kinds_of
+from cosmos_bench.infer.truth import Truth, jitter_rng, truth_of
 from cosmos_bench.models import Candidates, PromptableModel, build, resolve_device
 from cosmos_bench.models.base import PRECISIONS
 from cosmos_bench.score.metrics import dice
@@ -80,9 +74,7 @@ class Study:
     everything: everything.Settings = everything.Settings()  # S1's grid and thresholds
 
     def rng(self, mask_id: str, strategy: str, repeat: int) -> np.random.Generator | None:
-        if not is_jittered(strategy):
-            return None
-        return np.random.default_rng(prompt_seed(self.seed, mask_id, strategy, repeat))
+        return jitter_rng(self.seed, mask_id, strategy, repeat)
 
 
 def selectable(answer: Candidates, gt: np.ndarray) -> list[int]:
@@ -93,29 +85,6 @@ def selectable(answer: Candidates, gt: np.ndarray) -> list[int]:
     oracle = int(np.argmax([dice(resize_nearest(m, gt.shape), gt) for m in answer.masks]))
     scores = np.nan_to_num(np.asarray(answer.scores, float), nan=-np.inf)
     return sorted({oracle, int(np.argmax(scores))})
-
-
-@dataclass(frozen=True)
-class Truth:
-    """One ground-truth mask of an image: at the stored size, and where prompts are taken
-    (the source's size under native resolution, else the same array)."""
-
-    mask_id: str
-    target: str
-    mask: np.ndarray
-    source: np.ndarray
-
-    @property
-    def shrunk_away(self) -> bool:
-        return not self.mask.any()
-
-    def prompt(self, strategy: str, rng: np.random.Generator | None) -> Prompt:
-        """The strategy's prompt from the source mask, in the stored copy's coordinates."""
-        prompt = make_prompt(strategy, self.source, rng)
-        if self.source.shape == self.mask.shape:
-            return prompt
-        (h, w), (oh, ow) = self.mask.shape, self.source.shape
-        return prompt.scaled(h / oh, w / ow)
 
 
 def _row(
@@ -260,15 +229,6 @@ def image_rows(
     for strategy in strategies:
         if strategy in CLICK_STARTS and stored:
             yield from click_rows(model, embedding, stored, strategy, t_embed, study)
-
-
-def truth_of(reader: ShardReader, row: int, mask: object, resolution: str) -> Truth:
-    """A mask of the image at `row`, with its source-size copy under native resolution."""
-    stored = reader.mask(row, int(mask.layer), int(mask.label))
-    if resolution == "stored" or mask.scale >= 1.0:
-        return Truth(mask.mask_id, mask.target, stored, stored)
-    source = reader.native_mask(row, int(mask.layer), int(mask.label))
-    return Truth(mask.mask_id, mask.target, stored, source)
 
 
 def infer_shard(

@@ -12,6 +12,7 @@ stands in for both selection rules when compared with a multimask model.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,7 @@ from cosmos_bench.report.comparisons import (
     oracle_gap,
     strategy_pairs,
 )
+from cosmos_bench.report.paper import paper_table
 from cosmos_bench.report.stats import (
     CI_LEVEL,
     N_BOOTSTRAP,
@@ -38,6 +40,7 @@ from cosmos_bench.report.summaries import (
     per_mask,
     summarise,
 )
+from cosmos_bench.report.taxonomy import failures
 
 FACTOR_COLUMNS = ["model", "strategy", "selection", "outcome", "factor", "n_masks", "rho", "p"]
 
@@ -50,6 +53,7 @@ TABLES = (
     "by_target", "by_object", "by_dataset", "by_modality", "overall", "model_pairs",
     "strategy_pairs", "oracle_gap", "factors", "jitter_drop", "everything_vs_box",
     "click_curves", "noc", "finetune", "finetune_loss", "propagation", "propagation_objects",
+    "failures", "paper_vs_ours",
 )  # fmt: skip
 
 
@@ -171,6 +175,8 @@ def aggregate(
     runs: Mapping[str, dict] | None = None,
     objects3d: pd.DataFrame | None = None,
     complexity: str = "paper",
+    shapes: pd.DataFrame | None = None,
+    paper: Mapping[str, Any] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Every table of the report, rounded so the CSVs are byte-stable.
 
@@ -178,7 +184,9 @@ def aggregate(
     prompts. The summaries by target, object, modality and dataset keep the jittered strategies
     out (their drop is the robustness table). `runs` maps each fine-tuning run to its
     metadata (`meta`, weights.json) and loss log (`log`); `objects3d` holds the 3D study's
-    per-object scores (cosmos_bench.propagation)."""
+    per-object scores (cosmos_bench.propagation); `shapes` the predictions' shapes
+    (report.shapes) for the failure taxonomy; `paper` the paper's published numbers
+    (resources/paper_results.yaml, report.paper)."""
     runs = runs or {}
     masks = per_mask(scores[scores["click"] == 0])
     plain = one_shot(masks)
@@ -204,7 +212,9 @@ def aggregate(
         "finetune_loss": loss_table({m: r["log"] for m, r in runs.items()}),
         "propagation": propagation(objects),
         "propagation_objects": objects,
+        "failures": failures(scores, shapes),
     }
+    tables["paper_vs_ours"] = paper_table(tables, paper or {})
     assert tuple(tables) == TABLES
     return {name: rounded(table) for name, table in tables.items()}
 

@@ -28,17 +28,21 @@ from cosmos_bench.core.errors import CosmosError
 from cosmos_bench.harmonize.index import index_counts
 from cosmos_bench.report import figures
 from cosmos_bench.report.aggregate import aggregate
+from cosmos_bench.report.gallery import read_manifest
 from cosmos_bench.report.page import write_html
+from cosmos_bench.report.paper import load_paper
 from cosmos_bench.report.provenance import stage_seconds
+from cosmos_bench.report.shapes import read_shapes
 from cosmos_bench.report.stats import CI_LEVEL, N_BOOTSTRAP
 from cosmos_bench.report.summaries import COMPLEXITY, DISTANCES, FACTORS, one_shot, per_mask
 from cosmos_bench.report.summary import write_summary
 
 #: what the report reads of the score files (the rest of SCORE_SCHEMA stays on disk): every
-#: identity column before the metrics, Dice, IoU, the boundary metrics and the factors
+#: identity column before the metrics, Dice, IoU, the boundary metrics, the factors and
+#: whether the prediction was empty (the failure taxonomy)
 SCORE_COLUMNS = (
     *SCORE_SCHEMA.names[: SCORE_SCHEMA.names.index("dice")], "dice", "iou", *DISTANCES, *FACTORS,
-    COMPLEXITY["paper"],
+    COMPLEXITY["paper"], "empty_prediction",
 )
 
 
@@ -110,6 +114,7 @@ def draw_figures(scores: pd.DataFrame, tables: Mapping[str, pd.DataFrame], out_d
     masks = one_shot(per_mask(scores[scores["click"] == 0]))
     out = {name: Path(out_dir) / f"{name}.png" for name in figures.FIGURES}
     return [
+        figures.strategy_points(tables["overall"], out["dice_by_strategy"]),
         figures.dice_boxes(masks, "target", "Dice per target (one sample per mask)",
                            out["dice_by_target"]),
         figures.dice_boxes(masks, "modality", "Dice per modality (one sample per mask)",
@@ -140,9 +145,14 @@ def build_report(
     propagation: Iterable[Path] = (),
     indexes: Iterable[Path] = (),
     complexity: str = "paper",
+    shapes: Iterable[Path] = (),
+    gallery: Path | None = None,
+    paper: Path | None = None,
 ) -> None:
     """Load, aggregate, write tables, figures, the HTML page and the summary, naming each.
-    `indexes` (harmonized/{dataset}/index.parquet) give the catalog section its counts."""
+    `indexes` (harmonized/{dataset}/index.parquet) give the catalog section its counts;
+    `shapes` (report.shapes) the failure taxonomy its leaks and fragments; `gallery` is the
+    gallery job's folder; `paper` resources/paper_results.yaml."""
     scores = load_scores(score_paths)
     runs = load_runs(run_dirs)
     frames = [pd.read_parquet(p) for p in propagation]
@@ -154,7 +164,8 @@ def build_report(
         flush=True,
     )
     seed = int(provenance.get("seed") or 0)
-    tables = aggregate(scores, seed, n_boot, level, runs, objects3d, complexity)
+    tables = aggregate(scores, seed, n_boot, level, runs, objects3d, complexity,
+                       read_shapes(list(shapes)), load_paper(paper) if paper else {})  # fmt: skip
     for path in write_tables(tables, Path(tables_dir)):
         print(f"report: wrote {path}", flush=True)
     paths = draw_figures(scores, tables, Path(figures_dir))
@@ -169,7 +180,8 @@ def build_report(
         }
     harmonized = {Path(p).parent.name: index_counts(Path(p)) for p in indexes}
     provenance = {**provenance, "harmonized": dict(sorted(harmonized.items()))}
-    write_html(tables, paths, Path(html_path), provenance, runs)
+    cases = read_manifest(gallery) if gallery else None
+    write_html(tables, paths, Path(html_path), provenance, runs, cases, gallery, level)
     print(f"report: wrote {html_path}", flush=True)
     if summary:
         write_summary(tables, Path(summary), provenance)
@@ -220,6 +232,14 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--indexes", nargs="*", type=Path, default=[],
         help="the harmonized indexes, for the catalog's image and mask counts",
     )  # fmt: skip
+    parser.add_argument(
+        "--shapes", nargs="*", type=Path, default=[],
+        help="the predictions' shapes (python -m cosmos_bench.report.shapes), for the failures",
+    )  # fmt: skip
+    parser.add_argument("--gallery", type=Path, help="the gallery job's folder (manifest.json)")
+    parser.add_argument(
+        "--paper", type=Path, help="the paper's numbers (resources/paper_results.yaml)"
+    )
     return parser.parse_args(argv)
 
 
@@ -230,5 +250,5 @@ def main(argv: list[str] | None = None) -> None:
     build_report(
         args.scores, args.tables_dir, args.figures_dir, args.html, provenance,
         args.summary, args.benchmarks, args.bootstrap, args.ci_level, args.finetune,
-        args.propagation, args.indexes, args.complexity,
+        args.propagation, args.indexes, args.complexity, args.shapes, args.gallery, args.paper,
     )  # fmt: skip

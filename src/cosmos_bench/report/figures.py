@@ -35,6 +35,8 @@ FACTOR_LABELS = {
     "modality_code": "modality code",
 }
 CAPTIONS = {
+    "dice_by_strategy": "Mean Dice over all masks per strategy, one colour per model, with its "
+    "95% case-bootstrap CI; the oracle rule where a model gives several candidates.",
     "dice_by_target": "Dice per mask, by target: one box per model and strategy "
     "(repeats averaged per mask).",
     "dice_by_modality": "Dice per mask, by imaging modality: one box per model and strategy "
@@ -193,6 +195,35 @@ def target_heatmap(by_target: pd.DataFrame, out: Path) -> Path:
         ax.set_xlabel("strategy")
     fig.colorbar(image, ax=list(axes), label="mean Dice", shrink=0.9)
     fig.suptitle("Mean Dice per target and strategy", fontsize=13)
+    return save(fig, out)
+
+
+def strategy_points(overall: pd.DataFrame, out: Path) -> Path:
+    """Mean Dice per strategy and model with CI whiskers: the run's headline at a glance."""
+    rows = overall[overall["selection"].isin(["oracle", "single"])]
+    if rows.empty:
+        return _placeholder(out, "no one-shot strategy in this run")
+    strategies = sorted(rows["strategy"].unique())
+    colours = model_colours(rows["model"])
+    models = sorted(colours)
+    step = 0.7 / max(1, len(models))
+    fig = Figure(figsize=(max(5.0, 1.3 + 1.0 * len(strategies)), 3.6), layout="constrained")
+    ax = fig.subplots()
+    for j, model in enumerate(models):
+        line = rows[rows["model"] == model].set_index("strategy").reindex(strategies)
+        at = np.arange(len(strategies)) - 0.35 + step * (j + 0.5)
+        mean = line["dice_mask_weighted"].to_numpy(dtype=float)
+        err = np.vstack([mean - line["ci_low"], line["ci_high"] - mean])
+        ax.errorbar(at, mean, yerr=np.nan_to_num(err), fmt="o", ms=6, capsize=4, elinewidth=1.5,
+                    color=colours[model], label=model)  # fmt: skip
+    ax.set_xticks(range(len(strategies)), strategies)
+    ax.set_xlim(-0.6, len(strategies) - 0.4)
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_xlabel("strategy")
+    ax.set_ylabel("mean Dice (95% CI)")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="model")
+    ax.set_title("Mean Dice per model and strategy", fontsize=12)
     return save(fig, out)
 
 

@@ -1,7 +1,14 @@
-"""The report as one self-contained HTML page: style, sortable tables, the sections."""
+"""The report as one HTML page: style, sortable tables, the sections.
+
+A figure first (the overview: heatmap and model-by-strategy plot), then the summary, the case
+gallery, the paper beside this run and how predictions fail; the long tables follow, each
+collapsed under its heading. Everything but the gallery's pictures is inside the page (figures
+as data URIs); the gallery links its files beside the page, which stay in the results folder.
+"""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -9,19 +16,26 @@ from typing import Any
 import pandas as pd
 
 from cosmos_bench.core.atomic import write_bytes
+from cosmos_bench.report.gallery_html import gallery_section
+from cosmos_bench.report.overview import overview_section
 from cosmos_bench.report.sections import (
     STUDY_SECTIONS,
     _catalog_section,
     _comparison_section,
     _factor_section,
+    _failure_section,
     _figure_section,
     _finetune_section,
     _group_section,
+    _paper_section,
     _propagation_section,
     _provenance_section,
     _study_section,
     _summary_section,
+    coverage,
+    partial_warning,
 )
+from cosmos_bench.report.taxonomy import LEAK_SHARE
 
 _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
@@ -41,6 +55,33 @@ figcaption { font-size: .92em; color: #444; }
 dl.summary dt { font-weight: bold; float: left; clear: left; width: 9em; }
 dl.summary dd { margin-left: 10em; }
 p.partial { background: #fff4d6; border-left: 4px solid #e0a800; padding: .5em .8em; }
+h1 { margin: 0 0 .2em; } p.scope { margin: 0 0 .6em; color: #444; }
+nav.sections { font-size: .92em; margin: .4em 0 1em; } nav.sections a { margin-right: .9em; }
+.overview-row { display: flex; flex-wrap: wrap; gap: 1.5em; align-items: flex-start; }
+figure.overview { margin: 0; } figure.overview img { max-width: 560px; }
+figure.overview figcaption { max-width: 560px; }
+table.heatmap { border-collapse: separate; border-spacing: 2px; margin: 0; font-size: .85em; }
+table.heatmap td { min-width: 3.2em; text-align: center; border: none; padding: .3em .4em;
+                   font-variant-numeric: tabular-nums; cursor: help; }
+table.heatmap th { background: none; border: none; text-align: center; padding: .1em .4em; }
+table.heatmap th.target { text-align: right; font-weight: normal; white-space: nowrap; }
+table.heatmap td.empty { background: #f4f4f4; color: #999; }
+div.scale { font-size: .8em; color: #444; margin: .3em 0; }
+div.scale .bar { display: inline-block; width: 10em; height: .8em; margin: 0 .4em;
+                 vertical-align: middle; }
+details.section > summary, details.gallery-target > summary { cursor: pointer; }
+details.section > summary h2 { display: inline-block; margin-bottom: .3em; }
+details.gallery-target > summary h3 { display: inline; }
+details.gallery-target { margin: .6em 0; } details.gallery-target > summary span { color: #666; }
+.case-row { display: flex; flex-wrap: wrap; gap: .6em; align-items: flex-start; margin: .5em 0; }
+.case-label { width: 7.5em; font-size: .9em; font-weight: bold; padding-top: .3em; }
+figure.case { margin: 0; width: 160px; }
+figure.case img { width: 160px; height: 160px; object-fit: contain; background: #000;
+                  border: none; display: block; }
+figure.case figcaption { font-size: .8em; line-height: 1.3; }
+figure.case .note { color: #666; font-style: italic; }
+p.legend { font-size: .9em; } span.swatch { display: inline-block; width: .9em; height: .9em;
+           margin: 0 .3em 0 .9em; vertical-align: middle; border: 1px solid #333; }
 """
 
 
@@ -71,17 +112,52 @@ document.querySelectorAll("table.sortable").forEach(function (table) {
 """
 
 
+_NAV = {
+    "summary": "Summary", "gallery": "Case gallery", "paper": "Paper vs this run",
+    "failures": "How predictions fail", "per-target": "Tables", "figures": "Figures",
+    "provenance": "Provenance",
+}  # fmt: skip
+
+
+def _scope(tables: Mapping[str, pd.DataFrame], provenance: Mapping[str, Any]) -> dict[str, Any]:
+    """The overview's one line: how many datasets, targets, models, strategies and masks."""
+    overall = tables["overall"]
+    return {
+        "datasets": tables["by_dataset"]["dataset"].nunique(),
+        "targets": tables["by_target"]["target"].nunique(),
+        "models": overall["model"].nunique(),
+        "strategies": overall["strategy"].nunique(),
+        "masks per model x strategy": coverage(tables, provenance)["Masks"].split(" ")[0],
+    }
+
+
 def write_html(
     tables: Mapping[str, pd.DataFrame],
     figure_paths: list[Path],
     out: Path,
     provenance: Mapping[str, Any],
     runs: Mapping[str, dict] | None = None,
+    gallery: pd.DataFrame | None = None,
+    gallery_dir: Path | None = None,
+    level: float = 0.95,
 ) -> None:
-    """A single static page a reviewer can open anywhere: no external files, one tiny script."""
+    """A static page a reviewer can open anywhere, one tiny script. `figure_paths[0]` is the
+    model-by-strategy plot, shown in the overview; `gallery` the gallery job's cases and
+    `gallery_dir` its folder (no gallery section without it)."""
+    overview_plot, *other_figures = figure_paths
+    present = set(_NAV) - ({"gallery"} if gallery_dir is None else set())
+    present -= {"paper"} if tables["paper_vs_ours"].empty else set()
+    present -= {"failures"} if tables["failures"].empty else set()
+    nav = " ".join(f'<a href="#{a}">{html.escape(t)}</a>' for a, t in _NAV.items() if a in present)
     body = "".join([
         "<h1>cosmos-bench report</h1>",
+        partial_warning(tables, provenance),
+        overview_section(tables, overview_plot, _scope(tables, provenance), level),
+        f'<nav class="sections">{nav}</nav>',
         _summary_section(tables, provenance),
+        gallery_section(gallery if gallery is not None else pd.DataFrame(), gallery_dir, out),
+        _paper_section(tables["paper_vs_ours"]),
+        _failure_section(tables["failures"], LEAK_SHARE),
         _catalog_section(provenance),
         _group_section("Per target", "per-target", tables["by_target"], "target", provenance),
         _group_section("Per modality", "per-modality", tables["by_modality"], "modality",
@@ -97,7 +173,7 @@ def write_html(
           for name in STUDY_SECTIONS),
         _propagation_section(tables["propagation"]),
         _finetune_section(tables, runs or {}),
-        _figure_section(figure_paths, out),
+        _figure_section(other_figures, out),
         _provenance_section(provenance),
     ])  # fmt: skip
     page = (

@@ -56,12 +56,26 @@ def coverage(tables: Mapping[str, pd.DataFrame], provenance: Mapping[str, Any]) 
     return facts
 
 
+def collapsible(anchor: str, title: str, body: str, opened: bool = False) -> str:
+    """A section that opens on a click: the tables follow the figures without burying them."""
+    state = " open" if opened else ""
+    return (
+        f'<details class="section" id="{anchor}"{state}><summary><h2>{html.escape(title)}</h2>'
+        f"</summary>{body}</details>"
+    )
+
+
+def partial_warning(tables: Mapping[str, pd.DataFrame], provenance: Mapping[str, Any]) -> str:
+    """The line that says a report covers only part of the catalog (nothing for a full run)."""
+    partial = coverage(tables, provenance).get("Partial run", "")
+    return f'<p class="partial">Partial run: {html.escape(partial)}.</p>' if partial else ""
+
+
 def _summary_section(tables: Mapping[str, pd.DataFrame], provenance: Mapping[str, Any]) -> str:
     """Scope of the run at a glance plus the overall table with both Dice weightings."""
     facts = coverage(tables, provenance)
-    partial = facts.pop("Partial run", "")
+    facts.pop("Partial run", "")
     listing = "".join(f"<dt>{k}</dt><dd>{html.escape(v)}</dd>" for k, v in facts.items())
-    warning = f'<p class="partial">Partial run: {html.escape(partial)}.</p>' if partial else ""
     columns = {
         "model": "model", "strategy": "strategy", "selection": "selection",
         "n_masks": "masks", "n_cases": "cases", "n_targets": "targets",
@@ -71,7 +85,7 @@ def _summary_section(tables: Mapping[str, pd.DataFrame], provenance: Mapping[str
     }  # fmt: skip
     overall = tables["overall"]
     return (
-        f'<h2 id="summary">Summary</h2>{warning}<dl class="summary">{listing}</dl>'
+        f'<h2 id="summary">Summary</h2><dl class="summary">{listing}</dl>'
         "<p>Mask-weighted: mean over all masks (its 95% CI resamples cases, i.e. patients, "
         "with replacement). Target-weighted: mean of the per-target means, so every target "
         "counts equally. Repeats of a mask are averaged first.</p>"
@@ -108,9 +122,9 @@ def _group_section(
     """One table per group column value order (target, object, modality, dataset)."""
     rows = with_interval_cells(table.sort_values([by, *RUN_KEYS], kind="mergesort"))
     columns = {by: by, **_GROUP_COLUMNS}
-    return f'<h2 id="{anchor}">{html.escape(title)}</h2>' + _html_table(
+    return collapsible(anchor, title, _html_table(
         rows, columns, _row_notes(rows, provenance), table_id=f"{anchor}-table"
-    )
+    ))  # fmt: skip
 
 
 _PAIR_COLUMNS = {
@@ -123,9 +137,9 @@ _PAIR_COLUMNS = {
 def _comparison_section(tables: Mapping[str, pd.DataFrame]) -> str:
     """Paired differences on the same masks: models (same prompts), strategies, oracle gap."""
     parts = [
-        '<h2 id="comparisons">Paired comparisons</h2><p>Differences on the same masks (for '
-        "models, the same prompts), with a 95% CI that resamples cases. A single-answer model "
-        "is compared under each selection rule of a multimask one.</p>"
+        "<p>Differences on the same masks (for models, the same prompts), with a 95% CI that "
+        "resamples cases. A single-answer model is compared under each selection rule of a "
+        "multimask one.</p>"
     ]
     models, strategies, gap = tables["model_pairs"], tables["strategy_pairs"], tables["oracle_gap"]
     if not models.empty:
@@ -145,7 +159,9 @@ def _comparison_section(tables: Mapping[str, pd.DataFrame]) -> str:
             "ci_low": "95% CI low", "ci_high": "95% CI high",
         }  # fmt: skip
         parts.append(_html_table(gap, columns))
-    return "".join(parts) if len(parts) > 1 else ""
+    if len(parts) == 1:
+        return ""
+    return collapsible("comparisons", "Paired comparisons", "".join(parts))
 
 
 def _factor_section(factors: pd.DataFrame, complexity: str = "paper") -> str:
@@ -157,7 +173,7 @@ def _factor_section(factors: pd.DataFrame, complexity: str = "paper") -> str:
         columns="factor", values=["rho", "p"], dropna=False, sort=True,
     )  # fmt: skip
     parts = [
-        '<h2 id="factors">Factors</h2><p>Spearman partial correlation of Dice (and of the '
+        "<p>Spearman partial correlation of Dice (and of the "
         "oracle gap) with each object factor, controlling for the others, per model, strategy "
         "and selection (the paper's Table 6). Bold: p &lt; 0.001. A dash: the factor is "
         "constant in that group. The p-values are in results/tables/factors.csv. Boundary "
@@ -171,14 +187,17 @@ def _factor_section(factors: pd.DataFrame, complexity: str = "paper") -> str:
                    "n_masks": "masks", **{f: f for f in FACTORS if f in flat}}  # fmt: skip
         parts.append(f"<h3>Outcome: {html.escape(str(outcome))}</h3>")
         parts.append(_html_table(flat, columns, strong=significant))
-    return "".join(parts)
+    return collapsible("factors", "Factors", "".join(parts))
 
 
-def _study_section(title: str, intro: str, table: pd.DataFrame, columns: dict) -> str:
+def _study_section(
+    title: str, intro: str, table: pd.DataFrame, columns: dict, anchor: str = ""
+) -> str:
     """One study's table under its heading; nothing when the run did not include the study."""
     if table.empty:
         return ""
-    return f"<h2>{html.escape(title)}</h2><p>{html.escape(intro)}</p>{_html_table(table, columns)}"
+    body = f"<p>{html.escape(intro)}</p>{_html_table(table, columns)}"
+    return collapsible(anchor or "study-" + title.split()[0].lower(), title, body)
 
 
 STUDY_SECTIONS = {  # table -> (heading, introduction, columns shown)
@@ -246,8 +265,8 @@ def _finetune_section(tables: Mapping[str, pd.DataFrame], runs: Mapping[str, dic
     order = pairs.assign(_all=pairs["target"] != "all").sort_values(
         ["model", "strategy", "selection", "_all", "target"], kind="mergesort"
     )
-    return "".join([
-        '<h2 id="finetune">Fine-tuning</h2><p>Each run trains on the train split of its '
+    return collapsible("finetune", "Fine-tuning", "".join([
+        "<p>Each run trains on the train split of its "
         "object subset (patient-level splits), keeps the epoch with the best validation Dice, "
         "and is then scored on the test split only; the gain is paired with the zero-shot "
         "base model on the same test masks and prompts, with a 95% CI that resamples cases. "
@@ -256,7 +275,7 @@ def _finetune_section(tables: Mapping[str, pd.DataFrame], runs: Mapping[str, dic
         "model's own score rule where the model gives several candidates.</p>",
         _html_table(meta, _RUN_COLUMNS),
         _html_table(order.drop(columns="_all"), _FINETUNE_COLUMNS),
-    ])  # fmt: skip
+    ]))  # fmt: skip
 
 
 _PROPAGATION_COLUMNS = {
@@ -272,8 +291,8 @@ def _propagation_section(table: pd.DataFrame) -> str:
     """The 3D study next to the 2D scores of the same objects."""
     if table.empty:
         return ""
-    return (
-        '<h2 id="propagation">3D propagation</h2><p>Each object of a 3D dataset is segmented '
+    return collapsible("propagation", "3D propagation", (
+        "<p>Each object of a 3D dataset is segmented "
         "through the slices of its extent from one box on its middle slice: box-chain "
         "(each next slice prompted with the previous prediction's box + 3 px) or "
         "sam2-propagate (SAM 2's video predictor). Dice and NSD in 3D at the voxel spacing, "
@@ -281,7 +300,7 @@ def _propagation_section(table: pd.DataFrame) -> str:
         "<em>missed</em>: empty on every slice. The 2D column is the same model's mean S5 "
         "Dice (a box on every slice) over the same objects' 2D masks.</p>"
         + _html_table(table, _PROPAGATION_COLUMNS)
-    )
+    ))
 
 
 def _catalog_section(provenance: Mapping[str, Any]) -> str:
@@ -298,12 +317,12 @@ def _catalog_section(provenance: Mapping[str, Any]) -> str:
         + "</tr>"
         for key in ("datasets", "modalities", "objects", "targets")
     )
-    return (
-        "<h2>Catalog</h2><p>Targets are modality/object pairs derived from the dataset cards; "
+    return collapsible("catalog", "Catalog", (
+        "<p>Targets are modality/object pairs derived from the dataset cards; "
         "the paper's numbers are those of COSMOS 1050K (Huang et al. 2024).</p>"
         f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
         + _harmonized_table(provenance.get("harmonized") or {})
-    )
+    ))
 
 
 def _harmonized_table(harmonized: Mapping[str, Any]) -> str:
@@ -364,11 +383,75 @@ def _provenance_section(provenance: Mapping[str, Any]) -> str:
     """Known keys first in a fixed order, then any other key, so nothing given is dropped."""
     known = [k for k in PROVENANCE_LABELS if k in provenance]
     extra = sorted(k for k in provenance if k not in PROVENANCE_LABELS)
-    parts = ['<h2 id="provenance">Provenance</h2>']
+    parts = []
     if not provenance:
         parts.append("<p>No provenance was recorded.</p>")
     for key in [*known, *extra]:
         label = PROVENANCE_LABELS.get(key, key)
         parts.append(f"<h3>{html.escape(label)}</h3>")
         parts.append(_render_provenance_value(key, provenance[key]))
-    return "".join(parts)
+    return collapsible("provenance", "Provenance", "".join(parts))
+
+
+_PAPER_COLUMNS = {
+    "quantity": "quantity", "model": "model", "strategy": "strategy", "scope": "masks",
+    "selection": "selection", "paper": "paper", "this_run": "this run",
+    "delta": "this run - paper", "comparable": "comparable", "source": "paper's source",
+    "note": "why / caveat",
+}  # fmt: skip
+
+
+def _paper_section(table: pd.DataFrame) -> str:
+    """This run beside the paper's published numbers, saying which rows compare and why not."""
+    if table.empty:
+        return ""
+    comparable = int((table["comparable"] != "no").sum())
+    return (
+        '<h2 id="paper">The paper beside this run</h2><p>The COSMOS paper\'s published numbers '
+        "(resources/paper_results.yaml, each with where it was read) beside this run's. The "
+        "paper picks one of a model's candidates by Dice against the ground truth (its oracle "
+        "rule, Sec. 3.5), so this run's rows are read under the same rule: <em>oracle</em>, "
+        "or <em>single</em> for a model with one answer. The paper's mean Dice per model and "
+        "strategy (Fig. 6), per modality (Fig. 10) and per target (Tables 2-3) are only "
+        "plotted or tabled in text no public copy reproduces, so those rows have no number "
+        "beside them. <em>Approximate</em>: the same quantity, measured on other objects or "
+        f"with a perturbation the paper does not define. <strong>{comparable} of "
+        f"{len(table)} rows have a comparable published number.</strong></p>"
+        + _html_table(table, _PAPER_COLUMNS, table_id="paper-table")
+    )
+
+
+#: the failure table is shown open up to this many rows, collapsed beyond (a full run's is long)
+FAILURES_OPEN = 60
+
+
+def _share(value: float) -> str:
+    return "–" if pd.isna(value) else f"{100 * value:.1f}%"
+
+
+def _failure_section(table: pd.DataFrame, leak_share: float) -> str:
+    """Per target: how often a prediction is empty, leaks outside the box or is in pieces."""
+    if table.empty:
+        return ""
+    shown = table.assign(**{c: table[c].map(_share) for c in ("empty", "leaking", "fragmented")})
+    columns = {
+        "target": "target", "model": "model", "strategy": "strategy", "selection": "selection",
+        "n_predictions": "predictions", "empty": "empty", "leaking": "leaking outside the box",
+        "fragmented": "fragmented",
+    }  # fmt: skip
+    shown = shown.sort_values(["target", "model", "strategy", "selection"], kind="mergesort")
+    unmeasured = int((table["n_shapes"] == 0).sum())
+    missing = (
+        f" {unmeasured} rows have no stored prediction to measure (infer.store_predictions: "
+        "none), so their leaking and fragmented shares are unknown (a dash)."
+        if unmeasured else ""
+    )  # fmt: skip
+    body = (
+        "<p>Per target, the share of predictions that are <em>empty</em> (no pixel), that "
+        f"<em>leak</em> (more than {leak_share:.0%} of the predicted pixels outside the ground "
+        "truth's tight box, the S5 box) and that are <em>fragmented</em> (more than one "
+        "8-connected component). One-shot, unperturbed strategies, every repeat; leaking and "
+        "fragmented are measured on the stored predictions (results/report/shapes)."
+        f"{missing}</p>" + _html_table(shown, columns, table_id="failures-table")
+    )
+    return collapsible("failures", "How predictions fail", body, len(shown) <= FAILURES_OPEN)

@@ -1,0 +1,202 @@
+"""The gallery job: draw the cases report.cases chooses, from the shards and the predictions.
+
+It reads the score files, picks the cases, then opens each shard that holds one and reads only
+the chosen masks' prediction rows (each prediction file's row groups are per target). Writes
+into one folder under results/: `{file}.png` (whole image), `{file}-thumb.png` (zoomed) and
+`manifest.json`, the cases with their Dice and caption notes, which the report reads. The
+pictures show patient images, so they stay in the results folder: the HTML page links them.
+
+`python -m cosmos_bench.report.gallery --scores ... --harmonized results/harmonized
+--predictions results/predictions --seed 0 --out results/report/gallery`
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from cosmos_bench.core.atomic import write_bytes
+from cosmos_bench.core.errors import run_cli
+from cosmos_bench.core.resample import resize_nearest
+from cosmos_bench.harmonize.index import read_index
+from cosmos_bench.harmonize.shards import ShardReader, shard_name
+from cosmos_bench.infer.truth import Truth, truth_of
+from cosmos_bench.report.cases import CASE_COLUMNS, choose_cases
+from cosmos_bench.report.overlay import pictures
+from cosmos_bench.report.replay import replay
+from cosmos_bench.report.shapes import decoded
+from cosmos_bench.score.metrics import dice
+from cosmos_bench.score.shard import RESOLUTIONS, select
+
+MANIFEST = "manifest.json"
+MANIFEST_VERSION = 1
+_READ = ["mask_id", "uid", "dataset", "case", "target", "model", "strategy", "repeat", "click",
+         "selection", "dice"]  # fmt: skip
+_PREDICTION_COLUMNS = ["mask_id", "strategy", "repeat", "click", "candidate", "n_candidates",
+                       "model_score", "height", "width", "rle"]  # fmt: skip
+
+
+def load_scores(paths: Iterable[Path]) -> pd.DataFrame:
+    """The columns the choice needs, from every score file (empty files are skipped)."""
+    frames = [pd.read_parquet(p, columns=_READ) for p in paths]
+    frames = [f for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=_READ)
+
+
+def read_predictions(path: Path, targets: list[str], mask_ids: list[str]) -> pd.DataFrame:
+    """The rows of the chosen masks only (row groups of other targets are skipped)."""
+    if not path.is_file():
+        return pd.DataFrame(columns=_PREDICTION_COLUMNS)
+    filters = [("target", "in", sorted(set(targets))), ("mask_id", "in", sorted(set(mask_ids)))]
+    table = pq.read_table(path, columns=_PREDICTION_COLUMNS, filters=filters)
+    return table.to_pandas()
+
+
+def chosen_mask(rows: pd.DataFrame, truth: Truth, selection: str) -> np.ndarray | None:
+    """The candidate (at the stored size) the case's selection rule picked, by the scoring
+    step's rule (score.shard.select, Dice where scoring measures it), or None when the
+    prediction is not stored."""
+    if rows.empty:
+        return None
+    rows = rows.sort_values("candidate", kind="mergesort").reset_index(drop=True)
+    masks = decoded(rows)
+    scored = truth.source
+    rows = rows.assign(dice=[dice(resize_nearest(m, scored.shape), scored) for m in masks])
+    picked = dict(select(rows))
+    if selection not in picked:
+        return None
+    return masks[int(picked[selection].name)]
+
+
+def draw_case(case: pd.Series, image: np.ndarray, truth: Truth, predictions: pd.DataFrame,
+              seed: int) -> tuple[bytes, bytes, str]:  # fmt: skip
+    """The case's two pictures and its caption note (how its prompt or prediction is shown)."""
+    same = predictions[(predictions["mask_id"] == case["mask_id"])
+                       & (predictions["strategy"] == case["strategy"])
+                       & (predictions["repeat"] == case["repeat"])]  # fmt: skip
+    pred = chosen_mask(same[same["click"] == case["click"]], truth, case["selection"])
+    earlier = []
+    for k in range(1, int(case["click"])):
+        mask = chosen_mask(same[same["click"] == k], truth, "single")
+        if mask is None:
+            break
+        earlier.append(mask)
+    shown = replay(case["strategy"], truth, int(case["repeat"]), seed, int(case["click"]),
+                   earlier)  # fmt: skip
+    notes = [shown.note] if shown.note else []
+    if pred is None:
+        notes.append("prediction not stored (infer.store_predictions)")
+    elif not pred.any():
+        notes.append("empty prediction")
+    if not truth.mask.any():
+        notes.append("the object has no pixel at the stored size")
+    full, thumb = pictures(image, truth.mask, pred, shown.prompt)
+    return full, thumb, "; ".join(notes)
+
+
+def draw_gallery(
+    cases: pd.DataFrame,
+    harmonized: Path,
+    predictions: Path,
+    out: Path,
+    seed: int,
+    resolution: str = "native",
+) -> pd.DataFrame:
+    """Draw every case into `out`, one shard open at a time; returns the cases with `note`.
+    `resolution` is score.resolution: where inference took the prompts."""
+    notes: dict[str, str] = {}
+    for dataset, chosen in cases.groupby("dataset", sort=True):
+        index = read_index(harmonized / dataset / "index.parquet").set_index("mask_id")
+        located = chosen.join(index[["shard", "row", "layer", "label", "scale"]], on="mask_id")
+        for shard, in_shard in located.groupby("shard", sort=True):
+            shard_path = harmonized / dataset / "shards" / shard_name(int(shard))
+            with ShardReader(shard_path) as reader:
+                for model, of_model in in_shard.groupby("model", sort=True):
+                    stored = read_predictions(
+                        predictions / model / dataset / f"shard-{int(shard):05d}.parquet",
+                        list(of_model["target"]), list(of_model["mask_id"]),
+                    )  # fmt: skip
+                    for case in of_model.itertuples(index=False):
+                        if case.file in notes:
+                            continue
+                        truth = truth_of(reader, int(case.row), case, resolution)
+                        full, thumb, note = draw_case(
+                            pd.Series(case._asdict()), reader.image(int(case.row)), truth,
+                            stored, seed,
+                        )  # fmt: skip
+                        write_bytes(out / f"{case.file}.png", full)
+                        write_bytes(out / f"{case.file}-thumb.png", thumb)
+                        notes[case.file] = note
+    return cases.assign(note=cases["file"].map(notes).fillna(""))
+
+
+def write_manifest(cases: pd.DataFrame, out: Path) -> Path:
+    """manifest.json: the cases in gallery order (sorted keys, no timestamps: byte-stable)."""
+    records = [
+        {**{c: row[c] for c in CASE_COLUMNS}, "dice": round(float(row["dice"]), 6),
+         "repeat": int(row["repeat"]), "click": int(row["click"]), "note": row["note"]}
+        for _, row in cases.iterrows()
+    ]  # fmt: skip
+    document = {"version": MANIFEST_VERSION, "cases": records}
+    path = out / MANIFEST
+    write_bytes(path, (json.dumps(document, indent=1, sort_keys=True) + "\n").encode("utf-8"))
+    return path
+
+
+def read_manifest(folder: Path) -> pd.DataFrame:
+    """The gallery's cases (CASE_COLUMNS + `note`); empty when there is no gallery."""
+    path = Path(folder) / MANIFEST
+    if not path.is_file():
+        return pd.DataFrame(columns=[*CASE_COLUMNS, "note"])
+    cases = json.loads(path.read_text("utf-8"))["cases"]
+    return pd.DataFrame(cases, columns=[*CASE_COLUMNS, "note"])
+
+
+def build_gallery(
+    score_paths: list[Path],
+    harmonized: Path,
+    predictions: Path,
+    out: Path,
+    seed: int,
+    resolution: str = "native",
+) -> pd.DataFrame:
+    """Choose, draw and list the cases; prints what it did and how long it took."""
+    start = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    cases = choose_cases(load_scores(score_paths))
+    drawn = draw_gallery(cases, harmonized, predictions, out, seed, resolution)
+    write_manifest(drawn, out)
+    print(
+        f"gallery: {len(drawn)} cases, {drawn['file'].nunique()} pictures, "
+        f"{drawn['target'].nunique()} targets in {time.perf_counter() - start:.1f} s -> {out}",
+        flush=True,
+    )
+    return drawn
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m cosmos_bench.report.gallery",
+                                     description=__doc__.split("\n\n")[0])  # fmt: skip
+    parser.add_argument("--scores", nargs="+", type=Path, required=True)
+    parser.add_argument("--harmonized", type=Path, required=True, help="results/harmonized")
+    parser.add_argument("--predictions", type=Path, required=True, help="results/predictions")
+    parser.add_argument("--seed", type=int, default=0, help="the run's seed (jittered prompts)")
+    parser.add_argument(
+        "--resolution", choices=RESOLUTIONS, default="native",
+        help="where inference took the prompts (score.resolution)",
+    )  # fmt: skip
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    build_gallery(args.scores, args.harmonized, args.predictions, args.out, args.seed,
+                  args.resolution)  # fmt: skip
+
+
+if __name__ == "__main__":
+    run_cli(main)

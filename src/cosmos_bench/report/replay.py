@@ -1,0 +1,69 @@
+"""The prompt a drawn case was given, rebuilt: prompts are not stored, but they depend only on
+the ground truth, the strategy, the repeat and the seed (and, for a click strategy, on the
+masks the model returned before each click), so the gallery recomputes them with inference's
+own torch-free parts: infer.truth (Truth.prompt, jitter_rng) and infer.clicks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from cosmos_bench.infer.strategies import CLICK_STARTS, Prompt
+from cosmos_bench.infer.truth import Truth, jitter_rng
+
+#: Everything mode (cosmos_bench.infer.everything.STRATEGY): a point grid, no prompt to draw
+EVERYTHING = "S1"
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """The prompt to draw, in the stored image's pixels (None for Everything mode), and what a
+    caption should say of it."""
+
+    prompt: Prompt | None
+    note: str = ""
+
+
+def replay(
+    strategy: str,
+    truth: Truth,
+    repeat: int,
+    seed: int,
+    click: int = 0,
+    earlier: Sequence[np.ndarray] = (),
+) -> Replayed:
+    """The prompt of one (mask, strategy, repeat[, click]), as inference built it.
+
+    A jittered strategy draws from the generator inference seeds; a prompt taken on the
+    source's mask is mapped onto the stored copy (infer.truth.Truth.prompt).
+    A click strategy at click k replays the session: its start, then one corrective click per
+    mask in `earlier` (the model's masks after clicks 1 .. k-1, in order)."""
+    if strategy == EVERYTHING:
+        return Replayed(None, "Everything mode: masks from a point grid, no prompt drawn")
+    if strategy in CLICK_STARTS:
+        return _replay_clicks(strategy, truth.mask, click, earlier)
+    return Replayed(truth.prompt(strategy, jitter_rng(seed, truth.mask_id, strategy, repeat)))
+
+
+def _replay_clicks(
+    strategy: str, gt: np.ndarray, click: int, earlier: Sequence[np.ndarray]
+) -> Replayed:
+    """The session's prompt at `click`: the start's prompt plus the clicks the earlier masks
+    called for (infer.clicks.next_click, the rule inference used)."""
+    from cosmos_bench.infer.clicks import ClickSession, next_click  # loads torch: only here
+
+    session = ClickSession.begin(strategy.removeprefix("clicks-"), np.asarray(gt, bool))
+    wanted = max(0, click - 1)
+    if len(earlier) < wanted:
+        note = f"first prompt only: the masks before click {click} are not stored"
+        return Replayed(session.prompt(None), note)
+    for pred in earlier[:wanted]:
+        found = next_click(gt, pred, session.clicked)
+        if found is None:
+            break
+        session.add(float(found[0]), float(found[1]), found[2])
+    n = len(session.points)
+    return Replayed(session.prompt(None), f"after click {click}: {n} point{'s' * (n != 1)}")
