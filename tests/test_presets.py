@@ -13,6 +13,7 @@ import yaml
 from helpers import ROOT, copy_workflow, snakemake
 
 from cosmos_bench.catalog.presets import apply_preset, load_presets
+from cosmos_bench.catalog.schema import coerce_scalars
 from cosmos_bench.catalog.selection import resolve
 from cosmos_bench.core.errors import ConfigError
 from cosmos_bench.harmonize.normalize import clip_percentiles
@@ -53,6 +54,22 @@ def test_an_unknown_preset_names_the_choices() -> None:
     choices = "(?s)unknown preset 'cosmos'.*paper, cosmos-code, medsam"
     with pytest.raises(ConfigError, match=choices):
         apply_preset({"preset": "cosmos"}, ROOT)
+
+
+def test_numbers_given_as_text_are_read_where_the_schema_wants_numbers() -> None:
+    """Snakemake hands the numbers inside `--config finetune={epochs: 3}` over as text."""
+    config = {
+        **copy.deepcopy(DEMO),
+        "finetune": {"epochs": "3", "lr": "1e-4", "box_jitter": "20"},
+        "harmonize": {"clip_percentiles": ["0.95", "99.5"], "max_side": "2048"},
+    }
+    coerce_scalars(config, ROOT)
+    assert config["finetune"] == {"epochs": 3, "lr": 1e-4, "box_jitter": 20}
+    assert config["harmonize"] == {"clip_percentiles": [0.95, 99.5], "max_side": 2048}
+    config["finetune"]["epochs"] = "three"  # left as text: validation names it
+    coerce_scalars(config, ROOT)
+    with pytest.raises(ConfigError, match="finetune/epochs"):
+        resolve(config, ROOT)
 
 
 def test_percentile_clipping_stretches_each_image_and_keeps_zeros() -> None:

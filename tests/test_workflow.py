@@ -356,6 +356,11 @@ def test_booleans_given_with_config_on_the_command_line(tmp_path: Path) -> None:
         assert ("--strict" in run.stdout) == strict, value
     check(snakemake(work, "--dry-run", "--config", "infer={compile: true}",
                     "clicks={feed_logits: false}"))  # fmt: skip
+    # numbers inside a nested value reach the config as text too
+    run = snakemake(work, "--dry-run", "--printshellcmds", "--config",
+                    "harmonize={max_side: 512, clip_percentiles: [1, 99]}")  # fmt: skip
+    check(run)
+    assert "--max-side 512" in run.stdout and "--clip-percentiles 1.0 99.0" in run.stdout
     run = snakemake(work, "--dry-run", "--config", "strict_checksums=maybe")
     assert run.returncode != 0
     out = run.stdout + run.stderr

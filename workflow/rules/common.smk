@@ -7,7 +7,7 @@ import sys
 from cosmos_bench.acquire.sources import local_path, mirrors_for, source_mirrors
 from cosmos_bench.catalog import finetune_ids
 from cosmos_bench.catalog.cards import PART_KEYS, load_models
-from cosmos_bench.catalog.schema import coerce_booleans
+from cosmos_bench.catalog.schema import coerce_scalars
 from cosmos_bench.catalog.selection import resolve, split_run
 from cosmos_bench.core.errors import CosmosError
 from cosmos_bench.infer.gpu import needs_gpu
@@ -16,7 +16,7 @@ from cosmos_bench.report.aggregate import TABLES as REPORT_TABLES
 from cosmos_bench.report.figures import FIGURES as REPORT_FIGURES
 
 try:
-    coerce_booleans(config, Path.cwd())
+    coerce_scalars(config, Path.cwd())
     CARDS, MODELS = resolve(config, Path.cwd())
 except CosmosError as err:
     sys.exit(f"cosmos-bench: configuration error\n{err}")

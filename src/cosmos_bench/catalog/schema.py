@@ -58,16 +58,30 @@ def validate(obj: Any, schema_name: str, where: str, root: Path) -> None:
 
 
 # `--config key=value` reads only True/False as booleans: the other spellings a user types
-# (true, yes, on, 1) reach the config as strings, so they are read here, before validation
+# (true, yes, on, 1) reach the config as strings, and so do numbers inside a nested value
+# (`--config finetune={epochs: 3}`), so they are read here, before validation
 BOOLEAN_SPELLINGS = {
     **dict.fromkeys(("true", "yes", "on", "1"), True),
     **dict.fromkeys(("false", "no", "off", "0"), False),
 }
+NUMBERS = {"integer": int, "number": float}
+
+
+def _number(value: Any, kind: str) -> Any:
+    """A number given as text, read as the schema's kind; anything else unchanged (validation
+    then names it)."""
+    if kind not in NUMBERS or not isinstance(value, str):
+        return value
+    try:
+        return NUMBERS[kind](value)
+    except ValueError:
+        return value
 
 
 def _coerce(values: Any, schema: dict, where: str) -> None:
-    """Turn the common spellings of true/false into booleans, in place, at every key the
-    schema declares boolean (in nested objects too); anything else there is refused."""
+    """Turn the common spellings of true/false into booleans at every key the schema declares
+    boolean, and numbers given as text into numbers where it declares one (in nested objects
+    and arrays too), in place; a boolean key with anything else is refused."""
     if not isinstance(values, dict):
         return
     for key, sub in schema.get("properties", {}).items():
@@ -84,10 +98,15 @@ def _coerce(values: Any, schema: dict, where: str) -> None:
                     fix=f"write {name}=true or {name}=false (or yes/no, on/off, 1/0)",
                 )
             values[key] = BOOLEAN_SPELLINGS[spelling]
-        _coerce(value, sub, f"{name}.")
+        values[key] = _number(values[key], sub.get("type", ""))
+        if isinstance(values[key], list):
+            kind = sub.get("items", {}).get("type", "")
+            values[key] = [_number(item, kind) for item in values[key]]
+        _coerce(values[key], sub, f"{name}.")
 
 
-def coerce_booleans(config: dict, root: Path) -> None:
+def coerce_scalars(config: dict, root: Path) -> None:
     """Read true/yes/on/1 and false/no/off/0 (any case) as booleans wherever the config schema
-    declares a boolean, in place, before validation; anything else there is refused."""
+    declares a boolean, and numbers given as text as numbers wherever it declares one, in
+    place, before validation; anything else at a boolean key is refused."""
     _coerce(config, read_yaml(root / SCHEMAS / "config.schema.yaml"), "")
