@@ -39,7 +39,7 @@ def replay(
 
     A jittered strategy draws from the generator inference seeds; a prompt taken on the
     source's mask is mapped onto the stored copy (infer.truth.Truth.prompt).
-    A click strategy at click k replays the session: its start, then one corrective click per
+    A click strategy at click k replays the click sequence: its start, then one corrective click per
     mask in `earlier` (the model's masks after clicks 1 .. k-1, in order)."""
     if strategy == EVERYTHING:
         return Replayed(None, "Everything mode: masks from a point grid, no prompt drawn")
@@ -51,7 +51,7 @@ def replay(
 def _replay_clicks(
     strategy: str, gt: np.ndarray, click: int, earlier: Sequence[np.ndarray]
 ) -> Replayed:
-    """The session's prompt at `click`: the start's prompt plus the clicks the earlier masks
+    """The click sequence's prompt at `click`: the start's prompt plus the clicks the earlier masks
     called for (infer.clicks.next_click, the rule inference used)."""
     from cosmos_bench.infer.clicks import ClickSession, next_click  # loads torch: only here
 
