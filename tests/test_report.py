@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 
 from cosmos_bench.harmonize.splits import split_of
-from cosmos_bench.report.aggregate import TABLES, aggregate
+from cosmos_bench.report.aggregate import aggregate
 from cosmos_bench.report.build import build_report, load_scores
-from cosmos_bench.report.figures import FIGURES
 from cosmos_bench.report.html_table import untrained_note
+from cosmos_bench.report.outputs import FIGURES, TABLES
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 PROVENANCE = {

@@ -12,8 +12,8 @@ from cosmos_bench.catalog.selection import resolve, split_run
 from cosmos_bench.core.errors import CosmosError
 from cosmos_bench.infer.gpu import needs_gpu
 from cosmos_bench.infer.strategies import PAPER_STRATEGIES, jitter_strategies
-from cosmos_bench.report.aggregate import TABLES as REPORT_TABLES
-from cosmos_bench.report.figures import FIGURES as REPORT_FIGURES
+from cosmos_bench.report.outputs import FIGURES as REPORT_FIGURES
+from cosmos_bench.report.outputs import TABLES as REPORT_TABLES
 
 try:
     coerce_scalars(config, Path.cwd())

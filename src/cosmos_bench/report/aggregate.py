@@ -24,6 +24,7 @@ from cosmos_bench.report.comparisons import (
     oracle_gap,
     strategy_pairs,
 )
+from cosmos_bench.report.outputs import TABLES
 from cosmos_bench.report.paper import paper_table
 from cosmos_bench.report.stats import (
     CI_LEVEL,
@@ -43,18 +44,7 @@ from cosmos_bench.report.summaries import (
 from cosmos_bench.report.taxonomy import failures
 
 FACTOR_COLUMNS = ["model", "strategy", "selection", "outcome", "factor", "n_masks", "rho", "p"]
-
-
 FLOAT_DECIMALS = 6
-
-
-#: every table `aggregate` returns, written as results/tables/{name}.csv and .parquet
-TABLES = (
-    "by_target", "by_object", "by_dataset", "by_modality", "overall", "model_pairs",
-    "strategy_pairs", "oracle_gap", "factors", "jitter_drop", "everything_vs_box",
-    "click_curves", "noc", "finetune", "finetune_loss", "propagation", "propagation_objects",
-    "failures", "paper_vs_ours",
-)  # fmt: skip
 
 
 def _factor_rows(frame: pd.DataFrame, outcome: str, key: tuple[str, str, str]) -> list[dict]:

@@ -29,6 +29,7 @@ from cosmos_bench.harmonize.index import index_counts
 from cosmos_bench.report import figures
 from cosmos_bench.report.aggregate import aggregate
 from cosmos_bench.report.gallery import read_manifest
+from cosmos_bench.report.outputs import FIGURES
 from cosmos_bench.report.page import write_html
 from cosmos_bench.report.paper import load_paper
 from cosmos_bench.report.provenance import stage_seconds
@@ -110,9 +111,9 @@ def write_tables(tables: Mapping[str, pd.DataFrame], out_dir: Path) -> list[Path
 
 
 def draw_figures(scores: pd.DataFrame, tables: Mapping[str, pd.DataFrame], out_dir: Path) -> list:
-    """Every figure of figures.FIGURES, in that order, as PNG (and SVG) files in `out_dir`."""
+    """Every figure of outputs.FIGURES, in that order, as PNG (and SVG) files in `out_dir`."""
     masks = one_shot(per_mask(scores[scores["click"] == 0]))
-    out = {name: Path(out_dir) / f"{name}.png" for name in figures.FIGURES}
+    out = {name: Path(out_dir) / f"{name}.png" for name in FIGURES}
     return [
         figures.strategy_points(tables["overall"], out["dice_by_strategy"]),
         figures.dice_boxes(masks, "target", "Dice per target (one sample per mask)",

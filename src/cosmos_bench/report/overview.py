@@ -18,7 +18,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
-from cosmos_bench.report import figures
+from cosmos_bench.report.outputs import CAPTIONS
 
 HEADLINE = ("oracle", "single")
 
@@ -95,7 +95,7 @@ def overview_section(
         )  # fmt: skip
     if plot is not None:
         data = base64.b64encode(Path(plot).read_bytes()).decode("ascii")
-        caption = figures.CAPTIONS.get(Path(plot).stem, "")
+        caption = CAPTIONS.get(Path(plot).stem, "")
         parts.append(
             f'<figure class="overview" id="overview-strategies"><img src="data:image/png;base64,'
             f'{data}" alt="{html.escape(caption)}"><figcaption>{html.escape(caption)}'

@@ -15,8 +15,8 @@ import pandas as pd
 import yaml
 
 from cosmos_bench.catalog.cards import PAPER_TOTALS
-from cosmos_bench.report import figures
 from cosmos_bench.report.html_table import SIGNIFICANT_P, _html_table, _names, _row_notes
+from cosmos_bench.report.outputs import CAPTIONS
 from cosmos_bench.report.summaries import DISTANCES, FACTORS, RUN_KEYS
 
 PROVENANCE_LABELS = {
@@ -351,7 +351,7 @@ def _figure_section(paths: Iterable[Path], html_path: Path) -> str:
     for path in paths:
         path = Path(path)
         data = base64.b64encode(path.read_bytes()).decode("ascii")
-        caption = figures.CAPTIONS.get(path.stem, path.stem.replace("_", " "))
+        caption = CAPTIONS.get(path.stem, path.stem.replace("_", " "))
         svg = Path(os.path.relpath(path.with_suffix(".svg"), Path(html_path).parent)).as_posix()
         parts.append(
             f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(caption)}">'

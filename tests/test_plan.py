@@ -1,0 +1,44 @@
+"""Planning is light: parsing the workflow loads neither torch nor matplotlib, so a dry run of
+the full catalog stays a few seconds and a few hundred MB, and every job's own parse too."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from helpers import copy_workflow
+
+#: top-level packages the workflow's parse must not import; the jobs import what they need
+HEAVY = ("torch", "torchvision", "matplotlib", "sam2", "segment_anything", "scipy", "skimage")
+
+#: runs snakemake's CLI in-process and prints, at exit, the heavy packages it left loaded
+PROBE = """
+import atexit, json, sys
+heavy = {heavy!r}
+atexit.register(lambda: print("LOADED " + json.dumps(
+    sorted({{name.split(".")[0] for name in sys.modules}} & set(heavy)))))
+from snakemake.cli import main
+main({args!r})
+"""
+
+
+def _loaded_after(work, *args: str) -> list[str]:
+    probe = PROBE.format(heavy=HEAVY, args=["--cores", "1", *args])
+    run = subprocess.run([sys.executable, "-c", probe], cwd=work, capture_output=True,
+                         text=True, timeout=300)  # fmt: skip
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    line = next(x for x in run.stdout.splitlines() if x.startswith("LOADED "))
+    return json.loads(line.removeprefix("LOADED "))
+
+
+def test_a_dry_run_of_the_full_catalog_imports_no_torch_nor_matplotlib(tmp_path) -> None:
+    work = copy_workflow(tmp_path)
+    assert _loaded_after(work, "-n", "--quiet", "--configfile", "config/cosmos.yaml") == []
+
+
+def test_a_dry_run_of_every_study_imports_no_torch_nor_matplotlib(tmp_path) -> None:
+    """The studies' rules (fine-tuning, 3D, clicks, jitter) parse light too."""
+    work = copy_workflow(tmp_path)
+    configs = ("config/studies.yaml", "config/finetune.yaml", "config/propagation.yaml")
+    assert _loaded_after(work, "-n", "--quiet", "--configfile", *configs) == []
