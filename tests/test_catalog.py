@@ -39,26 +39,36 @@ def test_every_card_in_the_catalog_is_valid() -> None:
         assert load_card(ROOT, path.stem, ontology).id == path.stem
 
 
-def test_wrong_key_is_named() -> None:
-    config = {**copy.deepcopy(DEFAULT), "modles": ["litemedsam"]}
-    with pytest.raises(ConfigError, match="modles"):
+def test_wrong_key_is_named_with_the_nearest_valid_one() -> None:
+    config = {**copy.deepcopy(DEFAULT), "strategy": ["S5"]}
+    with pytest.raises(ConfigError) as err:
+        resolve(config, ROOT)
+    assert "unknown key 'strategy' (did you mean 'strategies'?)" in str(err.value)
+    assert "--config" in str(err.value) and "config/config.yaml" in str(err.value)
+    # `--config harmonize={max_sides:512}` (no space after the colon) is one odd key
+    config = copy.deepcopy(DEFAULT)
+    config["harmonize"]["max_sides:512"] = None
+    with pytest.raises(ConfigError, match=r"at 'harmonize': unknown key 'max_sides:512' "
+                                          r"\(did you mean 'max_side'\?\)"):  # fmt: skip
         resolve(config, ROOT)
 
 
-def test_missing_card_names_the_dataset_and_the_known_ones() -> None:
+def test_missing_card_names_the_dataset_and_the_nearest_one() -> None:
     config = {**copy.deepcopy(DEFAULT), "datasets": ["kits19-typo"]}
     with pytest.raises(ConfigError) as err:
         resolve(config, ROOT)
     message = str(err.value)
-    assert "kits19-typo" in message and "demo-ct" in message
-    assert "config/datasets/kits19-typo.yaml" in message
+    assert "no dataset card for 'kits19-typo'" in message and "did you mean 'kits19'" in message
+    assert "config/datasets/kits19-typo.yaml" in message and "datasets list --all" in message
 
 
 def test_unknown_model_and_strategy() -> None:
-    with pytest.raises(ConfigError, match="unknown models"):
+    with pytest.raises(ConfigError, match=r"unknown models \['sam-vit-z'\] \(did you mean"):
         resolve({**copy.deepcopy(DEFAULT), "models": ["sam-vit-z"]}, ROOT)
-    with pytest.raises(ConfigError, match="strategies/0"):
+    with pytest.raises(ConfigError, match="strategies/0") as err:
         resolve({**copy.deepcopy(DEFAULT), "strategies": ["S9"]}, ROOT)
+    assert "'S9' is not valid here; accepted: S2 one point" in str(err.value)
+    assert "^(S[1-6]" not in str(err.value)  # the description, not the raw pattern
 
 
 def test_target_outside_the_selected_datasets() -> None:
@@ -72,6 +82,9 @@ def test_card_with_object_outside_the_ontology(tiny_root: Path) -> None:
     with pytest.raises(ConfigError, match="ontology") as err:
         load_card(tiny_root, "tiny", load_ontology(tiny_root))
     assert "tiny.yaml" in str(err.value)
+    card.write_text(card.read_text().replace("2: Liver Tumour", "2: left_kidny"))
+    with pytest.raises(ConfigError, match="did you mean 'left_kidney'"):
+        load_card(tiny_root, "tiny", load_ontology(tiny_root))
 
 
 def test_card_schema_error_names_the_key(tiny_root: Path) -> None:

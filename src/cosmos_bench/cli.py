@@ -4,14 +4,23 @@ cosmos-bench datasets list [--all]    the 53 COSMOS cards (--all: every card): i
                                       targets, access, licence, size, confidence, checksum
 cosmos-bench datasets summary [--all] datasets / modalities / objects / targets vs the paper;
                                       images and masks of what is harmonized
-cosmos-bench datasets status          downloaded / verified / unpacked / harmonized
+cosmos-bench datasets status          manual archive placed / downloaded / verified / unpacked /
+                                      harmonized, for every card
 cosmos-bench datasets explain ID      what a dataset needs from the user
+
+Filters (list, summary, status): --modality CT, --access open|registration|request|...,
+--pinned (a published checksum), --cosmos (the paper's 53: list's and summary's default).
+--json prints the same answers as JSON. Run from any folder inside the repository, or name it
+with --root. A card that cannot be read is one row with its error; the others are listed.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import textwrap
 from pathlib import Path
+from typing import Any
 
 from cosmos_bench.acquire.manifest import read_manifest
 from cosmos_bench.acquire.sources import MANIFEST, archive_name, explain
@@ -19,82 +28,169 @@ from cosmos_bench.catalog.cards import (
     PAPER_COUNTS,
     PAPER_TOTALS,
     Card,
-    all_cards,
-    cosmos_ids,
     counts,
     load_card,
     load_ontology,
+    read_cards,
 )
 from cosmos_bench.catalog.schema import read_yaml
-from cosmos_bench.core.errors import CosmosError, run_cli
+from cosmos_bench.core.errors import ConfigError, CosmosError, run_cli
 from cosmos_bench.harmonize.index import index_counts
 
 RESULTS = Path("results")
+CARDS = Path("config") / "datasets"
+WIDTH = 100  # every line fits a terminal of this many columns
+KEEP = ("#", "dataset")  # table columns never cut: a user copies the ids
+PINNED = ("sha256", "md5")  # checksum kinds that a publisher's pin verifies
 
 
-def selected(root: Path, every: bool) -> list[Card]:
-    """Every card, or the COSMOS ones in the paper's order."""
-    cards = {c.id: c for c in all_cards(root)}
-    if every:
-        return list(cards.values())
-    return [cards[d] for d in cosmos_ids(root)]
+def find_root(start: Path) -> Path:
+    """The repository folder holding `start` (the first parent with workflow/Snakefile and
+    config/datasets), so the commands work from any folder inside it."""
+    for folder in (start, *start.parents):
+        if (folder / "workflow" / "Snakefile").is_file() and (folder / CARDS).is_dir():
+            return folder
+    raise CosmosError(
+        f"{start} is not inside a cosmos-bench repository (no workflow/Snakefile and "
+        "config/datasets above it)",
+        fix="run the command from the repository, or name it: cosmos-bench --root PATH ...",
+    )
 
 
-def list_row(card: Card) -> list[str]:
+def selected(root: Path, args: argparse.Namespace) -> tuple[list[Card], dict[str, ConfigError]]:
+    """The cards the filters keep (for list and summary the COSMOS ones in the paper's order
+    unless --all; status shows every card), and the error of every card that could not be
+    read."""
+    cards, errors = read_cards(root)
+    if args.cosmos or not (args.all or args.command == "status"):
+        cards = sorted((c for c in cards if c.raw.get("cosmos")), key=lambda c: c.raw["cosmos"])
+    if args.modality:
+        cards = [c for c in cards if args.modality in c.modalities]
+    if args.access:
+        cards = [c for c in cards if c.source["access"] == args.access]
+    if args.pinned:
+        cards = [c for c in cards if c.checksum in PINNED]
+    return cards, errors
+
+
+def list_record(card: Card) -> dict[str, Any]:
+    return {
+        "cosmos": card.raw.get("cosmos"),
+        "dataset": card.id,
+        "modalities": card.modalities,
+        "targets": len(card.targets),
+        "access": card.source["access"],
+        "licence": card.raw["licence"],
+        "size": card.source.get("size"),
+        "confidence": card.raw.get("confidence", "high"),
+        "checksum": card.checksum,
+        "unresolved": "unresolved" in card.raw,
+    }
+
+
+def list_row(record: dict[str, Any]) -> list[str]:
     return [
-        str(card.raw.get("cosmos", "-")),
-        card.id,
-        ",".join(card.modalities) or "(unresolved)",
-        str(len(card.targets)),
-        card.source["access"],
-        card.raw["licence"][:28],
-        card.source.get("size", "?"),
-        card.raw.get("confidence", "high"),
-        card.checksum,
+        str(record["cosmos"] or "-"),
+        record["dataset"],
+        ",".join(record["modalities"]) or "(unresolved)",
+        str(record["targets"]),
+        record["access"],
+        record["licence"],
+        record["size"] or "?",
+        record["confidence"],
+        record["checksum"],
     ]
 
 
-def summary(cards: list[Card]) -> str:
-    ours = counts(cards)
-    lines = [f"{'':12}{'cards':>8}{'paper':>8}"]
-    lines += [f"{k:12}{ours[k]:>8}{PAPER_COUNTS[k]:>8}" for k in PAPER_COUNTS]
+def summary_record(cards: list[Card], results: Path) -> dict[str, Any]:
+    """The catalog's counts beside the paper's, targets per modality, unusable cards, and the
+    images and masks of every harmonized dataset (the paper's per-dataset counts, Table 1,
+    are not public)."""
     by_modality: dict[str, set[str]] = {}
     for card in cards:
         for target in card.targets:
             modality, obj = target.split("/")
             by_modality.setdefault(modality, set()).add(obj)
-    lines.append("\ntargets per modality:")
-    lines += [f"  {m:20} {len(o):>3}" for m, o in sorted(by_modality.items())]
-    unusable = [c for c in cards if "unresolved" in c.raw]
-    if unusable:
-        lines.append(f"\nunusable cards, counted apart ({len(unusable)}: no masks to harmonize):")
-        lines += [f"  {c.id}: {' '.join(c.raw['unresolved'].split())[:160]}" for c in unusable]
-    return "\n".join(lines)
-
-
-def harmonized_summary(cards: list[Card], results: Path) -> str:
-    """Images and masks of every harmonized dataset beside the paper's totals (its per-dataset
-    counts, Table 1, are not public)."""
-    rows, images, masks = [], 0, 0
+    harmonized = {}
     for card in cards:
         index = results / "harmonized" / card.id / "index.parquet"
         if index.exists():
             n_images, n_masks = index_counts(index)
-            images, masks = images + n_images, masks + n_masks
-            rows.append([card.id, f"{n_images:,}", f"{n_masks:,}"])
-    if not rows:
-        return f"\nno dataset harmonized yet under {results}/harmonized"
+            harmonized[card.id] = {"images": n_images, "masks": n_masks}
+    return {
+        "cards": counts(cards),
+        "paper": PAPER_COUNTS,
+        "targets_per_modality": {m: len(o) for m, o in sorted(by_modality.items())},
+        "unusable": {c.id: " ".join(c.raw["unresolved"].split()) for c in cards
+                     if "unresolved" in c.raw},  # fmt: skip
+        "harmonized": harmonized,
+        "paper_totals": PAPER_TOTALS,
+    }
+
+
+def summary_text(record: dict[str, Any], results: Path, scope: str) -> str:
+    ours = record["cards"]
+    lines = [f"{'':12}{'cards':>8}{'paper':>8}"]
+    lines += [f"{k:12}{ours[k]:>8}{PAPER_COUNTS[k]:>8}" for k in PAPER_COUNTS]
+    lines.append("\ntargets per modality:")
+    lines += [f"  {m:20} {n:>3}" for m, n in record["targets_per_modality"].items()]
+    if record["unusable"]:
+        lines.append(f"\nunusable cards, counted apart ({len(record['unusable'])}: no masks to "
+                     "harmonize):")  # fmt: skip
+        lines += [clip(f"  {d}: {why}") for d, why in record["unusable"].items()]
+    done = record["harmonized"]
+    if not done:
+        lines.append(f"\nnone of {scope} is harmonized yet under {results}/harmonized")
+        return "\n".join(lines)
+    rows = [[d, f"{n['images']:,}", f"{n['masks']:,}"] for d, n in done.items()]
+    images = sum(n["images"] for n in done.values())
+    masks = sum(n["masks"] for n in done.values())
     rows.append([f"total ({len(rows)} datasets)", f"{images:,}", f"{masks:,}"])
     rows.append(["COSMOS 1050K (paper)", *(f"{PAPER_TOTALS[k]:,}" for k in ("images", "masks"))])
-    return "\nharmonized so far:\n" + table(rows, ["dataset", "images", "masks"])
+    lines.append("\nharmonized so far:\n" + table(rows, ["dataset", "images", "masks"]))
+    return "\n".join(lines)
 
 
-def table(rows: list[list[str]], header: list[str]) -> str:
-    """A plain aligned text table, readable in a terminal and a log."""
+def wrap(text: str, width: int = WIDTH) -> str:
+    """Each line of `text` wrapped to `width` columns, continuation lines indented."""
+    return "\n".join(
+        textwrap.fill(line, width, subsequent_indent=" " * (len(line) - len(line.lstrip()) + 2),
+                      break_on_hyphens=False, break_long_words=False)  # fmt: skip
+        for line in text.splitlines()
+    )
+
+
+def clip(text: str, width: int = WIDTH) -> str:
+    """One line cut to `width` columns, with an ellipsis where it was cut."""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def table(
+    rows: list[list[str]], header: list[str], width: int = WIDTH, keep: tuple[str, ...] = KEEP
+) -> str:
+    """A plain aligned text table, readable in a terminal and a log, at most `width` columns:
+    the widest columns give way first and their cells end with an ellipsis; the `keep` columns
+    (the ids) are never cut."""
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-    head = "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))
-    return "\n".join([head, "  ".join("-" * w for w in widths), *lines])
+    shrinkable = [i for i, h in enumerate(header) if h not in keep]
+    while sum(widths) + 2 * (len(widths) - 1) > width and max(widths[i] for i in shrinkable) > 4:
+        widest = max(shrinkable, key=lambda i: widths[i])
+        widths[widest] -= 1
+
+    def line(cells: list[str]) -> str:
+        fitted = [clip(str(c), w).ljust(w) for c, w in zip(cells, widths, strict=True)]
+        return "  ".join(fitted).rstrip()
+
+    return "\n".join([line(header), "  ".join("-" * w for w in widths), *map(line, rows)])
+
+
+def error_lines(errors: dict[str, ConfigError]) -> list[str]:
+    """One line per card that could not be read: its id and its error, after the table."""
+    return [clip(f"! {d}: error: {' '.join(e.what.split())}") for d, e in errors.items()]
+
+
+def as_json(errors: dict[str, ConfigError]) -> dict[str, str]:
+    return {dataset: str(err) for dataset, err in errors.items()}
 
 
 def verified(card: Card, manifest: Path) -> str:
@@ -111,55 +207,111 @@ def verified(card: Card, manifest: Path) -> str:
     return "yes (md5 at download)" if card.checksum == "md5" else "yes"
 
 
-def status_row(card: Card, results: Path) -> list[str]:
+def placed(card: Card, manual_dir: Path) -> str:
+    """For a gated card: whether its archives are in the manual folder, where the download
+    step takes them from."""
+    if card.source["access"] in ("open", "generated"):
+        return "-"
+    names = [archive_name(e) for e in card.source_files]
+    present = [n for n in names if (manual_dir / card.id / n).is_file()]
+    return "placed" if names and len(present) == len(names) else f"{len(present)}/{len(names)}"
+
+
+def status_record(card: Card, results: Path, manual_dir: Path) -> dict[str, str]:
     manifest = results / "downloads" / card.id / MANIFEST
     downloaded = manifest.exists()
-    return [
-        card.id,
-        "yes" if downloaded else "no",
-        verified(card, manifest) if downloaded else "-",
-        "yes" if (results / "raw" / card.id).is_dir() else "no",
-        "yes" if (results / "harmonized" / card.id / "index.parquet").exists() else "no",
-    ]
+    return {
+        "dataset": card.id,
+        "manual": placed(card, manual_dir),
+        "downloaded": "yes" if downloaded else "no",
+        "verified": verified(card, manifest) if downloaded else "-",
+        "unpacked": "yes" if (results / "raw" / card.id).is_dir() else "no",
+        "harmonized": "yes" if (results / "harmonized" / card.id / "index.parquet").exists()
+        else "no",
+    }
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
+def explain_text(card: Card, manual_dir: Path) -> str:
+    """What the user must do, and whether a run can use the card at all."""
+    if "unresolved" in card.raw:
+        why = " ".join(card.raw["unresolved"].split())
+        return f"{card.id}: unresolved, left out of every run: {why}"
+    return explain(card, manual_dir)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
         prog="cosmos-bench",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--root", type=Path, default=Path.cwd(), help="the workflow folder")
-    groups = parser.add_subparsers(dest="group", required=True)
+    top.add_argument("--root", type=Path, help="the repository (default: the one around here)")
+    groups = top.add_subparsers(dest="group", required=True)
     datasets = groups.add_parser("datasets", help="the dataset catalog")
     sub = datasets.add_subparsers(dest="command", required=True)
-    for name, what in (("list", "the cards, one row each"), ("summary", "catalog counts")):
+    commands = {"list": "the cards, one row each", "summary": "catalog counts",
+                "status": "what is downloaded, verified, unpacked, harmonized"}  # fmt: skip
+    for name, what in commands.items():
         cmd = sub.add_parser(name, help=what)
         cmd.add_argument("--all", action="store_true", help="every card, not only COSMOS")
-    sub.add_parser("status", help="what is downloaded, verified, unpacked, harmonized")
+        cmd.add_argument("--cosmos", action="store_true", help="only the paper's 53 (default)")
+        cmd.add_argument("--modality", help="only cards with this modality, e.g. CT")
+        cmd.add_argument("--access", help="only this access: open, registration, request, ...")
+        cmd.add_argument("--pinned", action="store_true", help="only cards with a published pin")
+        cmd.add_argument("--json", action="store_true", help="print JSON")
     ex = sub.add_parser("explain", help="what a dataset needs from the user")
     ex.add_argument("dataset")
-    args = parser.parse_args(argv)
+    ex.add_argument("--json", action="store_true", help="print JSON")
+    return top
 
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    root = args.root.resolve() if args.root else find_root(Path.cwd().resolve())
+    if not (root / CARDS).is_dir():
+        raise CosmosError(
+            f"no dataset cards under {root / CARDS}",
+            fix="name the repository's folder: cosmos-bench --root PATH ...",
+        )
+    config = read_yaml(root / "config" / "config.yaml")
+    manual_dir = root / config.get("manual_dir", "resources/manual")
     if args.command == "explain":
-        config = read_yaml(args.root / "config" / "config.yaml")
-        card = load_card(args.root, args.dataset, load_ontology(args.root))
-        print(explain(card, Path(config.get("manual_dir", "resources/manual"))))
+        card = load_card(root, args.dataset, load_ontology(root))
+        text = explain_text(card, manual_dir.relative_to(root))
+        print(json.dumps({"dataset": card.id, "explain": text}) if args.json else wrap(text))
         return
-    cards = selected(args.root, getattr(args, "all", True))
-    if not cards:
-        raise CosmosError("no dataset cards", path=str(args.root / "config" / "datasets"))
+    cards, errors = selected(root, args)
+    if not cards and not errors:
+        raise CosmosError("no dataset card matches", path=str(root / CARDS))
+    results = root / RESULTS
     if args.command == "list":
-        header = ["#", "dataset", "modalities", "targets", "access", "licence", "size", "conf."]
-        header.append("checksum")
-        print(table([list_row(c) for c in cards], header))
-        print(f"{len(cards)} cards")
+        records = [list_record(c) for c in cards]
+        if args.json:
+            print(json.dumps({"cards": records, "errors": as_json(errors)}))
+            return
+        header = ["#", "dataset", "modalities", "tgt", "access", "licence", "size", "conf.",
+                  "checksum"]  # fmt: skip
+        print(table([list_row(r) for r in records], header))
+        print("\n".join(error_lines(errors)) if errors else "", end="\n" if errors else "")
+        print(f"{len(cards)} cards" + (f", {len(errors)} unreadable" if errors else ""))
     elif args.command == "summary":
-        print(summary(cards))
-        print(harmonized_summary(cards, args.root / RESULTS))
+        record = summary_record(cards, results)
+        if args.json:
+            print(json.dumps({**record, "errors": as_json(errors)}))
+            return
+        scope = "the selected cards" if (args.all or args.modality or args.access) else "COSMOS"
+        print(summary_text(record, results.relative_to(root), scope))
+        for line in error_lines(errors):
+            print(line)
     else:
-        rows = [status_row(c, args.root / RESULTS) for c in cards]
-        print(table(rows, ["dataset", "downloaded", "verified", "unpacked", "harmonized"]))
+        records = [status_record(c, results, manual_dir) for c in cards]
+        if args.json:
+            print(json.dumps({"datasets": records, "errors": as_json(errors)}))
+            return
+        header = ["dataset", "manual", "downloaded", "verified", "unpacked", "harmonized"]
+        print(table([list(r.values()) for r in records], header))
+        for line in error_lines(errors):
+            print(line)
 
 
 def run() -> None:

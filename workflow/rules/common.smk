@@ -1,10 +1,11 @@
 # Helpers shared by the stage rules: the validated catalog, wildcard constraints and input
 # functions. Rules stay declarative; everything they compute is here.
 import json
+import re
 import shlex
 import sys
 
-from cosmos_bench.acquire.sources import local_path, mirrors_for, source_mirrors
+from cosmos_bench.acquire.sources import folder_state, local_path, mirrors_for, source_mirrors
 from cosmos_bench.catalog import finetune_ids
 from cosmos_bench.catalog.cards import PART_KEYS, load_models
 from cosmos_bench.catalog.schema import coerce_scalars
@@ -14,6 +15,8 @@ from cosmos_bench.infer.gpu import needs_gpu
 from cosmos_bench.infer.strategies import PAPER_STRATEGIES, jitter_strategies
 from cosmos_bench.report.outputs import FIGURES as REPORT_FIGURES
 from cosmos_bench.report.outputs import TABLES as REPORT_TABLES
+from snakemake.exceptions import IncompleteCheckpointException
+from snakemake.settings.types import DeploymentMethod
 
 try:
     coerce_scalars(config, Path.cwd())
@@ -21,7 +24,25 @@ try:
 except CosmosError as err:
     sys.exit(f"cosmos-bench: configuration error\n{err}")
 
+# Every job's $PYTHON is the interpreter Snakemake runs under (its venv, whatever PATH holds,
+# here and on a SLURM node), or the rule's own conda environment's `python` when Snakemake
+# deploys them. The prefix keeps Snakemake's own strict mode.
+if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
+    shell.prefix("set -euo pipefail; PYTHON=python; ")
+else:
+    shell.prefix(f"set -euo pipefail; PYTHON={shlex.quote(sys.executable)}; ")
+
 DATASETS = list(CARDS)
+# A per-dataset target rule exists only for the run's datasets; Snakemake would call any other
+# a missing file. Its targets are not known while parsing, so the command line is read.
+for _target in sys.argv[1:]:
+    _per_dataset = re.fullmatch(r"(?:harmonize|dataset)_([a-z0-9][a-z0-9-]*)", _target)
+    if _per_dataset and _per_dataset.group(1) not in CARDS:
+        sys.exit(
+            f"cosmos-bench: target {_target}: dataset {_per_dataset.group(1)!r} is not in this run's "
+            f"datasets ({', '.join(DATASETS)}); add it: --config "
+            f"datasets=[{','.join([*DATASETS, _per_dataset.group(1)])}]"
+        )
 FINETUNE_RUNS = config["finetune"]["runs"]
 PROPAGATION_RUNS = [split_run(run) for run in config["propagation"]["runs"]]
 # datasets with a volume to store (a part read by a 3D adapter); only they enter the 3D study
@@ -50,21 +71,37 @@ wildcard_constraints:
     shard="[0-9]{5}",
 
 
+def card_of(wildcards):
+    """The card of a job's dataset. A file target of a dataset outside `datasets` stops with
+    the command that adds it, not a KeyError."""
+    if wildcards.dataset not in CARDS:
+        chosen = ",".join([*DATASETS, wildcards.dataset])
+        raise ValueError(
+            f"dataset {wildcards.dataset!r} is not in this run's datasets ({', '.join(DATASETS)}); "
+            f"add it: --config datasets=[{chosen}] (or to `datasets` in your config file)"
+        )
+    return CARDS[wildcards.dataset]
+
+
 def source_input(wildcards):
     """Local source files (the demo archives) are real inputs: a changed file reruns the download."""
-    paths = (local_path(entry["url"]) for entry in CARDS[wildcards.dataset].source_files)
+    paths = (local_path(entry["url"]) for entry in card_of(wildcards).source_files)
     return [path for path in paths if path]
 
 
 def source_params(wildcards):
-    """The card's source as a string: a changed URL or checksum reruns the download."""
-    return json.dumps(CARDS[wildcards.dataset].source, sort_keys=True)
+    """The card's source as a string: a changed URL or checksum reruns the download, and so
+    does a file added to, removed from or changed in a local source folder."""
+    source = card_of(wildcards).source
+    if "path" in source:
+        source = {**source, "state": folder_state(Path(source["path"]))}
+    return json.dumps(source, sort_keys=True)
 
 
 def source_mirrors_param(wildcards):
     """Only the mirror entries that rewrite this dataset's URLs: editing another dataset's
     mirror leaves this download's params, so it is not rerun."""
-    return json.dumps(source_mirrors(CARDS[wildcards.dataset], config["mirrors"]), sort_keys=True)
+    return json.dumps(source_mirrors(card_of(wildcards), config["mirrors"]), sort_keys=True)
 
 
 def weights_mirrors_param(wildcards):
@@ -77,7 +114,7 @@ def weights_mirrors_param(wildcards):
 
 def card_params(wildcards):
     """What harmonization reads from a card; a changed label map reruns it."""
-    card = CARDS[wildcards.dataset].raw
+    card = card_of(wildcards).raw
     keys = (*PART_KEYS, "parts", "unresolved")
     return json.dumps({k: card[k] for k in keys if k in card}, sort_keys=True)
 
@@ -181,6 +218,18 @@ def train_input(wildcards):
         "shards": shards,
         "caches": caches,
     }
+
+
+def train_args(wildcards):
+    """The train job's inputs as options. A params function, not `{input.weights}`: while the
+    harmonize checkpoints are pending the job's input is not known yet, and a dry run (which
+    prints every shell command) must still format the command."""
+    try:
+        given = train_input(wildcards)
+    except IncompleteCheckpointException:
+        return "<known once the harmonize checkpoints have run>"
+    options = {key: " ".join(map(str, paths)) for key, paths in given.items()}
+    return " ".join(f"--{key} {paths}" for key, paths in options.items() if paths or key != "weights")
 
 
 def base_weights(wildcards):

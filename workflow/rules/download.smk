@@ -21,7 +21,7 @@ rule download:
     conda:
         "../../envs/cosmos.yaml"
     shell:
-        "python -m cosmos_bench.acquire.download --dataset {wildcards.dataset} "
+        "$PYTHON -m cosmos_bench.acquire.download --dataset {wildcards.dataset} "
         "--out-dir results/downloads/{wildcards.dataset} {params.strict} "
         "--mirrors {params.mirrors:q} --manual-dir {params.manual_dir:q} > {log} 2>&1"
 
@@ -38,7 +38,7 @@ rule unpack:
     conda:
         "../../envs/cosmos.yaml"
     shell:
-        "python -m cosmos_bench.acquire.unpack --dataset {wildcards.dataset} "
+        "$PYTHON -m cosmos_bench.acquire.unpack --dataset {wildcards.dataset} "
         "--manifest {input} --raw {output} > {log} 2>&1"
 
 
@@ -57,5 +57,5 @@ rule weights:
     conda:
         "../../envs/cosmos.yaml"
     shell:
-        "python -m cosmos_bench.acquire.weights --model {wildcards.model} --out {output} "
+        "$PYTHON -m cosmos_bench.acquire.weights --model {wildcards.model} --out {output} "
         "--mirrors {params.mirrors:q} {params.strict} > {log} 2>&1"

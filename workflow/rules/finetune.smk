@@ -24,7 +24,7 @@ rule embed_cache:
     conda:
         "../../envs/cosmos.yaml"
     shell:
-        "python -m cosmos_bench.finetune embed --model {wildcards.run} --weights {input.weights} "
+        "$PYTHON -m cosmos_bench.finetune embed --model {wildcards.run} --weights {input.weights} "
         "--objects {params.objects} --index {input.index} --shard {input.shard} "
         "--shard-number {wildcards.shard} --device {params.device} --seed {params.seed} "
         "--threads {threads} --batch-size {params.batch_size} --out {output} > {log} 2>&1"
@@ -56,15 +56,15 @@ rule train:
         alpha=config["finetune"]["lora_alpha"],
         select=config["finetune"]["select"],
         every=config["finetune"]["checkpoint_every"],
+        inputs=train_args,
     threads: 2
     resources:
         gpu=1,
     conda:
         "../../envs/cosmos.yaml"
     shell:
-        "python -m cosmos_bench.finetune train --model {wildcards.run} --weights {input.weights} "
-        "--objects {params.objects} --indexes {input.indexes} --shards {input.shards} "
-        "--caches {input.caches} --device {params.device} --seed {params.seed} "
+        "$PYTHON -m cosmos_bench.finetune train --model {wildcards.run} {params.inputs} "
+        "--objects {params.objects} --device {params.device} --seed {params.seed} "
         "--threads {threads} --epochs {params.epochs} --batch-size {params.batch_size} "
         "--lr {params.lr} --weight-decay {params.weight_decay} --box-jitter {params.jitter} "
         "--loss-resolution {params.loss_resolution} "

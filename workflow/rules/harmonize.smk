@@ -29,7 +29,7 @@ checkpoint harmonize:
     conda:
         "../../envs/cosmos.yaml"
     shell:
-        "python -m cosmos_bench.harmonize --dataset {wildcards.dataset} --raw {input} "
+        "$PYTHON -m cosmos_bench.harmonize --dataset {wildcards.dataset} --raw {input} "
         "--index {output.index} --shards {output.shards} "
         "--normalization {params.normalization} --ct-windows {params.ct_windows} {params.clip} "
         "{params.instances} "

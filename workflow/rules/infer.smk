@@ -36,7 +36,7 @@ rule infer:
     conda:
         "../../envs/cosmos.yaml"
     shell:
-        "python -m cosmos_bench.infer --model {wildcards.model} {params.weights} "
+        "$PYTHON -m cosmos_bench.infer --model {wildcards.model} {params.weights} "
         "--index {input.index} --shard {input.shard} --shard-number {wildcards.shard} "
         "--strategies {params.strategies} --targets {params.targets} {params.splits} "
         "--device {params.device} "

@@ -25,7 +25,7 @@ rule volumes:
     conda:
         "../../envs/cosmos.yaml"
     shell:
-        "python -m cosmos_bench.propagation.volumes --dataset {wildcards.dataset} --raw {input} "
+        "$PYTHON -m cosmos_bench.propagation.volumes --dataset {wildcards.dataset} --raw {input} "
         "--out {output.volumes} --index {output.index} "
         "--normalization {params.normalization} --ct-windows {params.ct_windows} {params.clip} "
         "{params.instances} "
@@ -56,7 +56,7 @@ rule propagate:
     conda:
         "../../envs/cosmos.yaml"
     shell:
-        "python -m cosmos_bench.propagation --model {wildcards.model} "
+        "$PYTHON -m cosmos_bench.propagation --model {wildcards.model} "
         "--protocol {wildcards.protocol} {params.weights} --index {input.index} "
         "--volumes {input.volumes} --tolerances {input.tolerances} --targets {params.targets} "
         "--device {params.device} --seed {params.seed} --threads {threads} "

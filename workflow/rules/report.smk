@@ -17,7 +17,7 @@ rule provenance:
     conda:
         "../../envs/cosmos.yaml"
     shell:
-        "python -m cosmos_bench.report.provenance --config-json {params.config:q} "
+        "$PYTHON -m cosmos_bench.report.provenance --config-json {params.config:q} "
         "--manifests {input.manifests} --weights {input.weights} --out {output} > {log} 2>&1"
 
 
@@ -37,7 +37,7 @@ rule prediction_shapes:
     conda:
         "../../envs/cosmos.yaml"
     shell:
-        "python -m cosmos_bench.report.shapes "
+        "$PYTHON -m cosmos_bench.report.shapes "
         "--predictions results/predictions/{wildcards.model}/{wildcards.dataset} "
         "--index {input.index} --shards {input.shards} --resolution {params.resolution} "
         "--out {output} > {log} 2>&1"
@@ -58,7 +58,7 @@ rule gallery:
     conda:
         "../../envs/cosmos.yaml"
     shell:
-        "python -m cosmos_bench.report.gallery --scores {input.scores} "
+        "$PYTHON -m cosmos_bench.report.gallery --scores {input.scores} "
         "--harmonized results/harmonized --predictions results/predictions "
         "--seed {params.seed} --resolution {params.resolution} --out {output} > {log} 2>&1"
 
@@ -110,7 +110,7 @@ rule report:
     conda:
         "../../envs/cosmos.yaml"
     shell:
-        "python -m cosmos_bench.report --scores {input.scores} --tables-dir results/tables "
+        "$PYTHON -m cosmos_bench.report --scores {input.scores} --tables-dir results/tables "
         "--figures-dir results/figures --html {output.html} --summary {output.summary} "
         "--provenance {input.provenance} --benchmarks benchmarks/runs "
         "--bootstrap {params.bootstrap} --ci-level {params.level} --finetune {params.runs} "

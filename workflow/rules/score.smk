@@ -20,7 +20,7 @@ rule score:
     conda:
         "../../envs/cosmos.yaml"
     shell:
-        "python -m cosmos_bench.score shard --model {wildcards.model} --predictions {input.predictions} "
+        "$PYTHON -m cosmos_bench.score shard --model {wildcards.model} --predictions {input.predictions} "
         "--index {input.index} --shard {input.shard} --tolerances {input.tolerances} "
         "--resolution {params.resolution} --out {output} > {log} 2>&1"
 
@@ -35,4 +35,4 @@ rule gather_scores:
     conda:
         "../../envs/cosmos.yaml"
     shell:
-        "python -m cosmos_bench.score gather --out {output} {input} > {log} 2>&1"
+        "$PYTHON -m cosmos_bench.score gather --out {output} {input} > {log} 2>&1"

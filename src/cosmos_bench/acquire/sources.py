@@ -3,6 +3,8 @@ a local path, or the manual folder of a gated dataset (with instructions)."""
 
 from __future__ import annotations
 
+import hashlib
+import os
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -75,6 +77,22 @@ def explain(card: Card, manual_dir: Path) -> str:
         pin = f"{kind} {entry[kind]}" if kind else "checksum not known yet (recorded on first use)"
         lines.append(f"    {archive_name(entry)}  (from {entry['url']}; {pin})")
     return "\n".join(lines)
+
+
+def folder_state(folder: Path) -> str:
+    """A digest of a local source folder's files (name, size, modification time): it changes
+    when a file is added, removed or changed, so the download that mirrors the folder reruns.
+    An absent folder has the state 'missing' (the download then says what is wrong)."""
+    if not folder.is_dir():
+        return "missing"
+    entries = []
+    for here, _dirs, files in os.walk(folder):
+        for name in files:
+            path = Path(here, name)
+            if path.is_file():
+                stat = path.stat()
+                entries.append(f"{path.relative_to(folder).as_posix()}\t{stat.st_size}\t{stat.st_mtime_ns}")
+    return hashlib.sha256("\n".join(sorted(entries)).encode()).hexdigest()
 
 
 def archive_name(entry: dict) -> str:

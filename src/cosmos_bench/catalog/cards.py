@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from cosmos_bench.catalog.schema import read_yaml, validate
+from cosmos_bench.catalog.schema import nearest, read_yaml, validate
 from cosmos_bench.core.errors import ConfigError
 
 PART_KEYS = ("modality", "format", "labels", "instances", "structures", "slice_axis")
@@ -138,7 +138,8 @@ def load_card(root: Path, dataset: str, ontology: dict) -> Card:
             f"no dataset card for '{dataset}'",
             dataset=dataset,
             path=str(path),
-            fix=f"use one of {', '.join(known)} or write the card (see config/README.md)",
+            fix=f"check the id{nearest(dataset, known)}; `cosmos-bench datasets list --all` "
+            "lists every card, or write this one (see config/README.md)",
         )
     raw = read_yaml(path)
     validate(raw, "card.schema.yaml", str(path), root)
@@ -154,7 +155,9 @@ def load_card(root: Path, dataset: str, ontology: dict) -> Card:
             f"modalities {odd} are not in resources/ontology.yaml",
             dataset=dataset,
             path=str(path),
-            fix="use a modality from the ontology or add it there",
+            fix="use a modality from the ontology"
+            + "".join(nearest(m, ontology["modalities"]) for m in odd)
+            + " or add it there",
         )
     unknown = sorted(set(card.objects) - set(ontology["objects"]))
     if unknown:
@@ -162,7 +165,9 @@ def load_card(root: Path, dataset: str, ontology: dict) -> Card:
             f"objects {unknown} are not in resources/ontology.yaml",
             dataset=dataset,
             path=str(path),
-            fix="use the ontology's spelling (e.g. left_kidney) or add the object there",
+            fix="use the ontology's spelling"
+            + ("".join(nearest(o, ontology["objects"]) for o in unknown) or " (e.g. left_kidney)")
+            + " or add the object there",
         )
     return card
 
@@ -174,6 +179,19 @@ def all_cards(root: Path) -> list[Card]:
         load_card(root, p.stem, ontology)
         for p in sorted((root / "config" / "datasets").glob("*.yaml"))
     ]
+
+
+def read_cards(root: Path) -> tuple[list[Card], dict[str, ConfigError]]:
+    """Every card in config/datasets that loads, and the error of each one that does not, by
+    id: one malformed card is one message, not a catalog that cannot be listed."""
+    ontology = load_ontology(root)
+    cards, errors = [], {}
+    for path in sorted((root / "config" / "datasets").glob("*.yaml")):
+        try:
+            cards.append(load_card(root, path.stem, ontology))
+        except ConfigError as err:
+            errors[path.stem] = err
+    return cards, errors
 
 
 def cosmos_ids(root: Path) -> list[str]:

@@ -3,6 +3,7 @@ offending key and file (workflow/schemas, as snakemake.utils.validate)."""
 
 from __future__ import annotations
 
+import difflib
 import functools
 from pathlib import Path
 from typing import Any
@@ -45,16 +46,56 @@ def _validator(root: Path, schema_name: str) -> jsonschema.Validator:
 
 
 def validate(obj: Any, schema_name: str, where: str, root: Path) -> None:
-    """Validate against a schema in workflow/schemas, naming the offending key and file."""
-    errors = sorted(_validator(root, schema_name).iter_errors(obj), key=lambda e: list(e.path))
+    """Validate against a schema in workflow/schemas, naming the offending key, the file and,
+    for a misspelt key, the nearest valid one."""
+    validator = _validator(root, schema_name)
+    errors = sorted(validator.iter_errors(obj), key=lambda e: list(e.path))
     if errors:
         first = errors[0]
         key = "/".join(str(p) for p in first.path) or "(top level)"
         raise ConfigError(
-            f"invalid {where}: at '{key}': {first.message}",
+            f"invalid {where}: at '{key}': {_explain(first, validator.schema)}",
             path=where,
             fix=f"see the schema workflow/schemas/{schema_name} and config/README.md",
         )
+
+
+def nearest(name: str, choices: Any) -> str:
+    """' (did you mean 'x'?)' for the closest of `choices`, or '' when none is close."""
+    close = difflib.get_close_matches(str(name), sorted(map(str, choices)), n=2, cutoff=0.6)
+    return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+
+
+def _described(schema: dict, path: list) -> str | None:
+    """The description nearest to the failing keyword, walking up from it (the schema's own
+    description, of the whole file, says nothing about one key and is left out)."""
+    nodes = [schema]
+    for step in path[:-1]:
+        try:
+            nodes.append(nodes[-1][step])
+        except (KeyError, IndexError, TypeError):  # the path crossed a $ref
+            return None
+    for node in reversed(nodes[1:]):
+        if isinstance(node, dict) and node.get("description"):
+            return " ".join(str(node["description"]).split())
+    return None
+
+
+def _explain(error: jsonschema.ValidationError, schema: dict) -> str:
+    """The validator's message in the user's words: an unknown key with its nearest valid
+    name, a value that does not match a pattern with what the key accepts, not the regex."""
+    if error.validator == "additionalProperties":
+        known = error.schema.get("properties", {})
+        unknown = [k for k in error.instance if k not in known]
+        # `--config harmonize={max_sides:512}` (no space after the colon) arrives as one key
+        return "; ".join(
+            f"unknown key {k!r}{nearest(str(k).split(':', 1)[0], known)}" for k in unknown
+        )
+    if error.validator == "pattern":
+        accepted = _described(schema, list(error.absolute_schema_path))
+        if accepted:
+            return f"{error.instance!r} is not valid here; accepted: {accepted}"
+    return error.message
 
 
 # `--config key=value` reads only True/False as booleans: the other spellings a user types

@@ -9,8 +9,11 @@ from pathlib import Path
 from cosmos_bench.catalog.cards import Card, cosmos_ids, load_card, load_models, load_ontology
 from cosmos_bench.catalog.finetune_ids import model_entry, parse, subset_objects
 from cosmos_bench.catalog.presets import apply_preset
-from cosmos_bench.catalog.schema import validate
+from cosmos_bench.catalog.schema import nearest, validate
 from cosmos_bench.core.errors import ConfigError
+
+#: where a config key can come from, named in a config error
+CONFIG_SOURCES = "config (config/config.yaml, any --configfile and --config)"
 
 
 def select_cards(config: dict, root: Path, ontology: dict) -> dict[str, Card]:
@@ -56,7 +59,7 @@ def resolve(config: dict, root: Path) -> tuple[dict[str, Card], dict[str, dict]]
     rules and the report's provenance see exactly what runs.
     """
     apply_preset(config, root)
-    validate(config, "config.schema.yaml", "config", root)
+    validate(config, "config.schema.yaml", CONFIG_SOURCES, root)
     ontology = load_ontology(root)
     cards = select_cards(config, root, ontology)
     config["datasets"] = list(cards)
@@ -71,7 +74,7 @@ def resolve(config: dict, root: Path) -> tuple[dict[str, Card], dict[str, dict]]
     missing = [m for m in config["models"] if m not in zoo]
     if missing:
         raise ConfigError(
-            f"unknown models {missing}",
+            f"unknown models {missing}" + "".join(nearest(m, zoo) for m in missing),
             path=str(root / "config" / "models.yaml"),
             fix=f"choose from {', '.join(sorted(zoo))}",
         )

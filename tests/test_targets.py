@@ -1,0 +1,71 @@
+"""Per-dataset targets: `harmonize_<id>` stops after harmonization, a target of a dataset outside
+`datasets` says how to add it (the printed fix plans when typed), and a local source folder is
+read again when its files change."""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+import pytest
+from helpers import TINY_CARD, check, copy_workflow, phantom, snakemake, write_volume
+
+pytestmark = pytest.mark.e2e
+
+
+def _rules(run) -> set[str]:
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return set(re.findall(r"^(?:local)?(?:rule|checkpoint) (\S+):$", run.stdout, re.M))
+
+
+def test_harmonize_target_plans_download_unpack_and_harmonize_only(tmp_path) -> None:
+    work = copy_workflow(tmp_path)
+    rules = _rules(snakemake(work, "--dry-run", "harmonize_demo-endo"))
+    assert rules == {"download", "unpack", "harmonize", "harmonize_demo-endo"}
+
+
+def test_a_target_outside_the_datasets_prints_the_fix_that_plans_it(tmp_path) -> None:
+    work = copy_workflow(tmp_path)
+    for target in ("harmonize_kvasir-seg", "results/harmonized/kvasir-seg/index.parquet"):
+        run = snakemake(work, "--dry-run", target)
+        out = run.stdout + run.stderr
+        assert run.returncode != 0 and "KeyError" not in out
+        assert "'kvasir-seg' is not in this run's datasets" in out, out[-2000:]
+        fix = re.search(r"add it: (--config \S+)", out).group(1)
+        assert fix == "--config datasets=[demo-ct,demo-endo,kvasir-seg]"
+        assert "download" in _rules(snakemake(work, "--dry-run", target, *shlex.split(fix)))
+
+
+def test_a_local_source_folder_is_read_again_when_its_files_change(tmp_path) -> None:
+    """Your own data in a folder: a case added, a file changed or a case removed reruns the
+    download (the mirror) and harmonization; nothing else about the folder does."""
+    (tmp_path / "work").mkdir()
+    work = copy_workflow(tmp_path / "work")
+    folder = tmp_path / "mydata"
+    card = TINY_CARD.replace('source: {url: "file:tiny.tar.gz", access: generated}',
+                             f"source: {{path: {folder}, access: generated}}")  # fmt: skip
+    (work / "config" / "datasets" / "tiny.yaml").write_text(card)
+
+    def add_case(name: str, seed: int) -> None:
+        image, labels = phantom(seed=seed)
+        write_volume(image, folder / "imagesTr" / f"{name}_0000.nii.gz", (0.8, 0.8, 3.0))
+        write_volume(labels, folder / "labelsTr" / f"{name}.nii.gz", (0.8, 0.8, 3.0))
+
+    def cases() -> set[str]:
+        import pandas as pd
+
+        index = pd.read_parquet(work / "results" / "harmonized" / "tiny" / "index.parquet")
+        return set(index.case)
+
+    run = ("harmonize_tiny", "--config", "datasets=[tiny]")
+    add_case("c1", 0)
+    check(snakemake(work, *run))
+    assert cases() == {"c1"}
+    assert "Nothing to be done" in (lambda r: r.stdout + r.stderr)(snakemake(work, "-n", *run))
+    add_case("c2", 1)
+    check(snakemake(work, *run))
+    assert cases() == {"c1", "c2"}
+    for path in folder.rglob("c1*"):
+        path.unlink()
+    check(snakemake(work, *run))
+    assert cases() == {"c2"}
