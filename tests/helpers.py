@@ -13,6 +13,8 @@ import SimpleITK as sitk
 
 ROOT = Path(__file__).resolve().parents[1]
 REALDATA = ROOT.parent / "shared" / "realdata"
+#: the venv's snakemake, as the README calls it (`.venv/bin/snakemake`)
+SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 #: the card of the tests' tiny CT dataset: liver (1) and lesion (2) in NIfTI pairs
 TINY_CARD = """id: tiny
 name: tiny test volume
@@ -59,20 +61,62 @@ def copy_workflow(dest: Path) -> Path:
     return dest
 
 
+def user_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment as a user's shell would have it: the venv neither activated
+    nor on PATH (`make test` puts it there), so a job that ran a bare `python` would fail."""
+    venv_bin = Path(sys.executable).parent.resolve()
+    path = [
+        p
+        for p in os.environ.get("PATH", "").split(os.pathsep)
+        if p and Path(p).resolve() != venv_bin
+    ]
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONHOME")}
+    return {**env, "PATH": os.pathsep.join(path) or "/usr/bin:/bin", **(extra or {})}
+
+
 def snakemake(
     workdir: Path, *args: str, timeout: int = 1200, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess:
-    """Run the real snakemake CLI of this environment in `workdir` (extra `env` variables)."""
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        **(env or {}),
-    }
+    """Run the venv's `snakemake` as the README does (`.venv/bin/snakemake`), in `workdir`,
+    with the venv off PATH (`user_env`; extra `env` variables)."""
     return subprocess.run(
-        [sys.executable, "-m", "snakemake", "--cores", "2", *args],
+        [SNAKEMAKE, "--cores", "2", *args],
         cwd=workdir,
-        env=env,
+        env=user_env(env),
         capture_output=True,
         text=True,
         timeout=timeout,
     )
+
+
+def check(run: subprocess.CompletedProcess) -> None:
+    """A snakemake run that must succeed; its output's tail is the failure message."""
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-8000:]
+
+
+def copy_run(run: Path, dest: Path) -> Path:
+    """A private copy of a finished shared run, for a test that adds its own jobs to it."""
+    shutil.copytree(run, dest, symlinks=True)
+    return dest
+
+
+def realdata_workflow(dest: Path, dataset: str) -> Path:
+    """A fresh workflow copy whose card points at the real data folder wherever it lives."""
+    work = copy_workflow(dest)
+    card = work / "config" / "datasets" / f"{dataset}.yaml"
+    source = str(REALDATA / dataset)
+    card.write_text(card.read_text().replace(f"../shared/realdata/{dataset}", source))
+    return work
+
+
+def same_scores(run: Path, reference: Path, dataset: str) -> list[Path]:
+    """Assert that every model's gathered score table of `dataset` in `run` equals the one in
+    `reference` byte for byte; returns the files compared. A dataset's gathered scores depend on
+    neither its sharding nor the other datasets of the run, so any run can be checked against
+    the shared demo run."""
+    gathered = (run / "results" / "scores").glob(f"*/{dataset}.parquet")
+    files = sorted(p.relative_to(run) for p in gathered)
+    assert files, f"no score tables of {dataset} in {run}"
+    for path in files:
+        assert (reference / path).read_bytes() == (run / path).read_bytes(), f"{path} differs"
+    return files

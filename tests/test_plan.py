@@ -7,7 +7,10 @@ import json
 import subprocess
 import sys
 
+import pytest
 from helpers import copy_workflow
+
+pytestmark = pytest.mark.e2e  # the real snakemake CLI, a few seconds per plan
 
 #: top-level packages the workflow's parse must not import; the jobs import what they need
 HEAVY = ("torch", "torchvision", "matplotlib", "sam2", "segment_anything", "scipy", "skimage")

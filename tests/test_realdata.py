@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from helpers import REALDATA, copy_workflow, snakemake
+from helpers import REALDATA, realdata_workflow, snakemake
 
 pytestmark = [
     pytest.mark.e2e,
@@ -15,25 +15,8 @@ pytestmark = [
 ]
 
 
-def realdata_workflow(tmp_path: Path, dataset: str) -> Path:
-    """A fresh workflow copy whose card points at the real data folder wherever it lives."""
-    work = copy_workflow(tmp_path)
-    card = work / "config" / "datasets" / f"{dataset}.yaml"
-    source = str(REALDATA / dataset)
-    card.write_text(card.read_text().replace(f"../shared/realdata/{dataset}", source))
-    return work
-
-
-def test_litemedsam_s5_on_real_ct_lesions(tmp_path: Path) -> None:
-    work = realdata_workflow(tmp_path, "medsam2-recist-ct")
-    run = snakemake(
-        work,
-        "--config",
-        "datasets=[medsam2-recist-ct]",
-        "models=[litemedsam]",
-        "strategies=[S5]",
-    )
-    assert run.returncode == 0, run.stderr[-5000:]
+def test_litemedsam_s5_on_real_ct_lesions(realct_run: Path) -> None:
+    work = realct_run
     overall = pd.read_csv(work / "results" / "tables" / "overall.csv")
     dice = float(overall.loc[overall.model == "litemedsam", "dice_mask_weighted"].iloc[0])
     print(f"LiteMedSAM S5 mean Dice on medsam2-recist-ct: {dice:.4f} ({overall.n_masks[0]} masks)")

@@ -1,4 +1,5 @@
-"""End to end: the real snakemake CLI on fresh copies of the workflow (minutes, not seconds)."""
+"""End to end: the real snakemake CLI on the shared demo run and on fresh copies of the workflow
+(minutes, not seconds)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from helpers import ROOT, copy_workflow, snakemake
+from helpers import ROOT, check, copy_run, copy_workflow, snakemake
 
 from cosmos_bench.catalog.cards import load_card, load_ontology
 from cosmos_bench.report.gallery_html import anchor
@@ -25,21 +26,9 @@ ENDO_SHA = load_card(ROOT, "demo-endo", load_ontology(ROOT)).source["sha256"]
 REDUCED = ("--config", "datasets=[demo-endo]", "models=[litemedsam,otsu-box]")
 
 
-def check(run) -> None:
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`make demo`'s run, once for the tests that read its results."""
-    work = copy_workflow(tmp_path_factory.mktemp("demo"))
-    check(snakemake(work))
-    return work
-
-
-def test_default_demo_end_to_end(demo: Path) -> None:
+def test_default_demo_end_to_end(demo_run: Path) -> None:
     """`make demo`'s run: both demo datasets, every default model and strategy, the report."""
-    work = demo
+    work = demo_run
     html = (work / "results" / "report" / "index.html").read_text()
     for text in ("CT/liver", "CT/lesion", "Endoscopy/polyp", "litemedsam", "otsu-box", "grabcut"):
         assert text in html
@@ -66,7 +55,7 @@ def test_default_demo_end_to_end(demo: Path) -> None:
     assert "Nothing to be done" in rerun.stdout + rerun.stderr
 
 
-def test_the_demo_report_renders_in_headless_chromium(demo: Path) -> None:
+def test_the_demo_report_renders_in_headless_chromium(demo_run: Path) -> None:
     """A reader's view: no console error, the first screen holds a figure, every image loads
     (the gallery's thumbnails too), every target has a gallery, the per-target table is there
     and sorts; the screenshots are kept in test-artifacts/ for a human look (the first screen
@@ -76,16 +65,16 @@ def test_the_demo_report_renders_in_headless_chromium(demo: Path) -> None:
     artifacts = ROOT / "test-artifacts"
     shot, first, gallery = (artifacts / f"{name}.png"
                             for name in ("demo-report", "report-first-screen", "report-gallery"))
-    page = render(demo / "results" / "report" / "index.html", shot, first, gallery,
+    page = render(demo_run / "results" / "report" / "index.html", shot, first, gallery,
                   anchor("CT/lesion"))  # fmt: skip
     assert page.console_errors == []
     assert page.broken_images == []
     assert page.first_screen_figure
     assert {"heatmap", "summary", "gallery", "paper", "failures", "per-target-table",
             "comparisons", "factors", "figures", "provenance"} <= page.ids  # fmt: skip
-    targets = pd.read_csv(demo / "results" / "tables" / "by_target.csv").target
+    targets = pd.read_csv(demo_run / "results" / "tables" / "by_target.csv").target
     assert {anchor(t) for t in targets} <= page.ids and len(set(targets)) == 6
-    cases = json.loads((demo / "results" / "report" / "gallery" / "manifest.json").read_text())
+    cases = json.loads((demo_run / "results" / "report" / "gallery" / "manifest.json").read_text())
     assert page.gallery_images == len(cases["cases"]) >= 3 * 6
     assert page.sorted_column == sorted(targets, reverse=True)
     assert shot.stat().st_size > 50_000
@@ -93,10 +82,10 @@ def test_the_demo_report_renders_in_headless_chromium(demo: Path) -> None:
         assert 20_000 < kept.stat().st_size <= SMALL_PNG
 
 
-def test_snakemakes_own_report_of_the_demo(demo: Path) -> None:
+def test_snakemakes_own_report_of_the_demo(demo_run: Path) -> None:
     """`snakemake --report report.zip`: the outputs annotated with report() are in it."""
-    check(snakemake(demo, "--report", "report.zip"))
-    with zipfile.ZipFile(demo / "report.zip") as archive:
+    check(snakemake(demo_run, "--report", "report.zip"))
+    with zipfile.ZipFile(demo_run / "report.zip") as archive:
         names = {Path(n).name for n in archive.namelist()}
     assert {"report.html", "index.html", "summary.md", "by_target.csv",
             "target_heatmap.png", "factors.png"} <= names  # fmt: skip
@@ -114,42 +103,42 @@ def planned_jobs(run: subprocess.CompletedProcess) -> list[tuple[str, dict[str, 
     return jobs
 
 
-def test_partial_reruns_touch_only_their_dataset(demo: Path) -> None:
+def test_partial_reruns_touch_only_their_dataset(demo_run: Path) -> None:
     """On a finished two-dataset run: a one-dataset slice refreshes only the aggregates; an edit
     of one card that changes its harmonization reruns that dataset's jobs and the aggregates,
     and an edit of a card's notes reruns nothing (the rerun triggers, README "Partial runs")."""
-    sliced = planned_jobs(snakemake(demo, "--dry-run", "--config", "datasets=[demo-ct]"))
+    sliced = planned_jobs(snakemake(demo_run, "--dry-run", "--config", "datasets=[demo-ct]"))
     assert {rule for rule, _ in sliced} == {"provenance", "gallery", "report", "all"}
 
-    card = demo / "config" / "datasets" / "demo-endo.yaml"
+    card = demo_run / "config" / "datasets" / "demo-endo.yaml"
     original = card.read_text()
     try:
         card.write_text(original + "notes: re-checked the mask threshold\n")
-        check(run := snakemake(demo, "--dry-run"))
+        check(run := snakemake(demo_run, "--dry-run"))
         assert "Nothing to be done" in run.stdout + run.stderr
 
         card.write_text(original.replace("mask_threshold: 128", "mask_threshold: 100"))
-        jobs = planned_jobs(snakemake(demo, "--dry-run"))
+        jobs = planned_jobs(snakemake(demo_run, "--dry-run"))
         rules = {rule for rule, _ in jobs}
         # infer and score jobs appear once the harmonize checkpoint has rerun
         assert {"harmonize", "gather_scores", "report"} <= rules
         assert rules <= {"harmonize", "infer", "score", "gather_scores", "prediction_shapes",
                          "gallery", "provenance", "report", "all"}  # fmt: skip
         assert {w["dataset"] for _, w in jobs if "dataset" in w} == {"demo-endo"}
-        target = planned_jobs(snakemake(demo, "--dry-run", "dataset_demo-endo"))
+        target = planned_jobs(snakemake(demo_run, "--dry-run", "dataset_demo-endo"))
         assert {rule for rule, _ in target} <= {"harmonize", "infer", "score", "gather_scores",
                                                  "dataset_demo-endo"}  # fmt: skip
     finally:
         card.write_text(original)
 
 
-def test_the_readme_scripting_example_runs_on_the_demo_results(demo: Path) -> None:
+def test_the_readme_scripting_example_runs_on_the_demo_results(demo_run: Path) -> None:
     """The README's Python block, as a user pastes it after `make demo`: it must run and print
     a real Dice (LiteMedSAM's box on a demo polyp scores well above chance)."""
     readme = (ROOT / "README.md").read_text()
     block = readme.split("## Scripting", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
     run = subprocess.run(
-        [sys.executable, "-c", block], cwd=demo, capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", block], cwd=demo_run, capture_output=True, text=True, timeout=300
     )
     assert run.returncode == 0, run.stderr[-3000:]
     dice = float(re.search(r"Dice (\d\.\d+)", run.stdout).group(1))
@@ -157,12 +146,11 @@ def test_the_readme_scripting_example_runs_on_the_demo_results(demo: Path) -> No
 
 
 @pytest.fixture(scope="module")
-def studies_on_demo(demo: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
+def studies_on_demo(demo_run: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
     """config/finetune.yaml and config/propagation.yaml (its lesions only, to keep it short) on
     a copy of the finished demo: only the two studies' jobs are new. Returns the folder and the
     run's seconds."""
-    work = tmp_path_factory.mktemp("studies") / "demo"
-    shutil.copytree(demo, work, symlinks=True)
+    work = copy_run(demo_run, tmp_path_factory.mktemp("studies") / "demo")
     lesions = 'propagation={"runs": ["litemedsam/box-chain"], "targets": ["CT/lesion"]}'
     start = time.monotonic()
     check(snakemake(work, "--configfile", "config/finetune.yaml", "config/propagation.yaml",
@@ -237,10 +225,11 @@ def test_local_gpu_leases_keep_two_jobs_off_one_device(tmp_path: Path) -> None:
     assert {d0, d1} == {"0", "1"}
 
 
-def test_the_studies_demo_reports_every_study(tmp_path: Path) -> None:
-    """config/studies.yaml: S1 vs S5 per target, the jitter drop per mode, Dice after each
-    click with NoC@85/90, for LiteMedSAM and a weight-free baseline."""
-    work = copy_workflow(tmp_path)
+def test_the_studies_demo_reports_every_study(demo_run: Path, tmp_path: Path) -> None:
+    """config/studies.yaml on a copy of the demo (its download, harmonization and weights are
+    reused): S1 vs S5 per target, the jitter drop per mode, Dice after each click with
+    NoC@85/90, for LiteMedSAM and a weight-free baseline."""
+    work = copy_run(demo_run, tmp_path / "run")
     check(snakemake(work, "--configfile", "config/studies.yaml"))
     html = (work / "results" / "report" / "index.html").read_text()
     for text in ("Everything mode (S1) vs box (S5)", "Prompt robustness", "Iterative clicking"):
