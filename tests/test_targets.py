@@ -69,3 +69,31 @@ def test_a_local_source_folder_is_read_again_when_its_files_change(tmp_path) -> 
         path.unlink()
     check(snakemake(work, *run))
     assert cases() == {"c2"}
+
+
+def test_a_truncated_archive_is_never_kept_and_the_printed_fix_recovers(tmp_path) -> None:
+    """An unpinned archive that cannot be read to its end: unpacking fails, the archive and its
+    download record are removed, and the message says to run the same command again. Typed
+    as printed, it fetches anew: the same failure while the source is damaged (the message
+    names it), success once the source is good."""
+    (tmp_path / "work").mkdir()
+    work = copy_workflow(tmp_path / "work")
+    good = (work / "resources" / "demo" / "demo-endo.zip").read_bytes()
+    source = tmp_path / "mine.zip"
+    source.write_bytes(good[: len(good) // 2])
+    card = (work / "config" / "datasets" / "demo-endo.yaml").read_text()
+    card = card.replace("id: demo-endo", "id: mine").replace(
+        "  url: file:resources/demo/demo-endo.zip\n  sha256: ", f"  url: file:{source}\n  #: "
+    )
+    (work / "config" / "datasets" / "mine.yaml").write_text(card)
+    command = ("harmonize_mine", "--config", "datasets=[mine]")
+    for _ in range(2):  # the printed fix, typed while the source is still damaged
+        run = snakemake(work, *command)
+        out = run.stdout + run.stderr
+        assert run.returncode != 0 and "corrupt or truncated" in out, out[-3000:]
+        assert "run the same command again" in out and str(source) in out
+        assert not (work / "results" / "downloads" / "mine" / "SHA256SUMS").exists()
+        assert not (work / "results" / "downloads" / "mine" / "mine.zip").exists()
+    source.write_bytes(good)
+    check(snakemake(work, *command))
+    assert (work / "results" / "harmonized" / "mine" / "index.parquet").exists()

@@ -274,7 +274,7 @@ def test_truncated_archive(tmp_path: Path, name: str) -> None:
         _tar(full, [(_file("x.bin"), payload)], "w:gz" if name.endswith("gz") else "w")
     archive = tmp_path / name
     archive.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
-    assert "delete the archive" in _refused(tmp_path, archive, "corrupt or truncated")
+    assert "fetch it again" in _refused(tmp_path, archive, "corrupt or truncated")
 
 
 def test_stale_partial_removed_and_old_dest_replaced(tmp_path: Path) -> None:

@@ -102,6 +102,10 @@ class _Guard:
 Extractor = Callable[[Path, Path, _Guard], None]
 
 
+
+class CorruptArchiveError(CosmosError):
+    """An archive that cannot be read to its end: truncated, or damaged at its source."""
+
 def unpack(archive: Path, dest: Path, *, dataset: str, **limits: float) -> None:
     """Extract one archive into the folder `dest` (see unpack_all)."""
     unpack_all([(archive, "")], dest, dataset=dataset, **limits)
@@ -157,11 +161,12 @@ def unpack_all(
         except BaseException as exc:
             _remove(partial)
             if _is_corrupt(exc):
-                raise CosmosError(
+                raise CorruptArchiveError(
                     f"the archive is corrupt or truncated ({type(exc).__name__}: {exc})",
                     dataset=dataset,
                     path=str(archive),
-                    fix="delete the archive and run the download step again",
+                    fix="fetch it again: delete it and the download's record (SHA256SUMS beside "
+                    "it), then rerun",
                 ) from exc
             raise
     _publish(partial, dest)

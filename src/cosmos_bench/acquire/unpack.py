@@ -7,11 +7,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from cosmos_bench.acquire.extract import link_tree, unpack_all
+from cosmos_bench.acquire.extract import CorruptArchiveError, link_tree, unpack_all
 from cosmos_bench.acquire.manifest import read_manifest
 from cosmos_bench.acquire.sources import archive_name
 from cosmos_bench.catalog.cards import Card, load_card, load_ontology
-from cosmos_bench.core.errors import run_cli
+from cosmos_bench.core.errors import CosmosError, run_cli
 
 
 def unpack_source(card: Card, manifest: Path, raw: Path, root: Path) -> None:
@@ -26,8 +26,29 @@ def unpack_source(card: Card, manifest: Path, raw: Path, root: Path) -> None:
             for entry in card.source_files
         ]
         nested = tuple(card.source.get("nested", []))
-        unpack_all(members, raw, dataset=card.id, nested=nested, **limits)
+        try:
+            unpack_all(members, raw, dataset=card.id, nested=nested, **limits)
+        except CorruptArchiveError as err:
+            raise forget_download(card, manifest, err) from err
     print(f"[{card.id}] unpacked into {raw}", file=sys.stderr)
+
+
+def forget_download(card: Card, manifest: Path, err: CorruptArchiveError) -> CosmosError:
+    """Remove a corrupt archive and the download's record of it, so that running the same
+    command again fetches it anew (a hash recorded for an unpinned file proves nothing about
+    its contents); the error says so, and names the source in case it is damaged there."""
+    archive = Path(err.path)
+    source = next((e["url"] for e in card.source_files if archive_name(e) == archive.name), None)
+    archive.unlink(missing_ok=True)
+    manifest.unlink(missing_ok=True)
+    return CosmosError(
+        err.what,
+        dataset=card.id,
+        path=str(archive),
+        fix="the archive and its download record were removed: run the same command again to "
+        f"fetch it anew. If it fails the same way, the source itself is damaged ({source}): "
+        "replace it there, or fix the card's source",
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
