@@ -273,3 +273,21 @@ def test_medsam_dust_drops_small_3d_components_before_slicing(tmp_path: Path) ->
     assert lesions["paper"].index.tolist() == lesions["litemedsam"].index.tolist()
     # on z0002 the speck touches nothing but shares the lesion's label: the paper keeps it
     assert lesions["paper"]["z0002"] - lesions["litemedsam"]["z0002"] == 16
+
+
+def test_an_unreadable_linked_file_names_its_source_and_the_card_key(tmp_path: Path) -> None:
+    """A text file named .png in a local source folder: the message names the source file (not
+    the link under results/raw) and the two fixes: replace it, or format.exclude."""
+    from cosmos_bench.core.errors import CosmosError
+    from cosmos_bench.harmonize.adapters.images2d import open_2d
+
+    source = tmp_path / "source" / "case1.png"
+    source.parent.mkdir()
+    source.write_text("not an image")
+    link = tmp_path / "raw" / "case1.png"
+    link.parent.mkdir()
+    link.symlink_to(source)
+    with pytest.raises(CosmosError) as err:
+        open_2d(link, "mine")
+    message = str(err.value)
+    assert f"(the source file {source})" in message and "format.exclude" in message

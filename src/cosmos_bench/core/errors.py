@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class CosmosError(Exception):
     """A failure with its dataset, file and fix, rendered as one readable message."""
@@ -47,12 +49,17 @@ class ChecksumError(CosmosError):
 
 
 def unreadable(reason: str, *, dataset: str, path: str) -> CosmosError:
-    """A source file a reader cannot parse: the fix is always a fresh download."""
+    """A source file a reader cannot parse. A file of a local source folder is linked, so the
+    message names the source file itself, where it must be fixed."""
+    linked = Path(path)
+    source = linked.resolve() if linked.is_symlink() else None
     return CosmosError(
-        f"cannot read file: {reason}",
+        f"cannot read file: {reason}" + (f" (the source file {source})" if source else ""),
         dataset=dataset,
         path=path,
-        fix="the file is damaged; delete the dataset's downloads and unpacked folder and rerun",
+        fix="if the file is damaged, replace it in the source and rerun (a changed source file "
+        "is fetched again); if it does not belong to the dataset (a stray file matching the "
+        "card's pattern), add its case id to the card's format.exclude",
     )
 
 
