@@ -43,7 +43,9 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     the one full demo of the suite, whose numbers the README quotes, and the reference that the
     kill and SLURM runs must equal (helpers.same_scores)."""
     work = copy_workflow(tmp_path_factory.mktemp("demo"))
-    check(snakemake(work))
+    run = snakemake(work)
+    check(run)
+    (work / "console.txt").write_text(run.stdout + run.stderr)  # what the user saw
     return work
 
 

@@ -398,3 +398,4 @@ def test_only_the_atomic_module_makes_temporary_files() -> None:
         if re.search(r"\b(mkstemp|NamedTemporaryFile)\(", path.read_text())
     )
     assert users == ["core/atomic.py"]
+

@@ -53,6 +53,11 @@ def test_default_demo_end_to_end(demo_run: Path) -> None:
     rerun = snakemake(work, "--dry-run")
     check(rerun)
     assert "Nothing to be done" in rerun.stdout + rerun.stderr
+    # progress on the console, not only in logs/ (docs/running.md)
+    console = (work / "console.txt").read_text()
+    assert "[demo-ct] harmonize: 3 cases, 91 slices, done" in console
+    assert "[litemedsam] demo-ct/shard-00000.h5: 64/64 images" in console
+    assert re.search(r"\[demo-endo\] \S+ KiB / \S+ KiB .* done", console)
 
 
 def test_the_demo_report_renders_in_headless_chromium(demo_run: Path) -> None:

@@ -26,7 +26,9 @@ except CosmosError as err:
 
 # Every job's $PYTHON is the interpreter Snakemake runs under (its venv, whatever PATH holds,
 # here and on a SLURM node), or the rule's own conda environment's `python` when Snakemake
-# deploys them. The prefix keeps Snakemake's own strict mode.
+# deploys them. The prefix keeps Snakemake's own strict mode. Rules with long jobs (download,
+# harmonize, infer) hand the job Snakemake's console as descriptor 3 (`3>&2 > {log} 2>&1`):
+# it prints a progress line there every few seconds (cosmos_bench.core.progress).
 if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
     shell.prefix("set -euo pipefail; PYTHON=python; ")
 else:

@@ -23,7 +23,7 @@ rule download:
     shell:
         "$PYTHON -m cosmos_bench.acquire.download --dataset {wildcards.dataset} "
         "--out-dir results/downloads/{wildcards.dataset} {params.strict} "
-        "--mirrors {params.mirrors:q} --manual-dir {params.manual_dir:q} > {log} 2>&1"
+        "--mirrors {params.mirrors:q} --manual-dir {params.manual_dir:q} 3>&2 > {log} 2>&1"
 
 
 rule unpack:
@@ -58,4 +58,4 @@ rule weights:
         "../../envs/cosmos.yaml"
     shell:
         "$PYTHON -m cosmos_bench.acquire.weights --model {wildcards.model} --out {output} "
-        "--mirrors {params.mirrors:q} {params.strict} > {log} 2>&1"
+        "--mirrors {params.mirrors:q} {params.strict} 3>&2 > {log} 2>&1"

@@ -36,4 +36,4 @@ checkpoint harmonize:
         "--mask-filter {params.mask_filter} --min-mask-pixels {params.min_pixels} "
         "--components {params.components} --max-side {params.max_side} "
         "--images-per-shard {params.per_shard} --codec {params.codec} "
-        "--splits {params.splits} --split-seed {params.split_seed} > {log} 2>&1"
+        "--splits {params.splits} --split-seed {params.split_seed} 3>&2 > {log} 2>&1"

@@ -45,4 +45,4 @@ rule infer:
         "--precision {params.precision} {params.compile} "
         "--repeats {params.repeats} --clicks {params.clicks} {params.feed} "
         "--grid {params.grid} --points-per-batch {params.per_batch} "
-        "--out {output} > {log} 2>&1"
+        "--out {output} 3>&2 > {log} 2>&1"

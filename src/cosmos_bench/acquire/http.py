@@ -22,6 +22,7 @@ import requests
 
 from cosmos_bench.core.errors import ChecksumError, CosmosError, run_cli
 from cosmos_bench.core.hashing import CHUNK, file_digest, sha256_file
+from cosmos_bench.core.progress import Console
 
 # A dropped connection loses the chunk being read, so network reads stay small to resume closely.
 NET_CHUNK = 1 << 16
@@ -337,6 +338,7 @@ class _Progress:
     def __init__(self, dataset: str, interval: float = PROGRESS_EVERY) -> None:
         self.dataset = dataset
         self.interval = interval
+        self.console = Console()
         self.start = self.last = time.monotonic()
         self.baseline = 0
 
@@ -363,6 +365,7 @@ class _Progress:
         elif total and rate > 0:
             line += f"  ETA {_clock((total - done) / rate)}"
         print(line, file=sys.stderr, flush=True)
+        self.console.line(line, final=final)
 
 
 def _human(n: float) -> str:

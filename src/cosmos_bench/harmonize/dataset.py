@@ -13,6 +13,7 @@ import argparse
 import json
 import shutil
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from scipy import ndimage
 from cosmos_bench.catalog.cards import Card, Part, load_card, load_ontology
 from cosmos_bench.catalog.schema import read_yaml
 from cosmos_bench.core.errors import CosmosError
+from cosmos_bench.core.progress import Console
 from cosmos_bench.harmonize.adapters import Case, reader_for
 from cosmos_bench.harmonize.index import write_index
 from cosmos_bench.harmonize.masks import (
@@ -323,7 +325,8 @@ def harmonize(
     rows: list[dict] = []
     unknown: set[int] = set()
     unmapped: Counter[str] = Counter()
-    n_cases = 0
+    n_cases = n_slices = 0
+    start, console = time.monotonic(), Console()
     for part in card.parts:
         ct_window, why = part_ct_window(card.id, part.targets, settings.ct_windows)
         if settings.normalization == "medsam" and part.modality == "CT":
@@ -339,6 +342,10 @@ def harmonize(
                 f"{len(rows) - before} masks",
                 file=sys.stderr,
             )
+            n_slices += len({r["uid"] for r in rows[before:]})
+            seconds = time.monotonic() - start
+            console.line(f"[{card.id}] harmonize: {n_cases} cases ({where}{case.case_id}), "
+                         f"{n_slices} slices, {n_slices / seconds:.1f} slices/s")  # fmt: skip
     shards.close()
     if unknown:
         print(
@@ -347,6 +354,7 @@ def harmonize(
             file=sys.stderr,
         )
     report_unmapped(card.id, unmapped)
+    console.line(f"[{card.id}] harmonize: {n_cases} cases, {n_slices} slices, done", final=True)
     index = pd.DataFrame(rows)
     if index.empty:
         shutil.rmtree(partial)

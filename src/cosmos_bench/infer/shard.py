@@ -35,6 +35,7 @@ from cosmos_bench.catalog.cards import load_models
 from cosmos_bench.catalog.finetune_ids import model_entry
 from cosmos_bench.contracts import PREDICTION_SCHEMA
 from cosmos_bench.core import rle
+from cosmos_bench.core.progress import Console, eta
 from cosmos_bench.core.resample import resize_nearest
 from cosmos_bench.core.tables import write_table
 from cosmos_bench.harmonize.index import read_index
@@ -242,8 +243,10 @@ def infer_shard(
     fixed_batch: bool = False,
     study: Study = Study(),
     resolution: str = "native",
+    name: str = "",
 ) -> pd.DataFrame:
-    """Run every strategy on every mask of the shard's images.
+    """Run every strategy on every mask of the shard's images (`name`: the model's, for the
+    progress lines).
 
     `fixed_batch` pads the last batch with copies of its last image, so a compiled encoder
     sees one shape and is never compiled twice; the copies' embeddings are dropped."""
@@ -262,6 +265,7 @@ def infer_shard(
     rows: list[dict] = []
     images = list(index.groupby("row", sort=True))
     start = time.perf_counter()
+    console = Console()
     with ShardReader(shard) as reader:
         for first in range(0, len(images), batch_size):
             batch = images[first : first + batch_size]
@@ -279,6 +283,9 @@ def infer_shard(
             done = first + len(batch)
             rate = done / (time.perf_counter() - start)
             print(f"  {done}/{len(images)} images, {rate:.2f} images/s", file=sys.stderr)
+            console.line(f"[{name}] {shard.parent.parent.name}/{shard.name}: {done}/"
+                         f"{len(images)} images, {rate:.2f} images/s, ETA "
+                         f"{eta(done, len(images), rate)}", final=done == len(images))  # fmt: skip
     predictions = pd.DataFrame(rows, columns=PREDICTION_SCHEMA.names)
     order = ["target", "mask_id", "strategy", "repeat", "click", "candidate"]
     return predictions.sort_values(order, kind="stable", ignore_index=True)
@@ -351,6 +358,7 @@ def run(args: argparse.Namespace, entry: dict) -> None:
         batch_size=args.batch_size,
         store=args.store,
         fixed_batch=args.compile,
+        name=args.model,
         study=Study(
             args.seed,
             args.repeats,
