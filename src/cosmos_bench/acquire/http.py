@@ -11,7 +11,6 @@ import hashlib
 import itertools
 import os
 import re
-import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ import requests
 
 from cosmos_bench.core.errors import ChecksumError, CosmosError, run_cli
 from cosmos_bench.core.hashing import CHUNK, file_digest, sha256_file
-from cosmos_bench.core.progress import Console
+from cosmos_bench.core.progress import ByteMeter
 
 # A dropped connection loses the chunk being read, so network reads stay small to resume closely.
 NET_CHUNK = 1 << 16
@@ -34,7 +33,6 @@ BACKOFF_BASE = 0.5
 BACKOFF_CAP = 30.0
 
 
-PROGRESS_EVERY = 5.0
 
 
 REFUSED = (401, 403, 404)
@@ -65,7 +63,7 @@ class _Job:
     dataset: str
     timeout: float
     check_html: bool  # web-page checks, unless the card asks for an .html file
-    progress: _Progress
+    progress: ByteMeter
 
 
 def fetch(
@@ -89,7 +87,7 @@ def fetch(
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     local = _local_source(url, base_dir, dataset)
-    progress = _Progress(dataset)
+    progress = ByteMeter(dataset)
     if local is None:
         check_html = not dest.name.lower().endswith((".html", ".htm"))
         job = _Job(url, part, dataset, timeout, check_html, progress)
@@ -174,7 +172,7 @@ def _local_source(url: str, base_dir: Path | None, dataset: str) -> Path | None:
     return path if path.is_absolute() else (base_dir or Path.cwd()) / path
 
 
-def _copy_local(src: Path, part: Path, dataset: str, progress: _Progress) -> str:
+def _copy_local(src: Path, part: Path, dataset: str, progress: ByteMeter) -> str:
     """Copy a local source through the same hash-while-writing path as a download."""
     if not src.is_file():
         raise CosmosError(
@@ -306,7 +304,7 @@ def _web_page_error(job: _Job) -> CosmosError:
 
 
 def _pump(
-    chunks: Iterable[bytes], part: Path, offset: int, total: int | None, progress: _Progress
+    chunks: Iterable[bytes], part: Path, offset: int, total: int | None, progress: ByteMeter
 ) -> tuple[int, str]:
     """Append `chunks` to the part file after `offset` bytes; return final size and sha256."""
     digest = hashlib.sha256()
@@ -330,56 +328,6 @@ def _read_prefix(part: Path, size: int, consume: Callable[[bytes], object]) -> N
         while size and (block := fh.read(min(CHUNK, size))):
             consume(block)
             size -= len(block)
-
-
-class _Progress:
-    """Throttled progress lines on stderr (the job log): bytes, rate, ETA, dataset prefix."""
-
-    def __init__(self, dataset: str, interval: float = PROGRESS_EVERY) -> None:
-        self.dataset = dataset
-        self.interval = interval
-        self.console = Console()
-        self.start = self.last = time.monotonic()
-        self.baseline = 0
-
-    def begin(self, done: int) -> None:
-        """Restart the rate clock: bytes resumed from a .part are not this attempt's speed."""
-        self.start = time.monotonic()
-        self.baseline = done
-
-    def update(self, done: int, total: int | None) -> None:
-        if time.monotonic() - self.last >= self.interval:
-            self._emit(done, total)
-
-    def finish(self, done: int, total: int | None) -> None:
-        self._emit(done, total, final=True)
-
-    def _emit(self, done: int, total: int | None, *, final: bool = False) -> None:
-        now = time.monotonic()
-        self.last = now
-        rate = (done - self.baseline) / max(now - self.start, 1e-6)
-        size = f"{_human(done)} / {_human(total)}" if total else _human(done)
-        line = f"[{self.dataset}] {size}  {_human(rate)}/s"
-        if final:
-            line += "  done"
-        elif total and rate > 0:
-            line += f"  ETA {_clock((total - done) / rate)}"
-        print(line, file=sys.stderr, flush=True)
-        self.console.line(line, final=final)
-
-
-def _human(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024:
-            return f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"
-
-
-def _clock(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}"
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -4,13 +4,14 @@ A rule sends the job's stdout and stderr to its log and hands it Snakemake's own
 descriptor 3 (`3>&2 > {log} 2>&1`). `to_console` writes a line there, at most one per
 `interval` seconds per job plus the last one, so an hour-long job says how far it is without
 flooding the screen; outside a rule (no descriptor 3) it writes nothing. The job's log keeps
-every line, as before.
+every line. `ByteMeter` is the download's meter, `eta` the one clock format of both.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import sys
 import time
 from typing import TextIO
 
@@ -52,3 +53,48 @@ def eta(done: float, total: float, rate: float) -> str:
         return "0:00:00" if done >= total else "?"
     seconds = int((total - done) / rate)
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+class ByteMeter:
+    """A download's progress: bytes, rate and ETA, every `interval` seconds in the job's log
+    (stderr) and at the console's own pace on the console."""
+
+    def __init__(self, dataset: str, interval: float = 5.0) -> None:
+        self.dataset = dataset
+        self.interval = interval
+        self.console = Console()
+        self.start = self.last = time.monotonic()
+        self.baseline = 0
+
+    def begin(self, done: int) -> None:
+        """Restart the rate clock: bytes resumed from a .part are not this attempt's speed."""
+        self.start = time.monotonic()
+        self.baseline = done
+
+    def update(self, done: int, total: int | None) -> None:
+        if time.monotonic() - self.last >= self.interval:
+            self._emit(done, total)
+
+    def finish(self, done: int, total: int | None) -> None:
+        self._emit(done, total, final=True)
+
+    def _emit(self, done: int, total: int | None, *, final: bool = False) -> None:
+        now = time.monotonic()
+        self.last = now
+        rate = (done - self.baseline) / max(now - self.start, 1e-6)
+        size = f"{human_bytes(done)} / {human_bytes(total)}" if total else human_bytes(done)
+        line = f"[{self.dataset}] {size}  {human_bytes(rate)}/s"
+        if final:
+            line += "  done"
+        elif total and rate > 0:
+            line += f"  ETA {eta(done, total, rate)}"
+        print(line, file=sys.stderr, flush=True)
+        self.console.line(line, final=final)
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024:
+            return f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
