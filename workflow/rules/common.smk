@@ -35,16 +35,22 @@ else:
     shell.prefix(f"set -euo pipefail; PYTHON={shlex.quote(sys.executable)}; ")
 
 DATASETS = list(CARDS)
+
+
+def not_selected(dataset):
+    """What to say of a target whose dataset is not in `datasets`: the fix that adds it."""
+    return (
+        f"dataset {dataset!r} is not in this run's datasets ({', '.join(DATASETS)}); "
+        f"add it: --config datasets=[{','.join([*DATASETS, dataset])}]"
+    )
+
+
 # A per-dataset target rule exists only for the run's datasets; Snakemake would call any other
 # a missing file. Its targets are not known while parsing, so the command line is read.
 for _target in sys.argv[1:]:
     _per_dataset = re.fullmatch(r"(?:harmonize|dataset)_([a-z0-9][a-z0-9-]*)", _target)
     if _per_dataset and _per_dataset.group(1) not in CARDS:
-        sys.exit(
-            f"cosmos-bench: target {_target}: dataset {_per_dataset.group(1)!r} is not in this run's "
-            f"datasets ({', '.join(DATASETS)}); add it: --config "
-            f"datasets=[{','.join([*DATASETS, _per_dataset.group(1)])}]"
-        )
+        sys.exit(f"cosmos-bench: target {_target}: {not_selected(_per_dataset.group(1))}")
 FINETUNE_RUNS = config["finetune"]["runs"]
 PROPAGATION_RUNS = [split_run(run) for run in config["propagation"]["runs"]]
 # datasets with a volume to store (a part read by a 3D adapter); only they enter the 3D study
@@ -77,11 +83,7 @@ def card_of(wildcards):
     """The card of a job's dataset. A file target of a dataset outside `datasets` stops with
     the command that adds it, not a KeyError."""
     if wildcards.dataset not in CARDS:
-        chosen = ",".join([*DATASETS, wildcards.dataset])
-        raise ValueError(
-            f"dataset {wildcards.dataset!r} is not in this run's datasets ({', '.join(DATASETS)}); "
-            f"add it: --config datasets=[{chosen}] (or to `datasets` in your config file)"
-        )
+        raise ValueError(not_selected(wildcards.dataset))
     return CARDS[wildcards.dataset]
 
 
