@@ -1,17 +1,20 @@
 """Shared fixtures: a workflow folder with one tiny NIfTI dataset, and the end-to-end runs that
 the e2e tests share (docs/testing.md says which test reads which run).
 
-The shared runs are made once per session, when the first test that needs one asks for it.
-Tests read them; a test that adds jobs works on its own copy (`helpers.copy_run`), so no test
-sees another's changes.
+The shared runs are made once per session (once for both pytest-xdist workers), when the first
+test that needs one asks for it. Tests read them; a test that adds jobs works on its own copy
+(`helpers.copy_run`), so no test sees another's changes.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 from helpers import (
     ROOT,
     TINY_CARD,
@@ -22,6 +25,39 @@ from helpers import (
     snakemake,
     write_volume,
 )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`make test` runs two workers (pytest-xdist, `--dist loadgroup`); each module is one group,
+    so its module fixtures (a real network, a SLURM cluster, a study run) are built once."""
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+
+def shared_run(factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
+    """A run made once for the whole session: under xdist the first worker to ask builds it in
+    the session's common temporary folder while the others wait on its lock, then read it."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        work = factory.mktemp(name)
+        build(work)
+        return work
+    common = factory.getbasetemp().parent  # this session's folder, above the workers' own
+    work = common / name
+    failed = common / f"{name}.failed"
+    with FileLock(common / f"{name}.lock"):
+        if failed.exists():
+            pytest.fail(f"the shared {name} run failed in another worker:\n{failed.read_text()}")
+        if not (common / f"{name}.built").exists():
+            shutil.rmtree(work, ignore_errors=True)  # a worker that died mid-build
+            work.mkdir()
+            try:
+                build(work)
+            except BaseException as exc:
+                failed.write_text(str(exc)[-4000:])
+                raise
+            (common / f"{name}.built").touch()
+    return work
 
 
 @pytest.fixture
@@ -42,11 +78,14 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`make demo`'s run (both demo datasets, every default model and strategy, the report):
     the one full demo of the suite, whose numbers the README quotes, and the reference that the
     kill and SLURM runs must equal (helpers.same_scores)."""
-    work = copy_workflow(tmp_path_factory.mktemp("demo"))
-    run = snakemake(work)
-    check(run)
-    (work / "console.txt").write_text(run.stdout + run.stderr)  # what the user saw
-    return work
+
+    def build(work: Path) -> None:
+        copy_workflow(work)
+        run = snakemake(work)
+        check(run)
+        (work / "console.txt").write_text(run.stdout + run.stderr)  # what the user saw
+
+    return shared_run(tmp_path_factory, "demo", build)
 
 
 @pytest.fixture(scope="session")
@@ -54,7 +93,10 @@ def realct_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """LiteMedSAM with the tight box (S5) through the workflow on the real CT lesions
     (../shared/realdata/medsam2-recist-ct): the acceptance run and the project's side of the
     comparison with LiteMedSAM's official inference."""
-    work = realdata_workflow(tmp_path_factory.mktemp("realct"), "medsam2-recist-ct")
-    check(snakemake(work, "--config", "datasets=[medsam2-recist-ct]", "models=[litemedsam]",
-                    "strategies=[S5]"))  # fmt: skip
-    return work
+
+    def build(work: Path) -> None:
+        realdata_workflow(work, "medsam2-recist-ct")
+        check(snakemake(work, "--config", "datasets=[medsam2-recist-ct]", "models=[litemedsam]",
+                        "strategies=[S5]"))  # fmt: skip
+
+    return shared_run(tmp_path_factory, "realct", build)

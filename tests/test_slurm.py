@@ -3,7 +3,8 @@
 Every job but the local `all` goes through sbatch; the LiteMedSAM infer job requests a GPU
 (--gpus=1 on the fake gres) and receives it; a job killed once is retried by the profile's
 `retries`; a job cancelled with scancel reruns on the next invocation; and the results equal a
-local run's byte for byte (the shared demo run's scores of the same dataset, conftest.demo_run).
+local run's byte for byte (the shared demo run's scores of the same dataset, conftest.demo_run,
+asked for at the end so that the cluster runs while another worker may still be making it).
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def slurm_work(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_the_demo_runs_through_the_slurm_profile(
-    cluster: Cluster, demo_run: Path, slurm_work: Path
+    cluster: Cluster, slurm_work: Path, request: pytest.FixtureRequest
 ) -> None:
     stop, killed = threading.Event(), []
     fault = threading.Thread(
@@ -109,11 +110,11 @@ def test_the_demo_runs_through_the_slurm_profile(
     assert "[gpu] SLURM job" in (infer_logs / "litemedsam/demo-endo/shard-00000.log").read_text()
     assert "[gpu]" not in (infer_logs / "otsu-box/demo-endo/shard-00000.log").read_text()
 
-    _same_results(slurm_work, demo_run)
+    _same_results(slurm_work, request.getfixturevalue("demo_run"))
 
 
 def test_a_job_cancelled_with_scancel_reruns_next_time(
-    cluster: Cluster, demo_run: Path, slurm_work: Path
+    cluster: Cluster, slurm_work: Path, request: pytest.FixtureRequest
 ) -> None:
     proc = _slurm_run(slurm_work, "--forcerun", "report", "--retries", "0")
     cancelled = None
@@ -132,4 +133,4 @@ def test_a_job_cancelled_with_scancel_reruns_next_time(
     out, _ = rerun.communicate(timeout=900)
     assert rerun.returncode == 0, out[-8000:]
     assert "rule report:" in out
-    _same_results(slurm_work, demo_run)
+    _same_results(slurm_work, request.getfixturevalue("demo_run"))
