@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import ROOT
+from helpers import ROOT, TINY_CARD
 
 from cosmos_bench.catalog.cards import load_card, load_ontology
 from cosmos_bench.catalog.selection import resolve
@@ -164,3 +164,25 @@ def test_the_ontology_has_one_entry_per_name_and_no_unused_entry() -> None:
     cards = all_cards(ROOT)
     assert set(ontology["objects"]) == set().union(*(c.objects for c in cards))
     assert set(ontology["modalities"]) == {m for c in cards for m in c.modalities}
+
+
+def test_cards_dirs_add_cards_kept_outside_the_repository(tmp_path: Path) -> None:
+    """A lab's own cards in its own folder: selected by id (and by `all`), checked like the
+    repository's; an id in two folders and a missing folder are refused by name."""
+    mine = tmp_path / "lab-cards"
+    mine.mkdir()
+    (mine / "tiny.yaml").write_text(TINY_CARD)
+    config = copy.deepcopy(DEFAULT) | {"datasets": ["tiny", "demo-ct"], "cards_dirs": [str(mine)]}
+    cards, _ = resolve(config, ROOT)
+    assert cards["tiny"].targets == ["CT/lesion", "CT/liver"]
+    everything = copy.deepcopy(DEFAULT) | {"datasets": "all", "cards_dirs": [str(mine)]}
+    assert "tiny" in resolve(everything, ROOT)[0]
+    with pytest.raises(ConfigError, match="no dataset card for 'tiny'"):
+        resolve(copy.deepcopy(DEFAULT) | {"datasets": ["tiny"]}, ROOT)
+    (mine / "demo-ct.yaml").write_text(TINY_CARD.replace("id: tiny", "id: demo-ct"))
+    with pytest.raises(ConfigError, match="two cards for 'demo-ct'") as clash:
+        resolve(copy.deepcopy(config), ROOT)
+    assert str(mine / "demo-ct.yaml") in str(clash.value)
+    with pytest.raises(ConfigError, match="does not exist") as missing:
+        resolve(copy.deepcopy(DEFAULT) | {"cards_dirs": [str(tmp_path / "nowhere")]}, ROOT)
+    assert "cards_dirs" in str(missing.value)

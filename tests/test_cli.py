@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from helpers import ROOT
+from helpers import ROOT, TINY_CARD
 
 from cosmos_bench.catalog.cards import load_card, load_ontology
 from cosmos_bench.cli import main
@@ -189,3 +189,12 @@ def test_commands_work_from_a_subfolder_and_name_root_outside(tmp_path: Path) ->
     assert outside.returncode == 1 and "Traceback" not in outside.stderr
     assert "not inside a cosmos-bench repository" in outside.stderr
     assert "cosmos-bench --root PATH" in outside.stderr
+
+
+def test_cards_outside_the_repository_are_listed_and_explained(tmp_path: Path, capsys) -> None:
+    """`--cards-dir` (beside config.yaml's `cards_dirs`) shows a lab's own cards."""
+    (tmp_path / "tiny.yaml").write_text(TINY_CARD)
+    main(["--root", str(ROOT), "--cards-dir", str(tmp_path), "datasets", "list", "--all"])
+    assert "tiny" in capsys.readouterr().out
+    main(["--root", str(ROOT), "--cards-dir", str(tmp_path), "datasets", "explain", "tiny"])
+    assert capsys.readouterr().out.startswith("tiny")

@@ -3,9 +3,12 @@ Snakemake's console; the whole run's console is checked in tests/test_workflow.p
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
+
+from helpers import phantom, write_volume
 
 from cosmos_bench.core.progress import eta
 
@@ -31,3 +34,20 @@ def test_console_progress_is_throttled_and_goes_to_descriptor_3(tmp_path: Path) 
 def test_eta_counts_down_and_knows_when_it_cannot_tell() -> None:
     assert eta(30, 90, 2.0) == "0:00:30" and eta(0, 10, 0.0) == "?"
     assert eta(10, 10, 1.0) == "0:00:00" and eta(0, 7200, 1.0) == "2:00:00"
+
+
+def test_harmonize_says_case_k_of_n_with_slices_per_second(tiny_root: Path) -> None:
+    """The harmonize job's console line counts source cases against the number the card's
+    pattern lists, before any file is read; the last line says how many slices were kept."""
+    image, labels = phantom(seed=1)
+    write_volume(image, tiny_root / "raw" / "imagesTr" / "c2_0000.nii.gz", (0.8, 0.8, 3.0))
+    write_volume(labels, tiny_root / "raw" / "labelsTr" / "c2.nii.gz", (0.8, 0.8, 3.0))
+    job = ('exec "$0" -m cosmos_bench.harmonize --root "$1" --dataset tiny --raw "$1/raw" '
+           '--index "$1/index.parquet" --shards "$1/shards" 3>&2 > "$1/job.log" 2>&1')  # fmt: skip
+    run = subprocess.run(["bash", "-c", job, sys.executable, str(tiny_root)],
+                         capture_output=True, text=True)  # fmt: skip
+    assert run.returncode == 0, (tiny_root / "job.log").read_text()[-2000:]
+    first, *_, last = run.stderr.splitlines()
+    assert re.fullmatch(r"\[tiny\] harmonize: case 1/2 \(c1\), \d+ slices, [\d.]+ slices/s, "
+                        r"ETA \d:\d\d:\d\d", first), first  # fmt: skip
+    assert re.fullmatch(r"\[tiny\] harmonize: 2 cases, \d+ slices, done", last), last

@@ -37,14 +37,16 @@ def test_a_target_outside_the_datasets_prints_the_fix_that_plans_it(tmp_path) ->
 
 
 def test_a_local_source_folder_is_read_again_when_its_files_change(tmp_path) -> None:
-    """Your own data in a folder: a case added, a file changed or a case removed reruns the
-    download (the mirror) and harmonization; nothing else about the folder does."""
+    """Your own data in a folder, its card in your own cards folder (`cards_dirs`, outside the
+    workflow): a case added, a file changed or a case removed reruns the download (the mirror)
+    and harmonization; nothing else about the folder does."""
     (tmp_path / "work").mkdir()
     work = copy_workflow(tmp_path / "work")
-    folder = tmp_path / "mydata"
+    folder, cards = tmp_path / "mydata", tmp_path / "mycards"
     card = TINY_CARD.replace('source: {url: "file:tiny.tar.gz", access: generated}',
                              f"source: {{path: {folder}, access: generated}}")  # fmt: skip
-    (work / "config" / "datasets" / "tiny.yaml").write_text(card)
+    cards.mkdir()
+    (cards / "tiny.yaml").write_text(card)
 
     def add_case(name: str, seed: int) -> None:
         image, labels = phantom(seed=seed)
@@ -57,7 +59,7 @@ def test_a_local_source_folder_is_read_again_when_its_files_change(tmp_path) -> 
         index = pd.read_parquet(work / "results" / "harmonized" / "tiny" / "index.parquet")
         return set(index.case)
 
-    run = ("harmonize_tiny", "--config", "datasets=[tiny]")
+    run = ("harmonize_tiny", "--config", "datasets=[tiny]", f"cards_dirs=[{cards}]")
     add_case("c1", 0)
     check(snakemake(work, *run))
     assert cases() == {"c1"}

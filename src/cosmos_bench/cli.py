@@ -7,11 +7,15 @@ cosmos-bench datasets summary [--all] datasets / modalities / objects / targets 
 cosmos-bench datasets status          manual archive placed / downloaded / verified / unpacked /
                                       harmonized, for every card
 cosmos-bench datasets explain ID      what a dataset needs from the user
+cosmos-bench datasets check ID        read every case before harmonizing: every problem at
+                                      once (unreadable files, sizes, unmapped label values,
+                                      images without labels, empty masks) with its card fix
 
 Filters (list, summary, status): --modality CT, --access open|registration|request|...,
 --pinned (a published checksum), --cosmos (the paper's 53: list's and summary's default).
 --json prints the same answers as JSON. Run from any folder inside the repository, or name it
-with --root. A card that cannot be read is one row with its error; the others are listed.
+with --root; --cards-dir DIR adds a folder of your own cards. A card that cannot be read is one
+row with its error; the others are listed.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import textwrap
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -57,11 +62,13 @@ def find_root(start: Path) -> Path:
     )
 
 
-def selected(root: Path, args: argparse.Namespace) -> tuple[list[Card], dict[str, ConfigError]]:
+def selected(
+    root: Path, args: argparse.Namespace, dirs: list[str]
+) -> tuple[list[Card], dict[str, ConfigError]]:
     """The cards the filters keep (for list and summary the COSMOS ones in the paper's order
     unless --all; status shows every card), and the error of every card that could not be
     read."""
-    cards, errors = read_cards(root)
+    cards, errors = read_cards(root, dirs)
     if args.cosmos or not (args.all or args.command == "status"):
         cards = sorted((c for c in cards if c.raw.get("cosmos")), key=lambda c: c.raw["cosmos"])
     if args.modality:
@@ -239,6 +246,21 @@ def explain_text(card: Card, manual_dir: Path) -> str:
     return explain(card, manual_dir)
 
 
+def check_command(root: Path, card: Card, args: argparse.Namespace) -> None:
+    """`datasets check`: every problem of every case; exit status 1 when there is one."""
+    from cosmos_bench.harmonize.check import check_dataset, report_lines  # reads images
+
+    local = card.source.get("path")
+    raw = args.raw or (root / local if local else root / RESULTS / "raw" / card.id)
+    report = check_dataset(card, raw.resolve())
+    if args.json:
+        print(json.dumps({"dataset": card.id, "raw": str(raw), **asdict(report)}))
+    else:
+        print("\n".join(wrap(line) for line in report_lines(card.id, report)))
+    if report.problems:
+        raise SystemExit(1)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="cosmos-bench",
@@ -246,6 +268,10 @@ def parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     top.add_argument("--root", type=Path, help="the repository (default: the one around here)")
+    top.add_argument(
+        "--cards-dir", dest="cards_dirs", action="append", default=[],
+        help="a folder of your own cards, besides config/datasets and config.yaml's cards_dirs",
+    )  # fmt: skip
     groups = top.add_subparsers(dest="group", required=True)
     datasets = groups.add_parser("datasets", help="the dataset catalog")
     sub = datasets.add_subparsers(dest="command", required=True)
@@ -262,6 +288,11 @@ def parser() -> argparse.ArgumentParser:
     ex = sub.add_parser("explain", help="what a dataset needs from the user")
     ex.add_argument("dataset")
     ex.add_argument("--json", action="store_true", help="print JSON")
+    check = sub.add_parser("check", help="read every case before harmonizing; list all problems")
+    check.add_argument("dataset")
+    check.add_argument("--raw", type=Path, help="the data folder (default: the card's local "
+                       "source folder, else results/raw/ID)")  # fmt: skip
+    check.add_argument("--json", action="store_true", help="print JSON")
     return top
 
 
@@ -275,12 +306,16 @@ def main(argv: list[str] | None = None) -> None:
         )
     config = read_yaml(root / "config" / "config.yaml")
     manual_dir = root / config.get("manual_dir", "resources/manual")
+    dirs = [*config.get("cards_dirs", []), *(str(Path(d).resolve()) for d in args.cards_dirs)]
+    if args.command == "check":
+        check_command(root, load_card(root, args.dataset, load_ontology(root), dirs), args)
+        return
     if args.command == "explain":
-        card = load_card(root, args.dataset, load_ontology(root))
+        card = load_card(root, args.dataset, load_ontology(root), dirs)
         text = explain_text(card, manual_dir.relative_to(root))
         print(json.dumps({"dataset": card.id, "explain": text}) if args.json else wrap(text))
         return
-    cards, errors = selected(root, args)
+    cards, errors = selected(root, args, dirs)
     if not cards and not errors:
         raise CosmosError("no dataset card matches", path=str(root / CARDS))
     results = root / RESULTS

@@ -7,7 +7,7 @@ import sys
 
 from cosmos_bench.acquire.sources import folder_state, local_path, mirrors_for, source_mirrors
 from cosmos_bench.catalog import finetune_ids
-from cosmos_bench.catalog.cards import PART_KEYS, load_models
+from cosmos_bench.catalog.cards import CARDS_DIR, PART_KEYS, card_files, load_models
 from cosmos_bench.catalog.schema import coerce_scalars
 from cosmos_bench.catalog.selection import resolve, split_run
 from cosmos_bench.core.errors import CosmosError
@@ -35,6 +35,7 @@ else:
     shell.prefix(f"set -euo pipefail; PYTHON={shlex.quote(sys.executable)}; ")
 
 DATASETS = list(CARDS)
+CARD_FILES = card_files(Path.cwd(), config["cards_dirs"])
 
 
 def not_selected(dataset):
@@ -85,6 +86,16 @@ def card_of(wildcards):
     if wildcards.dataset not in CARDS:
         raise ValueError(not_selected(wildcards.dataset))
     return CARDS[wildcards.dataset]
+
+
+def cards_dir_arg(wildcards):
+    """Where a job finds a card kept outside config/datasets (a `cards_dirs` folder); only
+    that dataset's jobs see the option, so adding a folder reruns nothing else."""
+    folder = CARD_FILES[card_of(wildcards).id].parent
+    if folder == Path.cwd() / CARDS_DIR:
+        return ""
+    inside = folder.is_relative_to(Path.cwd())
+    return f"--cards-dir {shlex.quote(str(folder.relative_to(Path.cwd()) if inside else folder))}"
 
 
 def source_input(wildcards):

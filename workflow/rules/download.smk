@@ -16,6 +16,7 @@ rule download:
         strict="--strict" if config["strict_checksums"] else "",
         mirrors=source_mirrors_param,
         manual_dir=config["manual_dir"],
+        cards=cards_dir_arg,
     resources:
         downloads=1,
     conda:
@@ -23,7 +24,8 @@ rule download:
     shell:
         "$PYTHON -m cosmos_bench.acquire.download --dataset {wildcards.dataset} "
         "--out-dir results/downloads/{wildcards.dataset} {params.strict} "
-        "--mirrors {params.mirrors:q} --manual-dir {params.manual_dir:q} 3>&2 > {log} 2>&1"
+        "--mirrors {params.mirrors:q} --manual-dir {params.manual_dir:q} {params.cards} "
+        "3>&2 > {log} 2>&1"
 
 
 rule unpack:
@@ -35,11 +37,13 @@ rule unpack:
         "logs/unpack/{dataset}.log",
     benchmark:
         "benchmarks/runs/unpack/{dataset}.tsv"
+    params:
+        cards=cards_dir_arg,
     conda:
         "../../envs/cosmos.yaml"
     shell:
         "$PYTHON -m cosmos_bench.acquire.unpack --dataset {wildcards.dataset} "
-        "--manifest {input} --raw {output} > {log} 2>&1"
+        "--manifest {input} --raw {output} {params.cards} > {log} 2>&1"
 
 
 rule weights:

@@ -26,6 +26,7 @@ checkpoint harmonize:
         codec=config["harmonize"]["codec"],
         splits=SPLIT_RATIOS,
         split_seed=config["splits"]["seed"],
+        cards=cards_dir_arg,
     conda:
         "../../envs/cosmos.yaml"
     shell:
@@ -36,4 +37,5 @@ checkpoint harmonize:
         "--mask-filter {params.mask_filter} --min-mask-pixels {params.min_pixels} "
         "--components {params.components} --max-side {params.max_side} "
         "--images-per-shard {params.per_shard} --codec {params.codec} "
-        "--splits {params.splits} --split-seed {params.split_seed} 3>&2 > {log} 2>&1"
+        "--splits {params.splits} --split-seed {params.split_seed} {params.cards} "
+        "3>&2 > {log} 2>&1"

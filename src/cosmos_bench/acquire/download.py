@@ -19,7 +19,7 @@ from cosmos_bench.acquire.sources import (
     explain,
     manual_file,
 )
-from cosmos_bench.catalog.cards import Card, load_card, load_ontology, pin_of
+from cosmos_bench.catalog.cards import Card, cards_argument, load_card, load_ontology, pin_of
 from cosmos_bench.core.errors import ChecksumError, ConfigError, CosmosError, run_cli
 
 
@@ -125,9 +125,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--strict", action="store_true")
     parser.add_argument("--manual-dir", type=Path, default=Fetching.manual_dir)
     parser.add_argument("--root", type=Path, default=Path.cwd())
+    cards_argument(parser)
     parser.add_argument("--mirrors", type=json.loads, default={}, help="JSON prefix -> prefix")
     args = parser.parse_args(argv)
-    card = load_card(args.root, args.dataset, load_ontology(args.root))
+    card = load_card(args.root, args.dataset, load_ontology(args.root), args.cards_dirs)
     download(card, args.out_dir, args.root, Fetching(args.mirrors, args.manual_dir, args.strict))
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from cosmos_bench.acquire.extract import CorruptArchiveError, link_tree, unpack_all
 from cosmos_bench.acquire.manifest import read_manifest
 from cosmos_bench.acquire.sources import archive_name
-from cosmos_bench.catalog.cards import Card, load_card, load_ontology
+from cosmos_bench.catalog.cards import Card, cards_argument, load_card, load_ontology
 from cosmos_bench.core.errors import CosmosError, run_cli
 
 
@@ -58,8 +58,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--manifest", type=Path, required=True)
     parser.add_argument("--raw", type=Path, required=True)
     parser.add_argument("--root", type=Path, default=Path.cwd())
+    cards_argument(parser)
     args = parser.parse_args(argv)
-    card = load_card(args.root, args.dataset, load_ontology(args.root))
+    card = load_card(args.root, args.dataset, load_ontology(args.root), args.cards_dirs)
     unpack_source(card, args.manifest, args.raw, args.root)
 
 

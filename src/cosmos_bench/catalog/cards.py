@@ -3,6 +3,8 @@ label means, validated once, before any job runs."""
 
 from __future__ import annotations
 
+import argparse
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,18 +131,59 @@ def load_ontology(root: Path) -> dict:
     return read_yaml(root / "resources" / "ontology.yaml")
 
 
-def load_card(root: Path, dataset: str, ontology: dict) -> Card:
+#: the repository's own cards; `cards_dirs` in the config adds folders after it
+CARDS_DIR = Path("config") / "datasets"
+
+
+def card_files(root: Path, dirs: Sequence[str | Path] = ()) -> dict[str, Path]:
+    """Every card file by id: the repository's config/datasets, then each `cards_dirs` folder
+    (relative to the workflow folder unless absolute). An id found in two folders is refused by
+    name, so a card kept outside the repository never silently replaces one inside it."""
+    found: dict[str, Path] = {}
+    for folder in [root / CARDS_DIR, *(root / Path(d).expanduser() for d in dirs)]:
+        if not folder.is_dir():
+            raise ConfigError(
+                f"the cards folder {folder} does not exist",
+                fix="correct `cards_dirs` in the config (paths are relative to the workflow "
+                "folder) or create the folder",
+            )
+        for path in sorted(folder.glob("*.yaml")):
+            if path.stem in found:
+                raise ConfigError(
+                    f"two cards for '{path.stem}': {found[path.stem]} and {path}",
+                    dataset=path.stem,
+                    fix="rename one (its file name and its `id`) or drop its folder from "
+                    "`cards_dirs`",
+                )
+            found[path.stem] = path
+    return found
+
+
+def cards_argument(parser: argparse.ArgumentParser) -> None:
+    """The `--cards-dir` option of every job that loads a card: the config's `cards_dirs`."""
+    parser.add_argument(
+        "--cards-dir", dest="cards_dirs", action="append", default=[], type=Path,
+        help="a folder of dataset cards besides config/datasets (repeatable)",
+    )  # fmt: skip
+
+
+def load_card(root: Path, dataset: str, ontology: dict, dirs: Sequence[str | Path] = ()) -> Card:
     """Load and check one card: schema, id = file name, modality and objects in the ontology."""
-    path = root / "config" / "datasets" / f"{dataset}.yaml"
-    if not path.exists():
-        known = sorted(p.stem for p in (root / "config" / "datasets").glob("*.yaml"))
+    files = card_files(root, dirs)
+    if dataset not in files:
         raise ConfigError(
             f"no dataset card for '{dataset}'",
             dataset=dataset,
-            path=str(path),
-            fix=f"check the id{nearest(dataset, known)}; `cosmos-bench datasets list --all` "
+            path=str(root / CARDS_DIR / f"{dataset}.yaml"),
+            fix=f"check the id{nearest(dataset, files)}; `cosmos-bench datasets list --all` "
             "lists every card, or write this one (see config/README.md)",
         )
+    return check_card(files[dataset], ontology, root)
+
+
+def check_card(path: Path, ontology: dict, root: Path) -> Card:
+    """One card file validated: schema, id = file name, modality and objects in the ontology."""
+    dataset = path.stem
     raw = read_yaml(path)
     validate(raw, "card.schema.yaml", str(path), root)
     if raw["id"] != dataset:
@@ -172,25 +215,24 @@ def load_card(root: Path, dataset: str, ontology: dict) -> Card:
     return card
 
 
-def all_cards(root: Path) -> list[Card]:
-    """Every card in config/datasets, validated, by id."""
+def all_cards(root: Path, dirs: Sequence[str | Path] = ()) -> list[Card]:
+    """Every card (config/datasets and `cards_dirs`), validated, by id."""
     ontology = load_ontology(root)
-    return [
-        load_card(root, p.stem, ontology)
-        for p in sorted((root / "config" / "datasets").glob("*.yaml"))
-    ]
+    return [check_card(path, ontology, root) for path in card_files(root, dirs).values()]
 
 
-def read_cards(root: Path) -> tuple[list[Card], dict[str, ConfigError]]:
-    """Every card in config/datasets that loads, and the error of each one that does not, by
-    id: one malformed card is one message, not a catalog that cannot be listed."""
+def read_cards(
+    root: Path, dirs: Sequence[str | Path] = ()
+) -> tuple[list[Card], dict[str, ConfigError]]:
+    """Every card that loads, and the error of each one that does not, by id: one malformed
+    card is one message, not a catalog that cannot be listed."""
     ontology = load_ontology(root)
     cards, errors = [], {}
-    for path in sorted((root / "config" / "datasets").glob("*.yaml")):
+    for dataset, path in card_files(root, dirs).items():
         try:
-            cards.append(load_card(root, path.stem, ontology))
+            cards.append(check_card(path, ontology, root))
         except ConfigError as err:
-            errors[path.stem] = err
+            errors[dataset] = err
     return cards, errors
 
 

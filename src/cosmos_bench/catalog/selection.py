@@ -6,7 +6,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from cosmos_bench.catalog.cards import Card, cosmos_ids, load_card, load_models, load_ontology
+from cosmos_bench.catalog.cards import (
+    Card,
+    card_files,
+    cosmos_ids,
+    load_card,
+    load_models,
+    load_ontology,
+)
 from cosmos_bench.catalog.finetune_ids import model_entry, parse, subset_objects
 from cosmos_bench.catalog.presets import apply_preset
 from cosmos_bench.catalog.schema import nearest, validate
@@ -17,13 +24,14 @@ CONFIG_SOURCES = "config (config/config.yaml, any --configfile and --config)"
 
 
 def select_cards(config: dict, root: Path, ontology: dict) -> dict[str, Card]:
-    """The selected datasets' cards: `all` or ids, then the `modalities` filter."""
-    ids = config["datasets"]
+    """The selected datasets' cards (config/datasets and `cards_dirs`): `all` or ids, then the
+    `modalities` filter."""
+    ids, dirs = config["datasets"], config["cards_dirs"]
     if ids == "all":
-        ids = sorted(p.stem for p in (root / "config" / "datasets").glob("*.yaml"))
+        ids = sorted(card_files(root, dirs))
     elif ids == "cosmos":
         ids = cosmos_ids(root)
-    cards = {d: load_card(root, d, ontology) for d in ids}
+    cards = {d: load_card(root, d, ontology, dirs) for d in ids}
     for card in [c for c in cards.values() if "unresolved" in c.raw]:
         print(f"cosmos-bench: leaving out {card.id}: {card.raw['unresolved']}", file=sys.stderr)
         del cards[card.id]

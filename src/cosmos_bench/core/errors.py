@@ -48,13 +48,29 @@ class ChecksumError(CosmosError):
         )
 
 
-def unreadable(reason: str, *, dataset: str, path: str) -> CosmosError:
-    """A source file a reader cannot parse. A file of a local source folder is linked, so the
-    message names the source file itself, where it must be fixed."""
+def _source(path: str) -> str:
+    """' (the source file X)' for a file of a local source folder, which results/raw links:
+    the message must name the file the user can fix."""
     linked = Path(path)
-    source = linked.resolve() if linked.is_symlink() else None
+    return f" (the source file {linked.resolve()})" if linked.is_symlink() else ""
+
+
+def mismatched(what: str, *, dataset: str, path: str) -> CosmosError:
+    """An image and its labels (or a structure file) of different sizes."""
     return CosmosError(
-        f"cannot read file: {reason}" + (f" (the source file {source})" if source else ""),
+        what + _source(path),
+        dataset=dataset,
+        path=path,
+        fix="the files do not belong together: check the card's format.images and "
+        "format.labels patterns; if the release ships this pair broken, leave the case out "
+        "with format.exclude (and say why in the card's notes)",
+    )
+
+
+def unreadable(reason: str, *, dataset: str, path: str) -> CosmosError:
+    """A source file a reader cannot parse, named where it must be fixed."""
+    return CosmosError(
+        f"cannot read file: {reason}" + _source(path),
         dataset=dataset,
         path=path,
         fix="if the file is damaged, replace it in the source and rerun (a changed source file "

@@ -24,11 +24,12 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
-from cosmos_bench.catalog.cards import Card, Part, load_card, load_ontology
+from cosmos_bench.catalog.cards import Card, Part, cards_argument, load_card, load_ontology
 from cosmos_bench.catalog.schema import read_yaml
 from cosmos_bench.core.errors import CosmosError
-from cosmos_bench.core.progress import Console
+from cosmos_bench.core.progress import Console, eta
 from cosmos_bench.harmonize.adapters import Case, reader_for
+from cosmos_bench.harmonize.adapters.pairs import count_cases
 from cosmos_bench.harmonize.index import write_index
 from cosmos_bench.harmonize.masks import (
     DUST,
@@ -325,7 +326,8 @@ def harmonize(
     rows: list[dict] = []
     unknown: set[int] = set()
     unmapped: Counter[str] = Counter()
-    n_cases = n_slices = 0
+    n_cases = n_slices = done = 0
+    total, last = sum(count_cases(raw, part, card.id) for part in card.parts), None
     start, console = time.monotonic(), Console()
     for part in card.parts:
         ct_window, why = part_ct_window(card.id, part.targets, settings.ct_windows)
@@ -343,9 +345,12 @@ def harmonize(
                 file=sys.stderr,
             )
             n_slices += len({r["uid"] for r in rows[before:]})
+            if (part.name, case.case_id) != last:  # a cine file's frames are one source case
+                done, last = done + 1, (part.name, case.case_id)
             seconds = time.monotonic() - start
-            console.line(f"[{card.id}] harmonize: {n_cases} cases ({where}{case.case_id}), "
-                         f"{n_slices} slices, {n_slices / seconds:.1f} slices/s")  # fmt: skip
+            console.line(f"[{card.id}] harmonize: case {done}/{total} ({where}{case.case_id}), "
+                         f"{n_slices} slices, {n_slices / seconds:.1f} slices/s, ETA "
+                         f"{eta(done, total, done / seconds)}")  # fmt: skip
     shards.close()
     if unknown:
         print(
@@ -410,11 +415,12 @@ def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--split-seed", type=int, default=0, help="seed of the split hash")
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="the workflow's folder")
+    cards_argument(parser)
 
 
 def settings_from(args: argparse.Namespace) -> tuple[Card, Settings]:
     """The dataset's card and the Settings the arguments name."""
-    card = load_card(args.root, args.dataset, load_ontology(args.root))
+    card = load_card(args.root, args.dataset, load_ontology(args.root), args.cards_dirs)
     settings = Settings(
         normalization=args.normalization,
         ct_windows=ct_window_table(args.root, args.ct_windows),

@@ -12,7 +12,7 @@ from importlib import metadata
 from pathlib import Path
 
 from cosmos_bench.acquire.manifest import read_manifest
-from cosmos_bench.catalog.cards import PAPER_COUNTS, all_cards, cosmos_ids, counts, load_models
+from cosmos_bench.catalog.cards import PAPER_COUNTS, cosmos_ids, counts, load_models, read_cards
 from cosmos_bench.core.atomic import write_bytes
 from cosmos_bench.core.errors import run_cli
 from cosmos_bench.core.hashing import sha256_file
@@ -70,9 +70,12 @@ def untrained_prompts(models: dict[str, dict], run_models: list[str]) -> dict[st
     }
 
 
-def catalog_counts(datasets: list[str], root: Path) -> dict[str, dict[str, int]]:
-    """Datasets, modalities, objects and targets: this run, the COSMOS cards, the paper."""
-    cards = {c.id: c for c in all_cards(root)}
+def catalog_counts(
+    datasets: list[str], root: Path, dirs: list[str] | tuple = ()
+) -> dict[str, dict[str, int]]:
+    """Datasets, modalities, objects and targets: this run (its `cards_dirs` included), the
+    COSMOS cards, the paper. A malformed card the run did not select changes nothing here."""
+    cards = {c.id: c for c in read_cards(root, dirs)[0]}
     return {
         "this run": counts([cards[d] for d in datasets if d in cards]),
         "COSMOS cards": counts([cards[d] for d in cosmos_ids(root)]),
@@ -112,7 +115,7 @@ def collect(config: dict, manifests: list[Path], weights: list[Path], root: Path
         "dataset_sha256": {m.parent.name: read_manifest(m) for m in manifests},
         "weight_sha256": {w.stem: sha256_file(w) for w in weights},
         "untrained_prompts": untrained_prompts(models, config["models"]),
-        "catalog": catalog_counts(config.get("datasets", []), root),
+        "catalog": catalog_counts(config.get("datasets", []), root, config.get("cards_dirs", [])),
         "host": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
         "config": config,
     }

@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image
 
 from cosmos_bench.catalog.cards import Part
-from cosmos_bench.core.errors import CosmosError, unreadable
+from cosmos_bench.core.errors import CosmosError, mismatched, unreadable
 from cosmos_bench.harmonize.adapters.case import Case
 from cosmos_bench.harmonize.adapters.pairs import pairs
 
@@ -77,12 +77,8 @@ def read_mask(path: Path, part: Part, dataset: str) -> np.ndarray:
 
 def same_size(image: np.ndarray, labels: np.ndarray, case: str, dataset: str, path: Path) -> None:
     if image.shape[:2] != labels.shape[-2:]:
-        raise CosmosError(
-            f"image {image.shape[:2]} and mask {labels.shape[-2:]} sizes differ in case {case}",
-            dataset=dataset,
-            path=str(path),
-            fix="check the card's file patterns; resize nothing by hand",
-        )
+        what = f"image {image.shape[:2]} and mask {labels.shape[-2:]} sizes differ in case {case}"
+        raise mismatched(what, dataset=dataset, path=str(path))
 
 
 def read_cases(root: Path, part: Part, dataset: str) -> Iterator[Case]:

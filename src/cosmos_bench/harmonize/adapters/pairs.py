@@ -79,6 +79,15 @@ def cases(root: Path, part: Part, dataset: str) -> Iterator[tuple[str, Path]]:
         yield case, image
 
 
+def count_cases(root: Path, part: Part, dataset: str) -> int:
+    """How many images (files or series folders) the part's pattern lists, less the card's
+    exclusions: every adapter reads one source case from each, so this is the N of the
+    console's "case k/N" before any file is opened."""
+    skip = set(part.format.get("exclude", []))
+    listed = image_files(root, part, dataset)
+    return sum(case_id(image, part, root, dataset) not in skip for image in listed)
+
+
 def fill(pattern: str, **values: str) -> str:
     """Replace placeholders literally, in the order given: a structure name may itself contain
     `{case}` (IDRiD's `1. Microaneurysms/{case}_MA.tif`), so `name` goes first."""

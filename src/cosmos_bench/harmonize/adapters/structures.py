@@ -18,7 +18,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from cosmos_bench.catalog.cards import Part
-from cosmos_bench.core.errors import CosmosError
+from cosmos_bench.core.errors import CosmosError, mismatched
 from cosmos_bench.harmonize.adapters.case import Case, pack_layers
 from cosmos_bench.harmonize.adapters.images2d import SUFFIXES, read_image, read_mask
 from cosmos_bench.harmonize.adapters.pairs import cases, fill, report_skipped, skips_unlabelled
@@ -154,13 +154,9 @@ def _packed(
     def checked() -> Iterator[tuple[int, np.ndarray]]:
         for (value, path), mask in zip(files, masks, strict=True):
             if mask.shape != shape:
-                raise CosmosError(
-                    f"structure file {mask.shape} differs in size from the image {shape} "
-                    f"in case {case}",
-                    dataset=dataset,
-                    path=str(path),
-                    fix="the structure file does not belong to this image; check format.labels",
-                )
+                what = (f"structure file {mask.shape} differs in size from the image {shape} "
+                        f"in case {case}")  # fmt: skip
+                raise mismatched(what, dataset=dataset, path=str(path))
             yield value, mask
 
     return pack_layers(checked())

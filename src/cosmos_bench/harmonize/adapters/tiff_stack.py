@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image, ImageSequence
 
 from cosmos_bench.catalog.cards import Part
-from cosmos_bench.core.errors import CosmosError, unreadable
+from cosmos_bench.core.errors import mismatched, unreadable
 from cosmos_bench.harmonize.adapters.case import Case
 from cosmos_bench.harmonize.adapters.images2d import as_array
 from cosmos_bench.harmonize.adapters.pairs import pairs
@@ -35,10 +35,6 @@ def read_cases(root: Path, part: Part, dataset: str) -> Iterator[Case]:
     for case, image_path, label_path in pairs(root, part, dataset):
         image, labels = read_stack(image_path, dataset), read_stack(label_path, dataset)
         if image.shape != labels.shape:
-            raise CosmosError(
-                f"image stack {image.shape} and label stack {labels.shape} differ in case {case}",
-                dataset=dataset,
-                path=str(label_path),
-                fix="the stacks do not belong together; check the card's file patterns",
-            )
+            what = f"image stack {image.shape} and label stack {labels.shape} differ in case {case}"
+            raise mismatched(what, dataset=dataset, path=str(label_path))
         yield Case(case, Volume(image, UNKNOWN), [Volume(labels.astype(np.uint16), UNKNOWN)])

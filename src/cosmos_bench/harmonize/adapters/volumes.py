@@ -20,7 +20,7 @@ import SimpleITK as sitk
 from nibabel.filebasedimages import ImageFileError
 
 from cosmos_bench.catalog.cards import Part
-from cosmos_bench.core.errors import CosmosError, unreadable
+from cosmos_bench.core.errors import CosmosError, mismatched, unreadable
 from cosmos_bench.harmonize.adapters.case import Case
 from cosmos_bench.harmonize.adapters.pairs import pairs
 from cosmos_bench.harmonize.orientation import canonical
@@ -98,12 +98,8 @@ def is_2d(image: sitk.Image) -> bool:
 
 
 def _mismatch(case: str, a: tuple, b: tuple, dataset: str, path: Path) -> CosmosError:
-    return CosmosError(
-        f"image shape {a} differs from label shape {b} in case {case}",
-        dataset=dataset,
-        path=str(path),
-        fix="the pair does not belong together; check the card's file patterns",
-    )
+    what = f"image shape {a} differs from label shape {b} in case {case}"
+    return mismatched(what, dataset=dataset, path=str(path))
 
 
 def select_channel(image: sitk.Image, part: Part) -> sitk.Image:
