@@ -25,7 +25,8 @@ pytestmark = pytest.mark.e2e
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "config" / "README.md"]
 COMMAND = re.compile(r"^(?:\.venv/bin/)?(?:snakemake|cosmos-bench)\s")
 #: what a reader types in place of a placeholder
-PLACEHOLDERS = {" ID": " demo-endo", "[--all]": "--all"}
+PLACEHOLDERS = {" ID": " demo-endo", "_ID ": "_demo-endo ", "=[ID]": "=[demo-endo]",
+                "[--all]": "--all", "~/my-cards": "my-cards"}  # fmt: skip
 #: a shell without the venv: the interpreter must come from the commands themselves
 BARE_ENV = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"), "LANG": "C.UTF-8"}
 
@@ -34,7 +35,7 @@ def documented_commands() -> list[tuple[str, str]]:
     """(where, command) for every command line of a fenced block, comments and prompts cut."""
     found = []
     for doc in DOCS:
-        blocks = re.findall(r"^```[a-z]*\n(.*?)^```", doc.read_text(), re.M | re.S)
+        blocks = re.findall(r"^ *```[a-z]*\n(.*?)^ *```", doc.read_text(), re.M | re.S)
         for block in blocks:
             for line in block.splitlines():
                 command = line.split("  #", 1)[0].strip()
@@ -58,6 +59,7 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = copy_workflow(tmp_path_factory.mktemp("clone"))
     shutil.copytree(ROOT / "profiles", work / "profiles")
     shutil.copytree(ROOT / "profiles" / "slurm", work / "profiles" / "mysite")
+    (work / "my-cards").mkdir()  # the README's folder of your own cards
     (work / ".venv").symlink_to(Path(sys.executable).parent.parent)
     return work
 

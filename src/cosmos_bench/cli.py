@@ -306,7 +306,8 @@ def main(argv: list[str] | None = None) -> None:
         )
     config = read_yaml(root / "config" / "config.yaml")
     manual_dir = root / config.get("manual_dir", "resources/manual")
-    dirs = [*config.get("cards_dirs", []), *(str(Path(d).resolve()) for d in args.cards_dirs)]
+    typed = [str(Path(d).expanduser().resolve()) for d in args.cards_dirs]  # relative to here
+    dirs = [*config.get("cards_dirs", []), *typed]
     if args.command == "check":
         check_command(root, load_card(root, args.dataset, load_ontology(root), dirs), args)
         return
