@@ -49,7 +49,7 @@ def score_row(
     """One row shaped like the scoring step's output."""
     uid = f"{dataset}/{case}/z{index:04d}"
     return {
-        "mask_id": f"{uid}#{obj}", "uid": uid, "dataset": dataset, "case": case,
+        "mask_id": f"{uid}#{obj}", "uid": uid, "dataset": dataset, "cohort": "", "case": case,
         "split": split_of(dataset, case), "modality": modality, "object": obj,
         "target": f"{modality}/{obj}",
         "model": model, "strategy": strategy, "repeat": repeat, "click": 0, "selection": "single",

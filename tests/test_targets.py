@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import re
 import shlex
+import zipfile
 
+import cv2
+import pandas as pd
 import pytest
 from helpers import TINY_CARD, check, copy_workflow, phantom, snakemake, write_volume
 
@@ -73,23 +76,31 @@ def test_a_local_source_folder_is_read_again_when_its_files_change(tmp_path) -> 
     assert cases() == {"c2"}
 
 
-def test_a_truncated_archive_is_never_kept_and_the_printed_fix_recovers(tmp_path) -> None:
-    """An unpinned archive that cannot be read to its end: unpacking fails, the archive and its
-    download record are removed, and the message says to run the same command again. Typed
-    as printed, it fetches anew: the same failure while the source is damaged (the message
-    names it), success once the source is good."""
+def _corrupt_member(archive: bytes) -> bytes:
+    """The archive at full length with one member's compressed bytes damaged."""
+    damaged = bytearray(archive)
+    at = damaged.find(b"demo_endo_003.jpg") + 200  # inside that member's data
+    damaged[at : at + 2] = bytes(b ^ 0xFF for b in damaged[at : at + 2])
+    return bytes(damaged)
+
+
+def test_a_damaged_archive_is_never_kept_and_the_printed_fix_recovers(tmp_path) -> None:
+    """An unpinned archive truncated, then one with a corrupt member: unpacking fails, the
+    archive and its download record are removed, and the message says to run the same command
+    again. Typed as printed, it fetches anew: the same failure while the source is damaged (the
+    message names it), success once the source is good."""
     (tmp_path / "work").mkdir()
     work = copy_workflow(tmp_path / "work")
     good = (work / "resources" / "demo" / "demo-endo.zip").read_bytes()
     source = tmp_path / "mine.zip"
-    source.write_bytes(good[: len(good) // 2])
     card = (work / "config" / "datasets" / "demo-endo.yaml").read_text()
     card = card.replace("id: demo-endo", "id: mine").replace(
         "  url: file:resources/demo/demo-endo.zip\n  sha256: ", f"  url: file:{source}\n  #: "
     )
     (work / "config" / "datasets" / "mine.yaml").write_text(card)
     command = ("harmonize_mine", "--config", "datasets=[mine]")
-    for _ in range(2):  # the printed fix, typed while the source is still damaged
+    for damaged in (good[: len(good) // 2], _corrupt_member(good)):  # the fix typed while damaged
+        source.write_bytes(damaged)
         run = snakemake(work, *command)
         out = run.stdout + run.stderr
         assert run.returncode != 0 and "corrupt or truncated" in out, out[-3000:]
@@ -99,3 +110,40 @@ def test_a_truncated_archive_is_never_kept_and_the_printed_fix_recovers(tmp_path
     source.write_bytes(good)
     check(snakemake(work, *command))
     assert (work / "results" / "harmonized" / "mine" / "index.parquet").exists()
+
+
+def test_a_bad_file_in_your_folder_stops_with_the_card_fix_that_works(tmp_path) -> None:
+    """Your own folder with a text file named .jpg and a mask of the wrong size: each stops
+    harmonize naming the source file and `format.exclude`; written into the card as printed,
+    the next run goes on, and the last one succeeds."""
+    (tmp_path / "work").mkdir()
+    work = copy_workflow(tmp_path / "work")
+    folder = tmp_path / "mydata"
+    with zipfile.ZipFile(work / "resources" / "demo" / "demo-endo.zip") as archive:
+        archive.extractall(folder)
+    images = folder / "Kvasir-SEG-demo" / "images"
+    (images / "demo_endo_001.jpg").write_text("<html>Sign in to download</html>")
+    mask = folder / "Kvasir-SEG-demo" / "masks" / "demo_endo_002.jpg"
+    small = cv2.imread(str(mask), cv2.IMREAD_GRAYSCALE)[::2, ::2]
+    cv2.imwrite(str(mask), small)
+    card_path = work / "config" / "datasets" / "mine.yaml"
+    card = (work / "config" / "datasets" / "demo-endo.yaml").read_text()
+    card = card.replace("id: demo-endo", "id: mine").replace(
+        "  url: file:resources/demo/demo-endo.zip\n  sha256: ", f"  path: {folder}\n  #: "
+    )
+    card_path.write_text(card)
+    command = ("harmonize_mine", "--config", "datasets=[mine]")
+    for bad in ("demo_endo_001", "demo_endo_002"):
+        run = snakemake(work, *command)
+        log = (work / "logs" / "harmonize" / "mine.log").read_text()
+        assert run.returncode != 0 and "format.exclude" in log, log[-3000:]
+        assert str(folder / "Kvasir-SEG-demo") in log  # the source file, not results/raw
+        assert f"case {bad}" in log or f"{bad}.jpg" in log, log[-3000:]
+        card = card_path.read_text()
+        threshold = "  mask_threshold: 128\n"
+        card = (card.replace("exclude: [", f"exclude: [{bad}, ") if "exclude:" in card
+                else card.replace(threshold, f"{threshold}  exclude: [{bad}]\n"))  # fmt: skip
+        card_path.write_text(card)
+    check(snakemake(work, *command))
+    index = pd.read_parquet(work / "results" / "harmonized" / "mine" / "index.parquet")
+    assert not {"demo_endo_001", "demo_endo_002"} & set(index.case) and len(set(index.case)) > 1

@@ -48,7 +48,8 @@ def test_the_store_keeps_every_slice_of_the_extent_with_harmonizations_pixels(
 
 def test_the_propagation_table_counts_lost_and_missed_objects_beside_2d() -> None:
     objects = pd.DataFrame({
-        "object_id": ["d/c1#1", "d/c1#2", "d/c2#1"], "dataset": "d", "case": ["c1", "c1", "c2"],
+        "object_id": ["d/c1#1", "d/c1#2", "d/c2#1"], "dataset": "d", "cohort": "",
+        "case": ["c1", "c1", "c2"],
         "split": "train", "modality": "CT", "object": ["liver", "lesion", "liver"],
         "target": ["CT/liver", "CT/lesion", "CT/liver"], "model": "m", "protocol": "box-chain",
         "dice": [0.9, 0.0, 0.7], "nsd": [0.8, 0.0, 0.6], "hd95_mm": [2.0, 90.0, 4.0],

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-INDEX_SCHEMA_VERSION = "5"
+INDEX_SCHEMA_VERSION = "6"
 INDEX_VERSION_KEY = "cosmos_bench.index_schema"
 #: harmonize's summary (JSON) in the index metadata: what the files held that no row shows,
 #: e.g. `unmapped_structures` (structure file name -> images), `shrunk_away` (masks with no
@@ -30,8 +30,9 @@ INDEX_SCHEMA = pa.schema(
         ("uid", pa.string()),  # dataset/[part/]case/slice
         ("dataset", pa.string()),
         ("part", pa.string()),  # the card's part ("" for a single-part card)
-        ("case", pa.string()),
-        ("split", pa.string()),  # train, val or test: a seeded hash of (dataset, case)
+        ("cohort", pa.string()),  # parts of one cohort share patients (default: the part)
+        ("case", pa.string()),  # a patient is (dataset, cohort, case): harmonize.splits
+        ("split", pa.string()),  # train, val or test: a seeded hash of the patient
         ("slice", pa.string()),  # z0143 (axial), y.. (coronal), x.. (sagittal), t05-z0007, 2d
         ("modality", pa.string()),
         ("object", pa.string()),
@@ -78,13 +79,14 @@ PREDICTION_SCHEMA = pa.schema(
     ]
 )
 
-SCORES_VERSION = "4"
+SCORES_VERSION = "5"
 SCORES_VERSION_KEY = "cosmos_bench.scores"
 SCORE_SCHEMA = pa.schema(
     [
         ("mask_id", pa.string()),
         ("uid", pa.string()),
         ("dataset", pa.string()),
+        ("cohort", pa.string()),  # with dataset and case: the patient (harmonize.splits)
         ("case", pa.string()),
         ("split", pa.string()),  # the case's train / val / test split (harmonize.splits)
         ("modality", pa.string()),
@@ -121,6 +123,7 @@ SCORE_SCHEMA = pa.schema(
 )
 
 VOLUME_OBJECT_COLUMNS = [
-    "object_id", "dataset", "part", "case", "split", "modality", "object", "target", "file",
+    "object_id", "dataset", "part", "cohort", "case", "split", "modality", "object", "target",
+    "file",
     "layer", "label", "z_first", "z_last", "voxels", "spacing_z", "spacing_y", "spacing_x",
 ]  # fmt: skip

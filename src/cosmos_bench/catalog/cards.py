@@ -23,6 +23,7 @@ class Part:
     """
 
     name: str
+    cohort: str  # parts naming one cohort share patients (harmonize.splits.patient)
     modality: str
     format: dict
     labels: dict[int, str]
@@ -35,6 +36,7 @@ class Part:
         """A part from its card entry (the single-part shorthand has no name)."""
         return cls(
             name=raw.get("name", ""),
+            cohort=raw.get("cohort", raw.get("name", "")),
             modality=raw["modality"],
             format=raw["format"],
             labels={int(k): v for k, v in raw.get("labels", {}).items()},

@@ -45,6 +45,7 @@ from cosmos_bench.finetune.trainset import (
     input_box,
     jittered_box,
     loss_target,
+    n_patients,
     shard_paths,
     training_masks,
 )
@@ -348,7 +349,7 @@ def train_main(args: argparse.Namespace) -> None:
         settings.loss_resolution,
     )  # fmt: skip
     print(
-        f"[{args.model}] {len(train_masks)} training masks ({train_masks.case.nunique()} cases), "
+        f"[{args.model}] {len(train_masks)} training masks ({n_patients(train_masks)} cases), "
         f"{len(val_masks)} validation masks, {settings.epochs} epochs of "
         f"{-(-len(train_masks) // settings.batch_size)} steps, device {model.device}",
         file=sys.stderr,
@@ -360,7 +361,7 @@ def train_main(args: argparse.Namespace) -> None:
     meta = {
         "model": args.model, "base": run.base, "base_sha256": base_sha, "arm": run.arm,
         "subset": run.subset, "objects": args.objects, "settings": asdict(settings),
-        "train_masks": len(train_masks), "train_cases": int(train_masks.case.nunique()),
+        "train_masks": len(train_masks), "train_cases": n_patients(train_masks),
         "val_masks": len(val_masks), **result,
     }  # fmt: skip
     write_bytes(args.meta, (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode())

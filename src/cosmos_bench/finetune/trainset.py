@@ -42,6 +42,11 @@ def training_masks(indexes: list[Path], objects: list[str], splits: list[str]) -
     return masks.sort_values("mask_id", kind="stable", ignore_index=True)
 
 
+def n_patients(masks: pd.DataFrame) -> int:
+    """The patients among `masks`: (dataset, cohort, case) triples (harmonize.splits.patient)."""
+    return len(masks[["dataset", "cohort", "case"]].drop_duplicates())
+
+
 #: box jitter is given in pixels of a 1024-px image, MedSAM's frame (its bbox_shift of 20 at
 #: 1024, LiteMedSAM's 5 at 256): a smaller image moves its box edges proportionally less
 JITTER_FRAME = 1024

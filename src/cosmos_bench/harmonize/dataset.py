@@ -52,7 +52,7 @@ from cosmos_bench.harmonize.normalize import (
 )
 from cosmos_bench.harmonize.orientation import Volume, slices
 from cosmos_bench.harmonize.shards import CODECS, ShardWriter, shard_name
-from cosmos_bench.harmonize.splits import SplitRatios, split_of
+from cosmos_bench.harmonize.splits import SplitRatios, patient, split_of
 
 NO_SPACING = (float("nan"), float("nan"))
 
@@ -257,7 +257,7 @@ def case_rows(
         native = image.layers if scale < 1.0 else None
         k, row = shards.append(uid, pixels, layers, native)
         lo, hi = mapping[:2] if mapping else (float("nan"), float("nan"))
-        split = split_of(card_id, case.case_id, settings.splits)
+        split = split_of(card_id, patient(part.cohort, case.case_id), settings.splits)
         for mask in found:
             suffix = f"@{mask['layer']}" if mask["layer"] else ""
             yield {
@@ -266,6 +266,7 @@ def case_rows(
                 "uid": uid,
                 "dataset": card_id,
                 "part": part.name,
+                "cohort": part.cohort,
                 "case": case.case_id,
                 "split": split,
                 "slice": image.slice_id,

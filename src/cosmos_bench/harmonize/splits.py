@@ -1,9 +1,13 @@
-"""Patient-level train / val / test splits: a seeded hash of (dataset, case), never of a slice.
+"""Patient-level train / val / test splits: a seeded hash of (dataset, cohort, case), never of a
+slice.
 
-Each case's split depends only on its own id, the seed and the ratios, so adding or removing
-cases never moves another case, and every slice, part (e.g. an MR sequence) and object of one
-patient falls into the same split. With few cases the realised fractions drift from the ratios
-(three cases cannot be 70/10/20); the index records the split of every mask.
+A patient is a case id within a cohort: a card's parts that name one cohort share patients
+(BraTS's four sequences, CHAOS's three MR series), parts of different cohorts do not
+(TotalSegmentator's CT s0001 and MR s0001 are two people). Each patient's split depends only on
+its own id, the seed and the ratios, so adding or removing cases never moves another case, and
+every slice, part and object of one patient falls into the same split. With few cases the
+realised fractions drift from the ratios (three cases cannot be 70/10/20); the index records the
+split of every mask.
 """
 
 from __future__ import annotations
@@ -35,8 +39,15 @@ def unit_hash(seed: int, dataset: str, case: str) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
+def patient(cohort: str, case: str) -> str:
+    """A case's patient within its dataset: `cohort/case` (a part's cohort defaults to the part's
+    name); the single-part shorthand has cohort '' and the case id is the patient."""
+    return f"{cohort}/{case}" if cohort else case
+
+
 def split_of(dataset: str, case: str, ratios: SplitRatios = SplitRatios()) -> str:
-    """The split of one case: its hash against the cumulative ratios."""
+    """The split of one patient (`patient(cohort, case)`): its hash against the cumulative
+    ratios."""
     u = unit_hash(ratios.seed, dataset, case)
     if u < ratios.train:
         return "train"

@@ -37,7 +37,7 @@ from cosmos_bench.score.metrics3d import score3d
 from cosmos_bench.score.shard import load_tolerances
 
 COLUMNS = [
-    "object_id", "dataset", "case", "split", "modality", "object", "target", "model",
+    "object_id", "dataset", "cohort", "case", "split", "modality", "object", "target", "model",
     "protocol", "dice", "nsd", "nsd_tolerance_mm", "hd95_mm", "empty_prediction",
     "lost_slices", "fallbacks", "n_slices",
 ]  # fmt: skip
@@ -84,7 +84,8 @@ def propagate_objects(
             tolerance = tolerances.of(obj.target)
             scores = score3d(result.prediction, truth, spacing, tolerance)
             rows.append({
-                "object_id": obj.object_id, "dataset": obj.dataset, "case": obj.case,
+                "object_id": obj.object_id, "dataset": obj.dataset, "cohort": obj.cohort,
+                "case": obj.case,
                 "split": obj.split, "modality": obj.modality, "object": obj.object,
                 "target": obj.target, "model": model_id, "protocol": protocol,
                 "dice": scores.dice, "nsd": scores.nsd, "nsd_tolerance_mm": tolerance,

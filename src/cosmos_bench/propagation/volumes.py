@@ -35,7 +35,7 @@ from cosmos_bench.harmonize.dataset import (
 )
 from cosmos_bench.harmonize.normalize import apply, clip_percentiles, part_ct_window, window
 from cosmos_bench.harmonize.orientation import PLANES, slices
-from cosmos_bench.harmonize.splits import split_of
+from cosmos_bench.harmonize.splits import patient, split_of
 
 #: adapters that only read 2D images: their parts have no volume to store
 FLAT_ADAPTERS = ("image-mask-pairs",)
@@ -91,14 +91,14 @@ def write_case(
         f.attrs["spacing"] = (float(sz), float(sy), float(sx))
         f.attrs["first"] = lo
     os.replace(tmp, path)
-    split = split_of(card_id, case.case_id, settings.splits)
+    split = split_of(card_id, patient(part.cohort, case.case_id), settings.splits)
     rows = []
     for layer, value, obj in objects:
         present = np.flatnonzero((labels[layer] == value).any(axis=(1, 2)))
         suffix = f"@{layer}" if layer else ""
         rows.append({
             "object_id": f"{card_id}/{name}#{value}{suffix}", "dataset": card_id,
-            "part": part.name, "case": case.case_id, "split": split,
+            "part": part.name, "cohort": part.cohort, "case": case.case_id, "split": split,
             "modality": part.modality, "object": obj, "target": f"{part.modality}/{obj}",
             "file": path.name, "layer": layer, "label": value, "z_first": int(present[0]),
             "z_last": int(present[-1]), "voxels": int(np.count_nonzero(labels[layer] == value)),

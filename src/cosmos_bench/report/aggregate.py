@@ -36,6 +36,7 @@ from cosmos_bench.report.summaries import (
     COMPLEXITY,
     FACTORS,
     RUN_KEYS,
+    case_keys,
     one_shot,
     overall,
     per_mask,
@@ -91,7 +92,8 @@ def factor_analysis(masks: pd.DataFrame, complexity: str = "paper") -> pd.DataFr
 
 
 OBJECT3D_COLUMNS = [
-    "object_id", "dataset", "case", "split", "target", "model", "protocol", "dice", "nsd",
+    "object_id", "dataset", "cohort", "case", "split", "target", "model", "protocol", "dice",
+    "nsd",
     "hd95_mm", "lost_slices", "empty_prediction", "n_slices", "n_masks_2d", "dice_2d_s5",
 ]  # fmt: skip
 
@@ -144,7 +146,7 @@ def propagation(objects: pd.DataFrame) -> pd.DataFrame:
     if objects.empty:
         return pd.DataFrame(columns=PROPAGATION_COLUMNS)
     objects = objects.assign(lost=objects["lost_slices"] > 0,
-                             case_key=objects["dataset"] + "/" + objects["case"])  # fmt: skip
+                             case_key=case_keys(objects))  # fmt: skip
     grouped = objects.groupby(["model", "protocol", "target"], sort=True)
     table = grouped.agg(
         n_objects=("object_id", "count"), n_cases=("case_key", "nunique"),

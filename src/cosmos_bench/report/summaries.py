@@ -31,12 +31,21 @@ def per_mask(scores: pd.DataFrame) -> pd.DataFrame:
     """Average repeats so each (model, strategy, selection, mask) is one sample."""
     keys = [*RUN_KEYS, "mask_id"]
     grouped = scores.groupby(keys, sort=True, observed=True)
-    first = ["dataset", "case", "split", "uid", "modality", "object", "target", *FACTORS]
+    first = ["dataset", "cohort", "case", "split", "uid", "modality", "object", "target",
+             *FACTORS]  # fmt: skip
     first += [c for c in COMPLEXITY.values() if c not in first and c in scores]
     means = {c: (c, "mean") for c in ["dice", "iou", *DISTANCES]}
     masks = grouped.agg(**{c: (c, "first") for c in first}, **means).reset_index()
-    masks["case_key"] = masks["dataset"].astype(str) + "/" + masks["case"].astype(str)
+    masks["case_key"] = case_keys(masks)
     return masks
+
+
+def case_keys(rows: pd.DataFrame) -> pd.Series:
+    """Each row's patient, (dataset, cohort, case) as one string (harmonize.splits.patient):
+    what `n_cases` counts and the case bootstrap resamples."""
+    cohort = rows["cohort"].astype(str)
+    return (rows["dataset"].astype(str) + "/" + cohort.where(cohort == "", cohort + "/")
+            + rows["case"].astype(str))  # fmt: skip
 
 
 def one_shot(masks: pd.DataFrame) -> pd.DataFrame:
@@ -73,7 +82,7 @@ def _with_ci(
 def summarise(
     masks: pd.DataFrame, by: str, seed: int, n_boot: int = N_BOOTSTRAP, level: float = CI_LEVEL
 ) -> pd.DataFrame:
-    """Per-group statistics; n_cases counts (dataset, case) pairs, not case names."""
+    """Per-group statistics; n_cases counts patients, (dataset, cohort, case), not case names."""
     keys = [*RUN_KEYS, by]
     grouped = masks.groupby(keys, sort=True, observed=True)
     table = grouped.agg(

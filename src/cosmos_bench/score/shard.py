@@ -42,7 +42,7 @@ from cosmos_bench.harmonize.shards import ShardReader
 from cosmos_bench.score import metrics
 from cosmos_bench.score.factors import Factors, modality_codes, object_factors
 
-META = ["uid", "dataset", "case", "split", "modality", "object", "target"]
+META = ["uid", "dataset", "cohort", "case", "split", "modality", "object", "target"]
 KEYS = ["mask_id", "strategy", "repeat", "click", "selection"]
 RESOLUTIONS = ("native", "stored")
 SCORE_COLUMNS = [f.name for f in fields(metrics.Scores)]
