@@ -16,6 +16,7 @@ from cosmos_bench.report.aggregate import aggregate
 from cosmos_bench.report.build import build_report, load_scores
 from cosmos_bench.report.html_table import untrained_note
 from cosmos_bench.report.outputs import FIGURES, TABLES
+from cosmos_bench.report.summaries import per_mask
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 PROVENANCE = {
@@ -54,6 +55,7 @@ def score_row(
         "target": f"{modality}/{obj}",
         "model": model, "strategy": strategy, "repeat": repeat, "click": 0, "selection": "single",
         "dice": dice, "iou": dice / (2 - dice), "nsd": min(1.0, dice + 0.05),
+        "nsd_medsam": min(1.0, dice + 0.1),
         "hd95_mm": 20 * (1 - dice), "hd_px": 30 * (1 - dice), "area_px": 100 + index,
         "aspect_ratio": 0.5 + 0.1 * (index % 3), "intensity_difference": 10.0 + 3 * index,
         "f_final": 4.0 + (index % 2), "f_final_paper": 3.0 + (index % 3),
@@ -289,3 +291,22 @@ def test_the_report_shows_the_catalog_counts_beside_the_paper(tmp_path: Path) ->
     assert "<tr><td>demo-ct</td><td>86</td><td>256</td></tr>" in html
     assert "<tr><td>total</td><td>98</td><td>268</td></tr>" in html
     assert "<td>COSMOS 1050K (paper)</td><td>1,050,311</td><td>6,033,198</td>" in html
+
+
+def test_the_nsd_convention_is_chosen_and_named(shards: list[Path], tmp_path: Path) -> None:
+    """report.nsd picks the score column the summaries average (the contour NSD or MedSAM's)
+    and every summary table and the page name it."""
+    scores = load_scores(shards)
+    for convention, column in (("contour", "nsd"), ("medsam", "nsd_medsam")):
+        out = tmp_path / convention
+        build_report(shards, out / "t", out / "f", out / "report.html", PROVENANCE, n_boot=100,
+                     nsd=convention)  # fmt: skip
+        by_target = pd.read_csv(out / "t" / "by_target.csv")
+        assert set(by_target.nsd_convention) == {convention}
+        row = by_target.iloc[0]
+        expected = per_mask(scores.assign(nsd=scores[column])).query(
+            "model == @row.model and strategy == @row.strategy and selection == @row.selection "
+            "and target == @row.target"
+        ).nsd.mean()
+        assert row.mean_nsd == pytest.approx(expected, abs=1e-4)
+        assert f"mean NSD ({convention})" in (out / "report.html").read_text("utf-8")

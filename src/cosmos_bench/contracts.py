@@ -103,8 +103,9 @@ SCORE_SCHEMA = pa.schema(
         ("hd_px", pa.float64()),  # the paper's HD: pixel boundaries, pixels
         ("hd95_mm", pa.float64()),  # surface-distance: max of the two directed 95th percentiles
         ("asd_mm", pa.float64()),  # mean of the two directed mean surface distances
-        ("nsd", pa.float64()),  # surface Dice at nsd_tolerance_mm
+        ("nsd", pa.float64()),  # contour NSD: 2D boundary within nsd_tolerance_mm (in mm)
         ("nsd_tolerance_mm", pa.float64()),
+        ("nsd_medsam", pa.float64()),  # MedSAM's: H x W x 1 slab, 1 mm, 2, Dice gate (score.medsam)
         ("empty_prediction", pa.bool_()),  # distances are then the image diagonal (penalty)
         ("spacing_known", pa.bool_()),  # false: 1 mm/px assumed, distances are in pixels
         ("pred_area_px", pa.int64()),

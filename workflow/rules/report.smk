@@ -106,6 +106,7 @@ rule report:
         bootstrap=config["report"]["bootstrap"],
         level=config["report"]["ci_level"],
         complexity=config["report"]["complexity"],
+        nsd=config["report"]["nsd"],
         runs=expand("results/finetune/{run}", run=FINETUNE_RUNS),
     conda:
         "../../envs/cosmos.yaml"
@@ -114,6 +115,6 @@ rule report:
         "--figures-dir results/figures --html {output.html} --summary {output.summary} "
         "--provenance {input.provenance} --benchmarks benchmarks/runs "
         "--bootstrap {params.bootstrap} --ci-level {params.level} --finetune {params.runs} "
-        "--complexity {params.complexity} "
+        "--complexity {params.complexity} --nsd {params.nsd} "
         "--propagation {input.propagation} --indexes {input.indexes} "
         "--shapes {input.shapes} --gallery {input.gallery} --paper {input.paper} > {log} 2>&1"

@@ -35,7 +35,14 @@ from cosmos_bench.report.paper import load_paper
 from cosmos_bench.report.provenance import stage_seconds
 from cosmos_bench.report.shapes import read_shapes
 from cosmos_bench.report.stats import CI_LEVEL, N_BOOTSTRAP
-from cosmos_bench.report.summaries import COMPLEXITY, DISTANCES, FACTORS, one_shot, per_mask
+from cosmos_bench.report.summaries import (
+    COMPLEXITY,
+    DISTANCES,
+    FACTORS,
+    NSD_CONVENTIONS,
+    one_shot,
+    per_mask,
+)
 from cosmos_bench.report.summary import write_summary
 
 #: what the report reads of the score files (the rest of SCORE_SCHEMA stays on disk): every
@@ -43,7 +50,7 @@ from cosmos_bench.report.summary import write_summary
 #: whether the prediction was empty (the failure taxonomy)
 SCORE_COLUMNS = (
     *SCORE_SCHEMA.names[: SCORE_SCHEMA.names.index("dice")], "dice", "iou", *DISTANCES, *FACTORS,
-    COMPLEXITY["paper"], "empty_prediction",
+    COMPLEXITY["paper"], "empty_prediction", NSD_CONVENTIONS["medsam"],
 )
 
 
@@ -146,6 +153,7 @@ def build_report(
     propagation: Iterable[Path] = (),
     indexes: Iterable[Path] = (),
     complexity: str = "paper",
+    nsd: str = "contour",
     shapes: Iterable[Path] = (),
     gallery: Path | None = None,
     paper: Path | None = None,
@@ -153,8 +161,10 @@ def build_report(
     """Load, aggregate, write tables, figures, the HTML page and the summary, naming each.
     `indexes` (harmonized/{dataset}/index.parquet) give the catalog section its counts;
     `shapes` (report.shapes) the failure taxonomy its leaks and fragments; `gallery` is the
-    gallery job's folder; `paper` resources/paper_results.yaml."""
+    gallery job's folder; `paper` resources/paper_results.yaml. `nsd` names the NSD convention
+    every summary reports (NSD_CONVENTIONS); the tables say which in `nsd_convention`."""
     scores = load_scores(score_paths)
+    scores["nsd"] = scores[NSD_CONVENTIONS[nsd]]
     runs = load_runs(run_dirs)
     frames = [pd.read_parquet(p) for p in propagation]
     objects3d = pd.concat(frames, ignore_index=True) if frames else None
@@ -167,6 +177,9 @@ def build_report(
     seed = int(provenance.get("seed") or 0)
     tables = aggregate(scores, seed, n_boot, level, runs, objects3d, complexity,
                        read_shapes(list(shapes)), load_paper(paper) if paper else {})  # fmt: skip
+    for table in tables.values():
+        if "mean_nsd" in table:
+            table.insert(table.columns.get_loc("mean_nsd"), "nsd_convention", nsd)
     for path in write_tables(tables, Path(tables_dir)):
         print(f"report: wrote {path}", flush=True)
     paths = draw_figures(scores, tables, Path(figures_dir))
@@ -230,6 +243,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="the boundary-complexity rule of the factor analysis (report.complexity)",
     )  # fmt: skip
     parser.add_argument(
+        "--nsd", choices=sorted(NSD_CONVENTIONS), default="contour",
+        help="the NSD the summaries report (report.nsd): contour or MedSAM's",
+    )  # fmt: skip
+    parser.add_argument(
         "--indexes", nargs="*", type=Path, default=[],
         help="the harmonized indexes, for the catalog's image and mask counts",
     )  # fmt: skip
@@ -251,5 +268,6 @@ def main(argv: list[str] | None = None) -> None:
     build_report(
         args.scores, args.tables_dir, args.figures_dir, args.html, provenance,
         args.summary, args.benchmarks, args.bootstrap, args.ci_level, args.finetune,
-        args.propagation, args.indexes, args.complexity, args.shapes, args.gallery, args.paper,
+        args.propagation, args.indexes, args.complexity, args.nsd, args.shapes, args.gallery,
+        args.paper,
     )  # fmt: skip

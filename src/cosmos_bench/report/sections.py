@@ -121,7 +121,8 @@ def _group_section(
 ) -> str:
     """One table per group column value order (target, object, modality, dataset)."""
     rows = with_interval_cells(table.sort_values([by, *RUN_KEYS], kind="mergesort"))
-    columns = {by: by, **_GROUP_COLUMNS}
+    convention = table["nsd_convention"].iloc[0] if "nsd_convention" in table and len(table) else ""
+    columns = {by: by, **_GROUP_COLUMNS, "mean_nsd": f"mean NSD ({convention})".replace(" ()", "")}
     return collapsible(anchor, title, _html_table(
         rows, columns, _row_notes(rows, provenance), table_id=f"{anchor}-table"
     ))  # fmt: skip

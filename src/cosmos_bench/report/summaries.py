@@ -22,6 +22,9 @@ FACTORS = ["area_px", "aspect_ratio", "intensity_difference", "f_final", "modali
 #: the boundary metrics each summary reports beside Dice and IoU, each with its own CI: NSD at
 #: the target's tolerance, HD95 in mm (px where the spacing is unknown) and the paper's HD in px
 DISTANCES = ["nsd", "hd95_mm", "hd_px"]
+#: the NSD conventions a report can summarize (report.nsd) and the score column of each:
+#: the 2D contour's at the target's tolerance in mm, or MedSAM's (score.medsam)
+NSD_CONVENTIONS = {"contour": "nsd", "medsam": "nsd_medsam"}
 #: the boundary-complexity rules (report.complexity) and their score columns: the paper's
 #: stopping rule, or the corrected search for the first order reaching Dice > 0.97
 COMPLEXITY = {"paper": "f_final_paper", "corrected": "f_final"}

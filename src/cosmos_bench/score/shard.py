@@ -39,13 +39,14 @@ from cosmos_bench.core.resample import resize_nearest
 from cosmos_bench.core.tables import write_table
 from cosmos_bench.harmonize.index import read_index
 from cosmos_bench.harmonize.shards import ShardReader
-from cosmos_bench.score import metrics
+from cosmos_bench.score import medsam, metrics
 from cosmos_bench.score.factors import Factors, modality_codes, object_factors
 
 META = ["uid", "dataset", "cohort", "case", "split", "modality", "object", "target"]
 KEYS = ["mask_id", "strategy", "repeat", "click", "selection"]
 RESOLUTIONS = ("native", "stored")
 SCORE_COLUMNS = [f.name for f in fields(metrics.Scores)]
+EXTRA = ["nsd_tolerance_mm", "nsd_medsam", "spacing_known"]
 FACTOR_COLUMNS = [f.name for f in fields(Factors)]
 
 
@@ -162,12 +163,14 @@ def score_shard(
                         "selection": rule,
                         **asdict(scored[k]),
                         "nsd_tolerance_mm": tolerance,
+                        "nsd_medsam": medsam.slab_nsd(preds[k], gt),
                         "spacing_known": known,
                     }
                 )
-    out = pd.DataFrame(rows, columns=[*KEYS, *SCORE_COLUMNS, "nsd_tolerance_mm", "spacing_known"])
+    out = pd.DataFrame(rows, columns=[*KEYS, *SCORE_COLUMNS, *EXTRA])
     factors = pd.DataFrame.from_dict(factor_rows, orient="index", columns=FACTOR_COLUMNS)
     out = out.join(masks[META], on="mask_id").join(factors, on="mask_id").assign(model=model)
+    out["nsd_medsam"] = medsam.gate(out)
     return out.sort_values(KEYS, ignore_index=True)[SCORE_SCHEMA.names]
 
 
