@@ -26,13 +26,31 @@ from helpers import (
     write_volume,
 )
 
+#: the tiers in the order `make test`'s workers take them: the module that makes the shared
+#: demo run first (the longest chain: demo, then the studies on it), then the other long ones
+TIER_ORDER = ("demo_run", "slurm", "realdata", "e2e", "slow")
+
+
+def tier(item: pytest.Item) -> int:
+    """Where an item's module goes in the queue (TIER_ORDER, fast tests last)."""
+    if "demo_run" in item.fixturenames:
+        return 0
+    marks = {mark.name for mark in item.iter_markers()}
+    return next((k for k, name in enumerate(TIER_ORDER) if name in marks), len(TIER_ORDER))
+
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """`make test` runs two workers (pytest-xdist, `--dist loadgroup`); each module is one group,
-    so its module fixtures (a real network, a SLURM cluster, a study run) are built once."""
+    """`make test` runs two workers (pytest-xdist, `--dist loadgroup --no-loadscope-reorder`):
+    each module is one group, so its module fixtures (a real network, a SLURM cluster, a study
+    run) are built once, and the modules are queued longest first, so the shared demo run and
+    the studies on it start at once instead of after hundreds of unit tests."""
+    rank: dict[str, int] = {}
     for item in items:
-        item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+        module = item.nodeid.split("::")[0]
+        rank[module] = min(rank.get(module, len(TIER_ORDER)), tier(item))
+        item.add_marker(pytest.mark.xdist_group(module))
+    items.sort(key=lambda item: rank[item.nodeid.split("::")[0]])
 
 
 def shared_run(factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:

@@ -48,11 +48,13 @@ def test_click_curves_and_noc_on_known_sessions() -> None:
 
     sessions = {"a": [0.5, 0.86, 0.95], "b": [0.91, 0.92, 0.93], "c": [0.1, 0.2, 0.3]}
     rows = [
-        {"model": "m", "strategy": "clicks-S5", "mask_id": mask, "click": k, "dice": d}
+        {"model": "m", "strategy": "clicks-S5", "mask_id": mask, "click": k, "dice": d,
+         "iou": d / (2 - d)}  # fmt: skip
         for mask, dices in sessions.items()
         for k, d in enumerate(dices, 1)
     ]
-    rows.append({"model": "m", "strategy": "S5", "mask_id": "a", "click": 0, "dice": 0.7})
+    rows.append({"model": "m", "strategy": "S5", "mask_id": "a", "click": 0, "dice": 0.7,
+                 "iou": 0.54})  # fmt: skip
     scores = pd.DataFrame(rows)
     curves = click_curves(scores)
     assert curves.click.tolist() == [1, 2, 3]
@@ -60,8 +62,15 @@ def test_click_curves_and_noc_on_known_sessions() -> None:
     (noc,) = noc_table(scores).itertuples()
     # NoC@85: a 2, b 1, c never (3); NoC@90: a 3, b 1, c 3
     assert (noc.n_masks, noc.n_clicks) == (3, 3)
-    assert noc.noc85 == pytest.approx(2.0) and noc.noc90 == pytest.approx(7 / 3)
+    assert noc.noc85_dice == pytest.approx(2.0) and noc.noc90_dice == pytest.approx(7 / 3)
     assert noc.dice_last == pytest.approx((0.95 + 0.93 + 0.3) / 3)
+    # on IoU (RITM's compute_noc_metric, re-derived: first index with IoU >= thr, + 1, else
+    # max_clicks; over_max counts max_clicks): IoU of a = 0.33, 0.75, 0.90; b = 0.83, 0.85, 0.87
+    ritm = {thr: [next((k + 1 for k, v in enumerate(d) if v / (2 - v) >= thr), 3)
+                  for d in sessions.values()] for thr in (0.85, 0.90)}  # fmt: skip
+    assert ritm == {0.85: [3, 2, 3], 0.90: [3, 3, 3]}
+    assert noc.noc85_iou == pytest.approx(8 / 3) and noc.noc90_iou == pytest.approx(3.0)
+    assert (noc.nof85_iou, noc.nof90_iou) == (2, 3)
 
 
 def test_everything_vs_box_pairs_rules_and_single_answers() -> None:

@@ -78,9 +78,10 @@ def _farthest_unclicked(
     return x + x0, y + y0
 
 
-def noc(dices: Sequence[float], threshold: float, max_clicks: int = N_CLICKS) -> int:
-    """Clicks until Dice >= threshold (0.85 for NoC@85); `max_clicks` when never reached."""
-    for k, value in enumerate(dices[:max_clicks], start=1):
+def noc(values: Sequence[float], threshold: float, max_clicks: int = N_CLICKS) -> int:
+    """Clicks until the overlap (IoU in RITM's NoC, or Dice) >= threshold (0.85 for NoC@85);
+    `max_clicks` when never reached."""
+    for k, value in enumerate(values[:max_clicks], start=1):
         if value >= threshold:
             return k
     return max_clicks

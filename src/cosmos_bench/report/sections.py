@@ -228,11 +228,14 @@ STUDY_SECTIONS = {  # table -> (heading, introduction, columns shown)
     "noc": (
         "Iterative clicking",
         "Each next click at the centre of the largest error region (positive in a miss, "
-        "negative in a false positive; cosmos_bench.infer.clicks). NoC: clicks to reach the Dice, "
-        "the session's length when never reached.",
+        "negative in a false positive; cosmos_bench.infer.clicks). NoC (RITM's rule): clicks to "
+        "reach the IoU (or the Dice), the session's length when never reached; NoF: masks that "
+        "never reached it.",
         {
             "model": "model", "strategy": "start", "n_masks": "masks", "n_clicks": "clicks",
-            "noc85": "NoC@85", "noc90": "NoC@90", "dice_last": "Dice after the last click",
+            "noc85_iou": "NoC@85 (IoU)", "noc90_iou": "NoC@90 (IoU)", "nof90_iou": "NoF@90 (IoU)",
+            "noc85_dice": "NoC@85 (Dice)", "noc90_dice": "NoC@90 (Dice)",
+            "dice_last": "Dice after the last click",
         },
     ),
 }  # fmt: skip

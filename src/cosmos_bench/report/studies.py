@@ -54,7 +54,13 @@ def jitter_drop(masks: pd.DataFrame) -> pd.DataFrame:
 
 
 CURVE_COLUMNS = ["model", "strategy", "click", "n_masks", "mean_dice"]
-NOC_COLUMNS = ["model", "strategy", "n_masks", "n_clicks", "noc85", "noc90", "dice_last"]
+#: NoC as RITM's `compute_noc_metric` (isegm/inference/utils.py) counts it, on IoU (its metric)
+#: and on Dice: the first click reaching the threshold, the session's length when none does;
+#: NoF, its `over_max`, counts the masks whose NoC equals the session's length
+NOC_COLUMNS = [
+    "model", "strategy", "n_masks", "n_clicks", "noc85_iou", "noc90_iou", "nof85_iou",
+    "nof90_iou", "noc85_dice", "noc90_dice", "iou_last", "dice_last",
+]  # fmt: skip
 
 
 def _clicks(scores: pd.DataFrame) -> pd.DataFrame:
@@ -73,28 +79,26 @@ def click_curves(scores: pd.DataFrame) -> pd.DataFrame:
 
 
 def noc_table(scores: pd.DataFrame) -> pd.DataFrame:
-    """NoC@85 and NoC@90 averaged over masks, per model and start."""
+    """NoC@85 and NoC@90 (and NoF) averaged over masks, per model and start, on IoU (RITM's
+    metric, the one interactive-segmentation papers report) and on Dice."""
     rows = _clicks(scores)
     if rows.empty:
         return pd.DataFrame(columns=NOC_COLUMNS)
     records = []
-    keys = ["model", "strategy"]
-    for (model, strategy), group in rows.groupby(keys, sort=True):
+    for (model, strategy), group in rows.groupby(["model", "strategy"], sort=True):
         n_clicks = int(group["click"].max())
-        per_mask = group.sort_values("click").groupby("mask_id", sort=True)["dice"].apply(list)
-        sessions = per_mask.tolist()
-        records.append(
-            {
-                "model": model,
-                "strategy": strategy,
-                "n_masks": len(sessions),
-                "n_clicks": n_clicks,
-                "noc85": sum(noc(d, 0.85, n_clicks) for d in sessions) / len(sessions),
-                "noc90": sum(noc(d, 0.90, n_clicks) for d in sessions) / len(sessions),
-                "dice_last": sum(d[-1] for d in sessions) / len(sessions),
-            }
-        )
-    return pd.DataFrame(records, columns=NOC_COLUMNS)
+        ordered = group.sort_values("click").groupby("mask_id", sort=True)
+        record = {"model": model, "strategy": strategy, "n_clicks": n_clicks}
+        for metric in ("iou", "dice"):
+            sessions = ordered[metric].apply(list).tolist()
+            record["n_masks"] = len(sessions)
+            record[f"{metric}_last"] = sum(s[-1] for s in sessions) / len(sessions)
+            for threshold in (85, 90):
+                counts = [noc(s, threshold / 100, n_clicks) for s in sessions]
+                record[f"noc{threshold}_{metric}"] = sum(counts) / len(counts)
+                record[f"nof{threshold}_{metric}"] = sum(c == n_clicks for c in counts)
+        records.append(record)
+    return pd.DataFrame(records)[NOC_COLUMNS]
 
 
 S1_COLUMNS = ["model", "target", "selection", "n_masks", "dice_s1", "dice_s5", "dice_gap"]
