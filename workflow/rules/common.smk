@@ -12,7 +12,7 @@ from cosmos_bench.catalog.schema import coerce_scalars
 from cosmos_bench.catalog.selection import resolve, split_run
 from cosmos_bench.core.errors import CosmosError
 from cosmos_bench.infer.gpu import needs_gpu
-from cosmos_bench.infer.strategies import PAPER_STRATEGIES, jitter_strategies
+from cosmos_bench.infer.strategies import CVPR25, PAPER_STRATEGIES, jitter_strategies
 from cosmos_bench.report.outputs import FIGURES as REPORT_FIGURES
 from cosmos_bench.report.outputs import TABLES as REPORT_TABLES
 from snakemake.exceptions import IncompleteCheckpointException
@@ -69,6 +69,7 @@ STRATEGIES = (
         config["robustness"]["ranges"],
     )
     + [f"clicks-{start}" for start in config["clicks"]["starts"]]
+    + ([CVPR25] if config["clicks"]["cvpr25"] else [])
 )
 
 

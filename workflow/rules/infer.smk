@@ -18,6 +18,7 @@ rule infer:
         strategies=" ".join(STRATEGIES),
         repeats=config["robustness"]["repeats"],
         clicks=config["clicks"]["n_clicks"],
+        click_rule=config["clicks"]["rule"],
         grid=config["everything"]["points_per_side"],
         per_batch=config["everything"]["points_per_batch"],
         feed="" if config["clicks"]["feed_logits"] else "--no-feed-logits",
@@ -43,6 +44,7 @@ rule infer:
         "--seed {params.seed} --threads {threads} --batch-size {params.batch_size} "
         "--store {params.store} --resolution {params.resolution} "
         "--precision {params.precision} {params.compile} "
-        "--repeats {params.repeats} --clicks {params.clicks} {params.feed} "
+        "--repeats {params.repeats} --clicks {params.clicks} --click-rule {params.click_rule} "
+        "{params.feed} "
         "--grid {params.grid} --points-per-batch {params.per_batch} "
         "--out {output} 3>&2 > {log} 2>&1"

@@ -55,12 +55,14 @@ rule gallery:
     params:
         seed=config["seed"],
         resolution=config["score"]["resolution"],
+        click_rule=config["clicks"]["rule"],
     conda:
         "../../envs/cosmos.yaml"
     shell:
         "$PYTHON -m cosmos_bench.report.gallery --scores {input.scores} "
         "--harmonized results/harmonized --predictions results/predictions "
-        "--seed {params.seed} --resolution {params.resolution} --out {output} > {log} 2>&1"
+        "--seed {params.seed} --resolution {params.resolution} --click-rule {params.click_rule} "
+        "--out {output} > {log} 2>&1"
 
 
 rule report:

@@ -1,7 +1,10 @@
 """Iterative clicks: the interactive protocol that decides "points versus interactive methods".
 
-Why each choice was made, and where the paper, its code and MedSAM differ:
-docs/protocols.md ("The click rule, choice by choice").
+Three next-click rules, by name (`clicks.rule`; docs/protocols.md, "The click rule, choice by
+choice"): `ritm`, the evaluation clicker of RITM that FocalClick, SimpleClick and ClickSEG report
+with (the default); `cvpr25`, the CVPR 2025 interactive 3D challenge's (its own study, `CVPR25`:
+S5's box, then five clicks); `largest-region`, this project's first rule, kept because it alone
+never clicks a pixel twice and never merges a miss with a false positive.
 """
 
 from __future__ import annotations
@@ -13,12 +16,14 @@ import numpy as np
 from scipy import ndimage
 
 from cosmos_bench.core import rle
-from cosmos_bench.infer.strategies import Prompt, make_prompt
+from cosmos_bench.infer.strategies import CVPR25, Prompt, make_prompt
 from cosmos_bench.models.base import Candidates, PromptableModel
 from cosmos_bench.score.metrics import dice
 
 STARTS = ("S2", "S5")
 N_CLICKS = 20
+#: the CVPR 2025 protocol's steps: S5's box, then five clicks by its rule
+CVPR25_STEPS = 6
 EIGHT_CONNECTED = np.ones((3, 3), bool)
 Click = tuple[int, int, int]  # (x, y, label)
 
@@ -36,6 +41,71 @@ def next_click(
         if pixel is not None:
             return pixel[0], pixel[1], label
     return None
+
+
+def ritm_click(
+    gt: np.ndarray, pred: np.ndarray, clicked: Sequence[tuple[int, int]] = ()
+) -> Click | None:
+    """RITM's evaluation clicker (SamsungLabs/ritm_interactive_segmentation,
+    `isegm/inference/clicker.py`, `_get_next_click`): the false-negative and false-positive
+    masks, each padded by one pixel and distance-transformed (exact L2), clicked pixels set to
+    0; positive when the false negatives' maximum exceeds the false positives' (a tie is
+    negative), at the first pixel in row-major order holding that maximum.
+
+    RITM takes the transform from OpenCV (DIST_MASK_PRECISE), whose float32 values of equal
+    distances differ in the last bit with more than one OpenCV thread, which moves the click
+    between tied pixels from machine to machine; scipy's exact transform gives the values
+    OpenCV gives on one thread, on every machine (tests/test_click_rules.py)."""
+    gt, pred = gt.astype(bool), pred.astype(bool)
+    maps = []
+    for error in (gt & ~pred, pred & ~gt):
+        distance = ndimage.distance_transform_edt(np.pad(error, 1))[1:-1, 1:-1]
+        for x, y in clicked:
+            if 0 <= y < distance.shape[0] and 0 <= x < distance.shape[1]:
+                distance[y, x] = 0.0
+        maps.append(distance)
+    fn_max, fp_max = float(maps[0].max()), float(maps[1].max())
+    if max(fn_max, fp_max) == 0.0:
+        return None
+    positive = fn_max > fp_max
+    distance = maps[0] if positive else maps[1]
+    y, x = divmod(int(np.argmax(distance)), distance.shape[1])
+    return x, y, int(positive)
+
+
+def cvpr25_click(
+    gt: np.ndarray, pred: np.ndarray, clicked: Sequence[tuple[int, int]] = ()
+) -> Click | None:
+    """The CVPR 2025 challenge's click (JunMa11/CVPR-MedSegFMCompetition, `CVPR25_iter_eval.py`):
+    the largest connected component of the error (prediction != truth, misses and false
+    positives together; 26-connected in 3D, 8 in a slice; equal sizes go to the component met
+    first), at its distance-transform maximum (distance to the nearest pixel outside it, the
+    image border outside too), ties drawn uniformly by numpy's generator seeded 42 anew for
+    every click; positive where the truth is foreground. Earlier clicks are not excluded."""
+    gt, pred = gt.astype(bool), pred.astype(bool)
+    error = gt != pred
+    if not error.any():
+        return None
+    components, _ = ndimage.label(error, EIGHT_CONNECTED)
+    sizes = np.bincount(components.ravel())
+    sizes[0] = 0
+    largest = components == int(np.argmax(sizes))
+    distance = ndimage.distance_transform_edt(np.pad(largest, 1))[1:-1, 1:-1]
+    ties = np.argwhere(distance == distance.max())
+    y, x = ties[np.random.RandomState(42).choice(len(ties))]
+    return int(x), int(y), int(gt[y, x])
+
+
+#: the next-click rules by name (clicks.rule)
+CLICK_RULES = {"ritm": ritm_click, "cvpr25": cvpr25_click, "largest-region": next_click}
+
+
+def session_plan(strategy: str, rule: str, n_clicks: int) -> tuple[str, str, int]:
+    """(start, rule, steps) of an iterative strategy: `clicks-S2`/`clicks-S5` with the run's
+    rule and length, or the CVPR 2025 protocol with its own."""
+    if strategy == CVPR25:
+        return "S5", "cvpr25", CVPR25_STEPS
+    return strategy.removeprefix("clicks-"), rule, n_clicks
 
 
 def _regions_largest_first(
@@ -141,10 +211,14 @@ def click_sessions(
     start: str,
     n_clicks: int = N_CLICKS,
     feed_logits: bool = True,
+    rule: str = "ritm",
 ) -> list[ClickSession]:
-    """Run the click protocol on every ground-truth mask of one image, one decode per round."""
+    """Run the click protocol on every ground-truth mask of one image, one decode per round;
+    each next click by `rule` (CLICK_RULES)."""
     if start not in STARTS:
         raise ValueError(f"unknown click start {start!r}; known: {STARTS}")
+    if rule not in CLICK_RULES:
+        raise ValueError(f"unknown click rule {rule!r}; known: {sorted(CLICK_RULES)}")
     needs = {"point", "box"} if start == "S5" else {"point"}
     if not needs <= model.accepts:
         name = type(model).__name__
@@ -162,7 +236,7 @@ def click_sessions(
     try:
         for k in range(1, n_clicks + 1):
             if k > 1:
-                active = [i for i in active if _click(sessions[i], gts[i], preds[i])]
+                active = [i for i in active if _click(sessions[i], gts[i], preds[i], rule)]
                 if switch:
                     model.multimask = False
             if not active:
@@ -187,9 +261,9 @@ def click_sessions(
     return sessions
 
 
-def _click(session: ClickSession, gt: np.ndarray, pred: np.ndarray) -> bool:
+def _click(session: ClickSession, gt: np.ndarray, pred: np.ndarray, rule: str) -> bool:
     """Add the next click to a session; False when there is nothing left to click."""
-    click = next_click(gt, pred, session.clicked)
+    click = CLICK_RULES[rule](gt, pred, session.clicked)
     if click is None:
         return False
     session.add(float(click[0]), float(click[1]), click[2])

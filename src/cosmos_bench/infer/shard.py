@@ -41,7 +41,7 @@ from cosmos_bench.core.tables import write_table
 from cosmos_bench.harmonize.index import read_index
 from cosmos_bench.harmonize.shards import ShardReader
 from cosmos_bench.infer import everything
-from cosmos_bench.infer.clicks import click_sessions
+from cosmos_bench.infer.clicks import CLICK_RULES, click_sessions, session_plan
 from cosmos_bench.infer.gpu import job_gpu, needs_gpu
 from cosmos_bench.infer.strategies import CLICK_STARTS, is_jittered, kinds_of
 from cosmos_bench.infer.truth import Truth, jitter_rng, truth_of
@@ -73,6 +73,7 @@ class Study:
     clicks: int = 20  # clicks per iterative session
     feed_logits: bool = True  # the previous low-res logits as the mask prompt, where taken
     everything: everything.Settings = everything.Settings()  # S1's grid and thresholds
+    click_rule: str = "ritm"  # the next-click rule of the clicks-* sessions (infer.clicks)
 
     def rng(self, mask_id: str, strategy: str, repeat: int) -> np.random.Generator | None:
         return jitter_rng(self.seed, mask_id, strategy, repeat)
@@ -157,13 +158,15 @@ def click_rows(
     """Iterative clicking from the strategy's start for every mask of one image together:
     one row per mask and click with the mask the model gave after that click."""
     t0 = time.perf_counter()
+    start, rule, steps = session_plan(strategy, study.click_rule, study.clicks)
     sessions = click_sessions(
         model,
         embedding,
         [truth.mask for truth in truths],
-        strategy.removeprefix("clicks-"),
-        n_clicks=study.clicks,
+        start,
+        n_clicks=steps,
         feed_logits=study.feed_logits,
+        rule=rule,
     )
     t_click = (time.perf_counter() - t0) / max(1, sum(s.decoded for s in sessions))
     for truth, session in zip(truths, sessions, strict=True):
@@ -318,6 +321,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=1, help="repeats of jittered strategies")
     parser.add_argument("--clicks", type=int, default=20, help="clicks per iterative session")
     parser.add_argument("--no-feed-logits", action="store_true", help="clicks without masks")
+    parser.add_argument("--click-rule", choices=sorted(CLICK_RULES), default="ritm",
+                        help="the next-click rule of the clicks-* sessions")  # fmt: skip
     parser.add_argument("--grid", type=int, default=32, help="S1: points per side")
     parser.add_argument("--points-per-batch", type=int, default=64, help="S1: per decode call")
     parser.add_argument("--out", type=Path, required=True)
@@ -365,6 +370,7 @@ def run(args: argparse.Namespace, entry: dict) -> None:
             args.clicks,
             not args.no_feed_logits,
             everything.Settings(args.grid, args.points_per_batch),
+            args.click_rule,
         ),
         resolution=args.resolution,
     )

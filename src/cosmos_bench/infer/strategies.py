@@ -165,6 +165,7 @@ KINDS = {
     "S1": frozenset({"point"}),
     "clicks-S2": frozenset({"point"}),
     "clicks-S5": frozenset({"point", "box"}),
+    "cvpr25": frozenset({"point", "box"}),
     "S2": frozenset({"point"}),
     "S3": frozenset({"point"}),
     "S4": frozenset({"point"}),
@@ -174,7 +175,10 @@ KINDS = {
 
 
 PAPER_STRATEGIES = ("S2", "S3", "S4", "S5", "S6")  # the prompted ones, each jitterable
-CLICK_STARTS = ("clicks-S2", "clicks-S5")  # iterative clicking from S2's point or S5's box
+#: the CVPR 2025 interactive challenge's protocol (S5's box, then five clicks; infer.clicks)
+CVPR25 = "cvpr25"
+#: iterative clicking from S2's point or S5's box, and the CVPR 2025 protocol
+CLICK_STARTS = ("clicks-S2", "clicks-S5", CVPR25)
 
 
 def kinds_of(strategy: str) -> frozenset[str]:

@@ -34,34 +34,37 @@ def replay(
     seed: int,
     click: int = 0,
     earlier: Sequence[np.ndarray] = (),
+    rule: str = "ritm",
 ) -> Replayed:
     """The prompt of one (mask, strategy, repeat[, click]), as inference built it.
 
     A jittered strategy draws from the generator inference seeds; a prompt taken on the
     source's mask is mapped onto the stored copy (infer.truth.Truth.prompt).
     A click strategy at click k replays the click sequence: its start, then one corrective click per
-    mask in `earlier` (the model's masks after clicks 1 .. k-1, in order)."""
+    mask in `earlier` (the model's masks after clicks 1 .. k-1, in order), by the run's
+    next-click `rule` (the CVPR 2025 protocol by its own)."""
     if strategy == EVERYTHING:
         return Replayed(None, "Everything mode: masks from a point grid, no prompt drawn")
     if strategy in CLICK_STARTS:
-        return _replay_clicks(strategy, truth.mask, click, earlier)
+        return _replay_clicks(strategy, truth.mask, click, earlier, rule)
     return Replayed(truth.prompt(strategy, jitter_rng(seed, truth.mask_id, strategy, repeat)))
 
 
 def _replay_clicks(
-    strategy: str, gt: np.ndarray, click: int, earlier: Sequence[np.ndarray]
+    strategy: str, gt: np.ndarray, click: int, earlier: Sequence[np.ndarray], rule: str
 ) -> Replayed:
     """The click sequence's prompt at `click`: the start's prompt plus the clicks the earlier masks
-    called for (infer.clicks.next_click, the rule inference used)."""
-    from cosmos_bench.infer.clicks import ClickSession, next_click  # loads torch: only here
+    called for (infer.clicks, by the rule inference used)."""
+    from cosmos_bench.infer.clicks import CLICK_RULES, ClickSession, session_plan  # loads torch
 
-    session = ClickSession.begin(strategy.removeprefix("clicks-"), np.asarray(gt, bool))
+    start, rule, _ = session_plan(strategy, rule, click)
+    session = ClickSession.begin(start, np.asarray(gt, bool))
     wanted = max(0, click - 1)
     if len(earlier) < wanted:
         note = f"first prompt only: the masks before click {click} are not stored"
         return Replayed(session.prompt(None), note)
     for pred in earlier[:wanted]:
-        found = next_click(gt, pred, session.clicked)
+        found = CLICK_RULES[rule](gt, pred, session.clicked)
         if found is None:
             break
         session.add(float(found[0]), float(found[1]), found[2])

@@ -1,0 +1,159 @@
+"""The next-click rules by name (infer.clicks.CLICK_RULES) against their sources' rules,
+re-derived here from the sources as facts:
+
+- RITM's evaluation clicker (`isegm/inference/clicker.py`, `_get_next_click`): OpenCV's exact L2
+  distance transform of the padded false-negative and false-positive masks, clicked pixels
+  zeroed, positive iff the false negatives' maximum is the larger, first pixel (row-major).
+- CVPR 2025 (`CVPR25_iter_eval.py`): cc3d components (connectivity 26 in 3D, 8 on a slice) of
+  `segs != gts`, the largest by `np.bincount`, scipy's EDT on its bounding box padded by
+  max(25 %, 1 px), ties by `np.random.seed(42); np.random.choice`, foreground click where the
+  truth is.
+
+and on crafted masks where the rules disagree.
+"""
+
+from __future__ import annotations
+
+import cc3d
+import cv2
+import numpy as np
+from scipy.ndimage import distance_transform_edt
+
+from cosmos_bench.infer.clicks import cvpr25_click, next_click, ritm_click
+
+#: OpenCV's float32 precise transform gives equal distances values a few ulp apart (which ones
+#: depends on its internal state: test_opencv_separates_equal_distances): closer is a tie
+ULPS = 1e-5
+
+
+def ritm_reference(gt, pred, not_clicked):
+    """RITM's rule, its distances from OpenCV; equal within ULPS counts as equal."""
+    fn = np.pad(gt & ~pred, 1).astype(np.uint8)
+    fp = np.pad(~gt & pred, 1).astype(np.uint8)
+    fn_dt = cv2.distanceTransform(fn, cv2.DIST_L2, 0)[1:-1, 1:-1] * not_clicked
+    fp_dt = cv2.distanceTransform(fp, cv2.DIST_L2, 0)[1:-1, 1:-1] * not_clicked
+    positive = fn_dt.max() > fp_dt.max() + ULPS
+    dt = fn_dt if positive else fp_dt
+    ys, xs = np.where(dt >= dt.max() - ULPS)
+    return int(xs[0]), int(ys[0]), int(positive)
+
+
+def cvpr25_reference(gt, pred):
+    """One class of one step, the script's steps on the slice's own two axes: its EDT on a
+    one-slice volume would be capped at 1 by the zero padding above and below (every pixel a
+    tie), so the rule's evident intent, the in-plane distance, is what a 2D image gets."""
+    gts, segs = gt.astype(np.uint8), pred.astype(np.uint8)
+    errors = cc3d.connected_components((segs != gts).astype(np.uint8), connectivity=8)
+    sizes = np.bincount(errors.flat)
+    sizes[0] = 0
+    component = errors == np.argmax(sizes)
+    coords = np.argwhere(component)
+    lo, hi = coords.min(axis=0), coords.max(axis=0) + 1
+    crop = hi - lo
+    pad = np.maximum((crop * 0.25).astype(int), 1)
+    box = np.zeros(crop + 2 * pad, np.uint8)
+    box[pad[0]:pad[0] + crop[0], pad[1]:pad[1] + crop[1]] = component[lo[0]:hi[0], lo[1]:hi[1]]
+    inner = distance_transform_edt(box)[pad[0]:pad[0] + crop[0], pad[1]:pad[1] + crop[1]]
+    edt = np.zeros(component.shape, inner.dtype)
+    edt[lo[0]:hi[0], lo[1]:hi[1]] = inner
+    np.random.seed(42)
+    ties = np.argwhere(edt == edt.max())
+    y, x = ties[np.random.choice(len(ties))]
+    return int(x), int(y), int(gts[y, x])
+
+
+def random_pair(rng: np.random.Generator, size: int = 48) -> tuple[np.ndarray, np.ndarray]:
+    """Blobs: a truth and a prediction that overlap it partly, sometimes touching the border."""
+    yy, xx = np.mgrid[:size, :size]
+
+    def blobs(n: int) -> np.ndarray:
+        mask = np.zeros((size, size), bool)
+        for _ in range(n):
+            cy, cx = rng.uniform(-4, size + 4, 2)
+            ry, rx = rng.uniform(2, 14, 2)
+            mask |= ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1
+        return mask
+
+    return blobs(int(rng.integers(1, 4))), blobs(int(rng.integers(0, 4)))
+
+
+def test_exact_distances_tie_exactly_and_opencv_agrees_within_ulps() -> None:
+    """Why the project's RITM rule takes scipy's exact transform: OpenCV's precise float32
+    transform agrees with it within ULPS, but gives equal distances values a few ulp apart in
+    some calls (so RITM's click between tied pixels can move with float noise); scipy's equal
+    distances are equal, so the first tied pixel in row-major order wins on every machine."""
+    miss = np.zeros((16, 16), np.uint8)
+    miss[1:15, 1:15] = 1
+    exact = distance_transform_edt(np.pad(miss, 1))
+    opencv = cv2.distanceTransform(np.pad(miss, 1), cv2.DIST_L2, 0)
+    assert np.allclose(opencv, exact, atol=ULPS)
+    assert len(np.argwhere(exact == exact.max())) == 4  # the four centre pixels, 7 px deep
+
+
+def test_ritm_click_equals_ritms_clicker_with_clicks_taken_out() -> None:
+    rng = np.random.default_rng(0)
+    compared = 0
+    for _ in range(300):
+        gt, pred = random_pair(rng)
+        if not (gt ^ pred).any():
+            continue
+        clicked = [tuple(map(int, rng.integers(0, 48, 2))) for _ in range(3)]
+        not_clicked = np.ones(gt.shape, np.float32)
+        for x, y in clicked:
+            not_clicked[y, x] = 0
+        if ((np.pad(gt ^ pred, 1)[1:-1, 1:-1]) * not_clicked).max() == 0:
+            continue
+        assert ritm_click(gt, pred, clicked) == ritm_reference(gt, pred, not_clicked)
+        compared += 1
+    assert compared > 250
+
+
+def test_cvpr25_click_equals_the_challenges_rule() -> None:
+    rng = np.random.default_rng(1)
+    compared = 0
+    for _ in range(300):
+        gt, pred = random_pair(rng)
+        if not (gt ^ pred).any():
+            continue
+        assert cvpr25_click(gt, pred) == cvpr25_reference(gt, pred)
+        compared += 1
+    assert compared > 250
+
+
+def test_square_ties_are_drawn_with_seed_42_not_taken_first() -> None:
+    """A 4 x 4 miss has four pixels at the maximum distance (2): CVPR 2025 draws one with its
+    seed, RITM takes the first in row-major order."""
+    gt = np.zeros((20, 20), bool)
+    gt[5:9, 5:9] = True
+    pred = np.zeros_like(gt)
+    ties = [(6, 6), (7, 6), (6, 7), (7, 7)]  # (x, y) in row-major order
+    np.random.seed(42)
+    assert cvpr25_click(gt, pred) == (*ties[np.random.choice(4)], 1)
+    assert ritm_click(gt, pred) == (6, 6, 1)
+
+
+def test_the_rules_disagree_on_a_thick_miss_and_a_wide_thin_false_positive() -> None:
+    """A 9 x 9 miss (81 px, centre 5 px deep) and a 3 x 40 false-positive band (120 px, 2 px
+    deep): RITM clicks the miss's centre (deepest) positively; the area-ranked rules click the
+    band (largest) negatively: the first of its deepest pixels, or one drawn with seed 42."""
+    gt = np.zeros((48, 48), bool)
+    gt[1:10, 26:35] = True  # a miss: the prediction has none of it
+    pred = np.zeros_like(gt)
+    pred[23:26, 2:42] = True  # a false positive
+    assert ritm_click(gt, pred) == ritm_reference(gt, pred, 1) == (30, 5, 1)
+    assert next_click(gt, pred) == (3, 24, 0)  # x = 2 is 1 px from the band's end
+    np.random.seed(42)
+    assert cvpr25_click(gt, pred) == (3 + np.random.choice(38), 24, 0)
+
+
+def test_a_miss_touching_a_false_positive_is_one_region_for_cvpr25_only() -> None:
+    """CVPR 2025 labels `segs != gts` as one mask: a thin 4 x 30 miss with an 8 x 8 false
+    positive against it is one region, deepest in the square, so the click is negative; the
+    largest-region rule sees the miss alone as the largest region and clicks it positively."""
+    gt = np.zeros((40, 40), bool)
+    gt[10:14, 5:35] = True  # the miss (120 px, 2 px deep)
+    pred = np.zeros_like(gt)
+    pred[14:22, 16:24] = True  # the false positive (64 px, 4 px deep), touching it
+    assert cvpr25_click(gt, pred) == cvpr25_reference(gt, pred)
+    assert cvpr25_click(gt, pred)[2] == 0 and next_click(gt, pred)[2] == 1
+    assert ritm_click(gt, pred)[2] == 0  # RITM: the deeper error, whatever its area
