@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -89,3 +90,32 @@ def test_everything_vs_box_pairs_rules_and_single_answers() -> None:
     assert table.loc["oracle"].dice_s1 == pytest.approx(0.5)
     assert table.loc["oracle"].dice_s5 == pytest.approx(0.85)
     assert table.loc["score"].dice_gap == pytest.approx((0.8 + 0.2) / 2)
+
+
+def test_the_cvpr25_table_scores_as_the_challenge_script() -> None:
+    """Two images of one and two masks: per image the mean over its masks at each of the six
+    steps; AUC = scipy's cumulative_trapezoid over the five click steps at x = 0..4, its last
+    value (CVPR25_iter_eval.py); final = the sixth step; then the mean over images."""
+    from scipy import integrate
+
+    from cosmos_bench.report.studies import cvpr25_table
+
+    dice = {"a#1": [0.5, 0.6, 0.7, 0.8, 0.8, 0.9], "b#1": [0.2, 0.4, 0.4, 0.5, 0.6, 0.6],
+            "b#2": [0.4, 0.4, 0.6, 0.7, 0.8, 1.0]}  # fmt: skip
+    rows = [
+        {"model": "m", "strategy": "cvpr25", "uid": mask.split("#")[0], "mask_id": mask,
+         "click": k, "dice": d, "nsd_medsam": d / 2}  # fmt: skip
+        for mask, values in dice.items()
+        for k, d in enumerate(values, 1)
+    ]
+    (row,) = cvpr25_table(pd.DataFrame(rows)).itertuples()
+    per_image = {"a": np.array(dice["a#1"]), "b": (np.array(dice["b#1"]) + dice["b#2"]) / 2}
+
+    def auc(values):
+        return integrate.cumulative_trapezoid(values[-5:], np.arange(5))[-1]
+
+    assert (row.n_images, row.n_masks) == (2, 3)
+    assert row.dsc_box == pytest.approx(np.mean([v[0] for v in per_image.values()]))
+    assert row.dsc_final == pytest.approx(np.mean([v[-1] for v in per_image.values()]))
+    assert row.dsc_auc == pytest.approx(np.mean([auc(v) for v in per_image.values()]))
+    assert row.nsd_auc == pytest.approx(row.dsc_auc / 2)

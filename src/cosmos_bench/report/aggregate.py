@@ -31,7 +31,13 @@ from cosmos_bench.report.stats import (
     N_BOOTSTRAP,
     partial_spearman,
 )
-from cosmos_bench.report.studies import click_curves, everything_vs_box, jitter_drop, noc_table
+from cosmos_bench.report.studies import (
+    click_curves,
+    cvpr25_table,
+    everything_vs_box,
+    jitter_drop,
+    noc_table,
+)
 from cosmos_bench.report.summaries import (
     COMPLEXITY,
     FACTORS,
@@ -198,6 +204,7 @@ def aggregate(
         "everything_vs_box": everything_vs_box(masks),
         "click_curves": click_curves(scores),
         "noc": noc_table(scores),
+        "cvpr25": cvpr25_table(scores),
         "finetune": finetune_pairs(
             masks, {m: r["meta"]["objects"] for m, r in runs.items()}, seed, n_boot, level
         ),

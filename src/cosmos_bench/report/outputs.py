@@ -9,8 +9,8 @@ from __future__ import annotations
 TABLES = (
     "by_target", "by_object", "by_dataset", "by_modality", "overall", "model_pairs",
     "strategy_pairs", "oracle_gap", "factors", "jitter_drop", "everything_vs_box",
-    "click_curves", "noc", "finetune", "finetune_loss", "propagation", "propagation_objects",
-    "failures", "paper_vs_ours",
+    "click_curves", "noc", "cvpr25", "finetune", "finetune_loss", "propagation",
+    "propagation_objects", "failures", "paper_vs_ours",
 )  # fmt: skip
 
 #: figures/{name}.png and .svg; the caption under each in the HTML report

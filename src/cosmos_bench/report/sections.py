@@ -225,6 +225,18 @@ STUDY_SECTIONS = {  # table -> (heading, introduction, columns shown)
             "dice_drop": "Dice drop",
         },
     ),
+    "cvpr25": (
+        "CVPR 2025 interactive protocol",
+        "The CVPR 2025 challenge's protocol (CVPR25_iter_eval.py) on every 2D mask: the tight "
+        "box, then five clicks by its rule (the largest error component's centre, ties drawn "
+        "with seed 42). DSC and NSD (MedSAM's, tolerance 2) per image after each step; AUC over "
+        "the five click steps (the box step is not in it); final after the fifth click.",
+        {
+            "model": "model", "n_images": "images", "n_masks": "masks", "dsc_box": "DSC box",
+            "dsc_final": "DSC final", "nsd_final": "NSD final", "dsc_auc": "DSC AUC",
+            "nsd_auc": "NSD AUC",
+        },
+    ),
     "noc": (
         "Iterative clicking",
         "Each next click at the centre of the largest error region (positive in a miss, "

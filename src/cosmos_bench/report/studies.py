@@ -9,14 +9,18 @@ is never a difference of mask sets:
 - `click_curves` and `noc_table`: iterative clicking (infer.clicks): the mean Dice after
   each click over the same masks, and the mean number of clicks to reach Dice 0.85 and 0.90
   (a mask that never does counts as the session's number of clicks).
+- `cvpr25_table`: the CVPR 2025 interactive challenge's protocol (box, then five clicks): its
+  DSC/NSD after the box and the last click and their AUC over the clicks.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+from scipy.integrate import trapezoid
 
 from cosmos_bench.infer.clicks import noc
-from cosmos_bench.infer.strategies import is_jittered, jitter_of
+from cosmos_bench.infer.strategies import CVPR25, is_jittered, jitter_of
 
 JITTER_COLUMNS = [
     "model", "base", "mode", "lo", "hi", "selection",
@@ -99,6 +103,41 @@ def noc_table(scores: pd.DataFrame) -> pd.DataFrame:
                 record[f"nof{threshold}_{metric}"] = sum(c == n_clicks for c in counts)
         records.append(record)
     return pd.DataFrame(records)[NOC_COLUMNS]
+
+
+#: the CVPR 2025 interactive challenge's metrics (CVPR25_iter_eval.py), per model
+CVPR25_COLUMNS = [
+    "model", "n_images", "n_masks", "dsc_box", "dsc_final", "nsd_final", "dsc_auc", "nsd_auc",
+]  # fmt: skip
+
+
+def cvpr25_table(scores: pd.DataFrame) -> pd.DataFrame:
+    """The CVPR 2025 protocol as its script scores it: DSC and NSD after the box (step 1) and
+    after each of five clicks (steps 2-6); per case (here an image) the mean over its classes
+    (its masks); the AUC is the trapezoid over the five click steps at unit spacing (the box
+    step is not in it), final = after the fifth click; then the mean over cases. Its NSD is
+    MedSAM's (`nsd_medsam`: the slab, tolerance 2, 0 below Dice 0.2), the 2D form of its own."""
+    rows = scores[(scores["strategy"] == CVPR25) & (scores["click"] > 0)]
+    if rows.empty:
+        return pd.DataFrame(columns=CVPR25_COLUMNS)
+    steps = rows.groupby(["model", "uid", "click"], sort=True).agg(
+        dsc=("dice", "mean"), nsd=("nsd_medsam", "mean"), n_masks=("mask_id", "nunique")
+    )
+    records = []
+    for model, of_model in steps.groupby(level="model", sort=True):
+        images = [image.droplevel(["model", "uid"]).sort_index()
+                  for _, image in of_model.groupby(level="uid", sort=True)]  # fmt: skip
+        clicks = [image.iloc[1:] for image in images]  # the five click steps
+        records.append({
+            "model": model, "n_images": len(images),
+            "n_masks": int(sum(image["n_masks"].iloc[0] for image in images)),
+            "dsc_box": np.mean([image["dsc"].iloc[0] for image in images]),
+            "dsc_final": np.mean([image["dsc"].iloc[-1] for image in images]),
+            "nsd_final": np.mean([image["nsd"].iloc[-1] for image in images]),
+            "dsc_auc": np.mean([trapezoid(c["dsc"].to_numpy()) for c in clicks]),
+            "nsd_auc": np.mean([trapezoid(c["nsd"].to_numpy()) for c in clicks]),
+        })  # fmt: skip
+    return pd.DataFrame(records, columns=CVPR25_COLUMNS)
 
 
 S1_COLUMNS = ["model", "target", "selection", "n_masks", "dice_s1", "dice_s5", "dice_gap"]
