@@ -310,3 +310,16 @@ def test_the_nsd_convention_is_chosen_and_named(shards: list[Path], tmp_path: Pa
         ).nsd.mean()
         assert row.mean_nsd == pytest.approx(expected, abs=1e-4)
         assert f"mean NSD ({convention})" in (out / "report.html").read_text("utf-8")
+
+
+def test_an_empty_predictions_hd_is_the_diagonal_or_the_authors_zero(tmp_path: Path) -> None:
+    """report.hd_empty: the authors' get_score.py `hd` catches the empty-mask error and returns
+    0; the default keeps the score step's diagonal, so a failure is never a perfect HD."""
+    rows = [score_row("m", "S5", "d", f"c{k}", "CT", "liver", k, 0, dice)
+            for k, dice in enumerate((0.0, 0.8))]  # fmt: skip
+    shard = write_shard(rows, tmp_path / "s.parquet")  # hd_px = 30 (1 - Dice): 30 and 6
+    for setting, mean in (("diagonal", 18.0), ("zero", 3.0)):
+        out = tmp_path / setting
+        build_report([shard], out / "t", out / "f", out / "report.html", PROVENANCE,
+                     n_boot=100, hd_empty=setting)  # fmt: skip
+        assert pd.read_csv(out / "t" / "by_target.csv").mean_hd_px.iloc[0] == mean

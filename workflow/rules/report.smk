@@ -109,6 +109,7 @@ rule report:
         level=config["report"]["ci_level"],
         complexity=config["report"]["complexity"],
         nsd=config["report"]["nsd"],
+        hd_empty=config["report"]["hd_empty"],
         runs=expand("results/finetune/{run}", run=FINETUNE_RUNS),
     conda:
         "../../envs/cosmos.yaml"
@@ -117,6 +118,6 @@ rule report:
         "--figures-dir results/figures --html {output.html} --summary {output.summary} "
         "--provenance {input.provenance} --benchmarks benchmarks/runs "
         "--bootstrap {params.bootstrap} --ci-level {params.level} --finetune {params.runs} "
-        "--complexity {params.complexity} --nsd {params.nsd} "
+        "--complexity {params.complexity} --nsd {params.nsd} --hd-empty {params.hd_empty} "
         "--propagation {input.propagation} --indexes {input.indexes} "
         "--shapes {input.shapes} --gallery {input.gallery} --paper {input.paper} > {log} 2>&1"

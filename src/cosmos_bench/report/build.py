@@ -154,6 +154,7 @@ def build_report(
     indexes: Iterable[Path] = (),
     complexity: str = "paper",
     nsd: str = "contour",
+    hd_empty: str = "diagonal",
     shapes: Iterable[Path] = (),
     gallery: Path | None = None,
     paper: Path | None = None,
@@ -162,9 +163,13 @@ def build_report(
     `indexes` (harmonized/{dataset}/index.parquet) give the catalog section its counts;
     `shapes` (report.shapes) the failure taxonomy its leaks and fragments; `gallery` is the
     gallery job's folder; `paper` resources/paper_results.yaml. `nsd` names the NSD convention
-    every summary reports (NSD_CONVENTIONS); the tables say which in `nsd_convention`."""
+    every summary reports (NSD_CONVENTIONS); the tables say which in `nsd_convention`.
+    `hd_empty` is the paper's HD of an empty prediction: the diagonal, or 0 as the authors'
+    get_score.py returns."""
     scores = load_scores(score_paths)
     scores["nsd"] = scores[NSD_CONVENTIONS[nsd]]
+    if hd_empty == "zero":
+        scores.loc[scores["empty_prediction"], "hd_px"] = 0.0
     runs = load_runs(run_dirs)
     frames = [pd.read_parquet(p) for p in propagation]
     objects3d = pd.concat(frames, ignore_index=True) if frames else None
@@ -243,6 +248,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="the boundary-complexity rule of the factor analysis (report.complexity)",
     )  # fmt: skip
     parser.add_argument(
+        "--hd-empty", choices=["diagonal", "zero"], default="diagonal",
+        help="the HD (px) of an empty prediction (report.hd_empty)",
+    )  # fmt: skip
+    parser.add_argument(
         "--nsd", choices=sorted(NSD_CONVENTIONS), default="contour",
         help="the NSD the summaries report (report.nsd): contour or MedSAM's",
     )  # fmt: skip
@@ -268,6 +277,6 @@ def main(argv: list[str] | None = None) -> None:
     build_report(
         args.scores, args.tables_dir, args.figures_dir, args.html, provenance,
         args.summary, args.benchmarks, args.bootstrap, args.ci_level, args.finetune,
-        args.propagation, args.indexes, args.complexity, args.nsd, args.shapes, args.gallery,
-        args.paper,
+        args.propagation, args.indexes, args.complexity, args.nsd, args.hd_empty, args.shapes,
+        args.gallery, args.paper,
     )  # fmt: skip
