@@ -71,6 +71,9 @@ def user_env(extra: dict[str, str] | None = None) -> dict[str, str]:
         if p and Path(p).resolve() != venv_bin
     ]
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONHOME")}
+    # two test workers share two cores: OpenMP threads that spin while they wait would burn the
+    # other worker's core, so they sleep (the results do not change, only the waste)
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     return {**env, "PATH": os.pathsep.join(path) or "/usr/bin:/bin", **(extra or {})}
 
 
