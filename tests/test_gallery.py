@@ -289,6 +289,8 @@ def test_the_paper_table_says_which_rows_compare() -> None:
     drop = table[(table.quantity.str.startswith("Dice drop")) & (table.strategy == "S5")]
     assert drop.iloc[0]["comparable"] == "approximate"
     assert drop.iloc[0]["delta"] == pytest.approx(0.2 - 0.241)
+    assert sorted(drop.paper) == [0.241, 0.299]  # two quotes of the S5 drop disagree: both kept
+    assert all(e["source"] and isinstance(e["secondary"], bool) for e in paper["context"])
     s2 = table[(table.quantity.str.startswith("Dice drop")) & (table.strategy == "S2")]
     assert s2.iloc[0]["comparable"] == "no" and "not in this run" in s2.iloc[0]["note"]
     gains = table[table.quantity.str.startswith("fine-tuning")]
