@@ -39,17 +39,15 @@ def tier(item: pytest.Item) -> int:
     return next((k for k, name in enumerate(TIER_ORDER) if name in marks), len(TIER_ORDER))
 
 
-@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """`make test` runs two workers (pytest-xdist, `--dist loadgroup --no-loadscope-reorder`):
-    each module is one group, so its module fixtures (a real network, a SLURM cluster, a study
-    run) are built once, and the modules are queued longest first, so the shared demo run and
-    the studies on it start at once instead of after hundreds of unit tests."""
+    """`make test` runs two workers (pytest-xdist, `--dist loadscope`): each module runs on one,
+    so its module fixtures (a real network, a SLURM cluster, a study run) are built once. The
+    modules are queued longest first (`--no-loadscope-reorder` keeps this order), so the shared
+    demo run and the studies on it start at once instead of after hundreds of unit tests."""
     rank: dict[str, int] = {}
     for item in items:
         module = item.nodeid.split("::")[0]
         rank[module] = min(rank.get(module, len(TIER_ORDER)), tier(item))
-        item.add_marker(pytest.mark.xdist_group(module))
     items.sort(key=lambda item: rank[item.nodeid.split("::")[0]])
 
 

@@ -9,6 +9,7 @@ asked for at the end so that the cluster runs while another worker may still be 
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import threading
@@ -47,11 +48,20 @@ def _same_results(work: Path, reference: Path) -> None:
         assert shard.read_bytes() == (reference / shard.relative_to(work)).read_bytes(), shard
 
 
-def _kill_once(pattern: str, stop: threading.Event, killed: list[int]) -> None:
-    """The transient fault: SIGKILL the first process matching `pattern`, once."""
+def _runs_in(pid: int, work: Path) -> bool:
+    """Whether a process works in `work` (another test's job with the same command line, on
+    the other test worker, is not this test's to kill)."""
+    try:
+        return Path(os.readlink(f"/proc/{pid}/cwd")).is_relative_to(work)
+    except OSError:  # it ended meanwhile
+        return False
+
+
+def _kill_once(pattern: str, work: Path, stop: threading.Event, killed: list[int]) -> None:
+    """The transient fault: SIGKILL the first process of this run matching `pattern`, once."""
     while not stop.is_set() and not killed:
         done = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True)
-        pids = [int(p) for p in done.stdout.split()]
+        pids = [int(p) for p in done.stdout.split() if _runs_in(int(p), work)]
         if pids:
             time.sleep(1.0)  # let it load the model: the failure comes mid-job
             subprocess.run(["kill", "-9", *map(str, pids)], check=False)
@@ -83,7 +93,8 @@ def test_the_demo_runs_through_the_slurm_profile(
 ) -> None:
     stop, killed = threading.Event(), []
     fault = threading.Thread(
-        target=_kill_once, args=("cosmos_bench.infer --model litemedsam", stop, killed)
+        target=_kill_once,
+        args=("cosmos_bench.infer --model litemedsam", slurm_work, stop, killed),
     )
     fault.start()
     proc = _slurm_run(slurm_work)
