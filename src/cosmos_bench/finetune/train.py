@@ -7,8 +7,9 @@ decay 0.01, Dice + cross-entropy (MONAI DiceCELoss, sigmoid, squared denominator
 `postprocess_masks`, at the original image size, one mask per prompt (multimask_output=False),
 the checkpoint with the best validation Dice. Here the loss is per mask (sigmoid BCE + Dice) on
 the logits upsampled to the model's input size (`full`, the default) or on the low-res logits
-(`low`); docs/deviations.md row 9 says how that differs. Networks stay in eval mode (TinyViT's batch norms keep their statistics, so
-the base weights and buffers are untouched; SAM has no dropout).
+(`low`); docs/deviations.md row 9 says how that differs. Networks stay in eval mode (TinyViT's
+batch norms keep their statistics, so the base weights and buffers are untouched; SAM has no
+dropout).
 
 Every step's randomness comes from (seed, epoch, step): the epoch's order from (seed, epoch),
 the box jitter from (seed, epoch, step). A state file written every `checkpoint_every` steps
