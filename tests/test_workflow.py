@@ -233,11 +233,13 @@ def test_local_gpu_leases_keep_two_jobs_off_one_device(tmp_path: Path) -> None:
 def test_the_studies_demo_reports_every_study(demo_run: Path, tmp_path: Path) -> None:
     """config/studies.yaml on a copy of the demo (its download, harmonization and weights are
     reused): S1 vs S5 per target, the jitter drop per mode, Dice after each click with
-    NoC@85/90, for LiteMedSAM and a weight-free baseline."""
+    NoC@85/90, and the CVPR 2025 protocol (box + five clicks), for LiteMedSAM and a weight-free
+    baseline."""
     work = copy_run(demo_run, tmp_path / "run")
     check(snakemake(work, "--configfile", "config/studies.yaml"))
     html = (work / "results" / "report" / "index.html").read_text()
-    for text in ("Everything mode (S1) vs box (S5)", "Prompt robustness", "Iterative clicking"):
+    for text in ("Everything mode (S1) vs box (S5)", "Prompt robustness", "Iterative clicking",
+                 "CVPR 2025 interactive protocol"):  # fmt: skip
         assert text in html
     tables = work / "results" / "tables"
     s1 = pd.read_csv(tables / "everything_vs_box.csv")
@@ -249,6 +251,9 @@ def test_the_studies_demo_reports_every_study(demo_run: Path, tmp_path: Path) ->
     curves = pd.read_csv(tables / "click_curves.csv")
     assert sorted(set(curves.click)) == [1, 2, 3, 4, 5]
     assert (work / "results" / "figures" / "dice_vs_clicks.png").stat().st_size > 10_000
+    cvpr25 = pd.read_csv(tables / "cvpr25.csv").set_index("model")
+    assert {"litemedsam", "grabcut"} <= set(cvpr25.index) and (cvpr25.n_masks == 12).all()
+    assert cvpr25.dsc_auc.between(0, 4).all() and cvpr25.nsd_final.between(0, 1).all()
 
 
 def test_a_corrupt_archive_stops_the_download(tmp_path: Path) -> None:

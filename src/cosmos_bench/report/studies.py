@@ -68,7 +68,8 @@ NOC_COLUMNS = [
 
 
 def _clicks(scores: pd.DataFrame) -> pd.DataFrame:
-    return scores[scores["click"] > 0]
+    """The clicks-* sessions' rows (the CVPR 2025 protocol has its own table)."""
+    return scores[(scores["click"] > 0) & (scores["strategy"] != CVPR25)]
 
 
 def click_curves(scores: pd.DataFrame) -> pd.DataFrame:
