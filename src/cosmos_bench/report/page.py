@@ -19,7 +19,6 @@ from cosmos_bench.core.atomic import write_bytes
 from cosmos_bench.report.gallery_html import gallery_section
 from cosmos_bench.report.overview import overview_section
 from cosmos_bench.report.sections import (
-    STUDY_SECTIONS,
     _catalog_section,
     _comparison_section,
     _factor_section,
@@ -30,11 +29,11 @@ from cosmos_bench.report.sections import (
     _paper_section,
     _propagation_section,
     _provenance_section,
-    _study_section,
     _summary_section,
     coverage,
     partial_warning,
 )
+from cosmos_bench.report.study_sections import STUDY_SECTIONS, study_section
 from cosmos_bench.report.taxonomy import LEAK_SHARE
 
 _CSS = """
@@ -169,7 +168,7 @@ def write_html(
             tables["factors"],
             provenance.get("config", {}).get("report", {}).get("complexity", "paper"),
         ),
-        *(_study_section(*STUDY_SECTIONS[name][:2], tables[name], STUDY_SECTIONS[name][2])
+        *(study_section(*STUDY_SECTIONS[name][:2], tables[name], STUDY_SECTIONS[name][2])
           for name in STUDY_SECTIONS),
         _propagation_section(tables["propagation"]),
         _finetune_section(tables, runs or {}),
