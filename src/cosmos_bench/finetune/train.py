@@ -2,14 +2,11 @@
 on the image encoder, or both; resumable after a kill, deterministic on a CPU.
 
 `embed` encodes a shard's training images once (the decoder arm's cache); `train` runs the
-epochs. The paper's recipe (COSMOS train_only_box.py): box prompts, AdamW lr 1e-4 and weight
-decay 0.01, Dice + cross-entropy (MONAI DiceCELoss, sigmoid, squared denominators) after
-`postprocess_masks`, at the original image size, one mask per prompt (multimask_output=False),
-the checkpoint with the best validation Dice. Here the loss is per mask (sigmoid BCE + Dice) on
-the logits upsampled to the model's input size (`full`, the default) or on the low-res logits
-(`low`); docs/deviations.md row 9 says how that differs. Networks stay in eval mode (TinyViT's
-batch norms keep their statistics, so the base weights and buffers are untouched; SAM has no
-dropout).
+epochs. The paper's recipe (COSMOS train_only_box.py): box prompts, AdamW lr 1e-4, weight decay
+0.01, one mask per prompt, the checkpoint with the best validation Dice; here the loss is per
+mask (sigmoid BCE + Dice) at the model's input size (`full`) or on the low-res logits (`low`),
+where the authors' takes MONAI's DiceCELoss at the image's size (docs/deviations.md row 9).
+Networks stay in eval mode (TinyViT's batch norms keep their statistics; SAM has no dropout).
 
 Every step's randomness comes from (seed, epoch, step): the epoch's order from (seed, epoch),
 the box jitter from (seed, epoch, step). A state file written every `checkpoint_every` steps
