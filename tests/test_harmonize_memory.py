@@ -16,7 +16,7 @@ LIMIT_KB = 2 * 1024 * 1024  # 2 GB
 # the parent here is a pytest process that has loaded models.
 MEASURED = """
 import sys
-from cosmos_bench.harmonize.dataset import main
+from cosmos_bench.harmonize.arguments import main
 try:
     main(sys.argv[1:])
 finally:

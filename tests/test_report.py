@@ -278,16 +278,16 @@ def test_cli_end_to_end(shards: list[Path], tmp_path: Path) -> None:
 def test_the_report_shows_the_catalog_counts_beside_the_paper(tmp_path: Path) -> None:
     from helpers import ROOT
 
+    from cosmos_bench.report.catalog_section import catalog_section
     from cosmos_bench.report.provenance import catalog_counts
-    from cosmos_bench.report.sections import _catalog_section
 
     catalog = catalog_counts(["demo-ct", "kits19"], ROOT)
     assert catalog["this run"]["datasets"] == 2 and catalog["paper"]["targets"] == 125
     assert catalog["COSMOS cards"]["datasets"] == 53
-    html = _catalog_section({"catalog": catalog})
+    html = catalog_section({"catalog": catalog})
     assert "<td>targets</td>" in html and "<th>paper</th>" in html and "<td>125</td>" in html
     counts = {"demo-ct": (86, 256), "demo-endo": (12, 12)}
-    html = _catalog_section({"catalog": catalog, "harmonized": counts})
+    html = catalog_section({"catalog": catalog, "harmonized": counts})
     assert "<tr><td>demo-ct</td><td>86</td><td>256</td></tr>" in html
     assert "<tr><td>total</td><td>98</td><td>268</td></tr>" in html
     assert "<td>COSMOS 1050K (paper)</td><td>1,050,311</td><td>6,033,198</td>" in html

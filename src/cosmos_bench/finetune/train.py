@@ -36,6 +36,7 @@ from cosmos_bench.core.atomic import write_bytes
 from cosmos_bench.core.errors import CosmosError
 from cosmos_bench.core.hashing import sha256_file
 from cosmos_bench.finetune.lora import add_lora, merge_lora
+from cosmos_bench.finetune.state import load_state, save_state
 from cosmos_bench.finetune.trainset import (
     LOSS_RESOLUTIONS,
     Embeddings,
@@ -195,23 +196,6 @@ def evaluate(model: PromptableModel, examples: Examples, masks: pd.DataFrame, ba
     return sum(losses) / len(masks), float(np.mean(dices))
 
 
-def _save_state(path: Path, state: dict) -> None:
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
-    write_bytes(path, buffer.getvalue())
-
-
-def _load_state(path: Path, key: str) -> dict | None:
-    if not path.exists():
-        return None
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if state.get("key") != key:
-        print(f"{path}: the recipe changed since this state was written; starting over",
-              file=sys.stderr)  # fmt: skip
-        return None
-    return state
-
-
 @dataclass
 class Outputs:
     weights: Path
@@ -235,7 +219,7 @@ def train(
         params.values(), lr=settings.lr, weight_decay=settings.weight_decay
     )
     steps = -(-len(train_masks) // settings.batch_size)
-    state = _load_state(out.state, key)
+    state = load_state(out.state, key)
     log: list[dict] = []
     best = {"epoch": -1, "dice": -1.0, "weights": None}
     epoch, step = 0, 0
@@ -251,7 +235,7 @@ def train(
         return {n: p.detach().clone().cpu() for n, p in params.items()}
 
     def save(next_epoch: int, next_step: int) -> None:
-        _save_state(out.state, {
+        save_state(out.state, {
             "key": key, "epoch": next_epoch, "step": next_step, "trainable": snapshot(),
             "optimizer": optimizer.state_dict(), "log": log, "best": best,
         })  # fmt: skip

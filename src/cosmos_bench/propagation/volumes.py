@@ -27,12 +27,8 @@ from cosmos_bench.catalog.cards import Card, Part
 from cosmos_bench.contracts import VOLUME_OBJECT_COLUMNS
 from cosmos_bench.core.errors import run_cli
 from cosmos_bench.harmonize.adapters import Case, reader_for
-from cosmos_bench.harmonize.dataset import (
-    Settings,
-    add_settings_arguments,
-    case_layers,
-    settings_from,
-)
+from cosmos_bench.harmonize.arguments import add_settings_arguments, settings_from
+from cosmos_bench.harmonize.dataset import Settings, case_layers
 from cosmos_bench.harmonize.normalize import apply, clip_percentiles, part_ct_window, window
 from cosmos_bench.harmonize.orientation import PLANES, slices
 from cosmos_bench.harmonize.splits import patient, split_of

@@ -16,10 +16,10 @@ from typing import Any
 import pandas as pd
 
 from cosmos_bench.core.atomic import write_bytes
+from cosmos_bench.report.catalog_section import catalog_section
 from cosmos_bench.report.gallery_html import gallery_section
 from cosmos_bench.report.overview import overview_section
 from cosmos_bench.report.sections import (
-    _catalog_section,
     _comparison_section,
     _factor_section,
     _failure_section,
@@ -157,7 +157,7 @@ def write_html(
         gallery_section(gallery if gallery is not None else pd.DataFrame(), gallery_dir, out),
         _paper_section(tables["paper_vs_ours"]),
         _failure_section(tables["failures"], LEAK_SHARE),
-        _catalog_section(provenance),
+        catalog_section(provenance),
         _group_section("Per target", "per-target", tables["by_target"], "target", provenance),
         _group_section("Per modality", "per-modality", tables["by_modality"], "modality",
                        provenance),

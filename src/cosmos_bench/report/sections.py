@@ -14,7 +14,6 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from cosmos_bench.catalog.cards import PAPER_TOTALS
 from cosmos_bench.report.html_table import SIGNIFICANT_P, _html_table, _names, _row_notes
 from cosmos_bench.report.outputs import CAPTIONS
 from cosmos_bench.report.summaries import DISTANCES, FACTORS, RUN_KEYS
@@ -255,47 +254,6 @@ def _propagation_section(table: pd.DataFrame) -> str:
         "Dice (a box on every slice) over the same objects' 2D masks.</p>"
         + _html_table(table, _PROPAGATION_COLUMNS)
     ))
-
-
-def _catalog_section(provenance: Mapping[str, Any]) -> str:
-    """The run's catalog counts beside the COSMOS cards' and the paper's (README "The catalog"
-    explains every difference)."""
-    catalog = provenance.get("catalog")
-    if not catalog:
-        return ""
-    columns = list(catalog)
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in ["", *columns])
-    rows = "".join(
-        f"<tr><td>{key}</td>"
-        + "".join(f"<td>{catalog[c].get(key, '')}</td>" for c in columns)
-        + "</tr>"
-        for key in ("datasets", "modalities", "objects", "targets")
-    )
-    return collapsible("catalog", "Catalog", (
-        "<p>Targets are modality/object pairs derived from the dataset cards; "
-        "the paper's numbers are those of COSMOS 1050K (Huang et al. 2024).</p>"
-        f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
-        + _harmonized_table(provenance.get("harmonized") or {})
-    ))
-
-
-def _harmonized_table(harmonized: Mapping[str, Any]) -> str:
-    """Images and masks per harmonized dataset, their total, and the paper's totals (its
-    per-dataset counts, Table 1, are not public, so no per-dataset comparison is possible)."""
-    if not harmonized:
-        return ""
-    rows = [(d, *harmonized[d]) for d in harmonized]
-    total = ("total", sum(r[1] for r in rows), sum(r[2] for r in rows))
-    paper = ("COSMOS 1050K (paper)", PAPER_TOTALS["images"], PAPER_TOTALS["masks"])
-    body = "".join(
-        f"<tr><td>{html.escape(str(name))}</td><td>{images:,}</td><td>{masks:,}</td></tr>"
-        for name, images, masks in [*rows, total, paper]
-    )
-    return (
-        "<p>Images and masks as harmonized in this run, beside the paper's totals; the paper's "
-        "per-dataset counts are not public.</p><table><thead><tr><th>dataset</th>"
-        f"<th>images</th><th>masks</th></tr></thead><tbody>{body}</tbody></table>"
-    )
 
 
 def _figure_section(paths: Iterable[Path], html_path: Path) -> str:
