@@ -30,13 +30,20 @@ from cosmos_bench.catalog.finetune_ids import (
 from cosmos_bench.catalog.schema import read_yaml
 from cosmos_bench.core.errors import ConfigError
 from cosmos_bench.finetune.lora import LoRALinear, add_lora, lora_parameter_count, merge_lora
+from cosmos_bench.finetune.loss import (
+    NativeTargets,
+    batch_loss,
+    best_dice,
+    dice_ce_loss,
+    postprocess,
+)
 from cosmos_bench.finetune.train import (
     Examples,
     Outputs,
     Settings,
     configure,
     decoder_logits,
-    dice_ce_loss,
+    evaluate,
     train,
 )
 from cosmos_bench.finetune.trainset import (
@@ -375,3 +382,91 @@ def test_finetune_pairs_compare_with_the_base_on_test_masks_only() -> None:
     assert table.loc["CT/liver", "trained_on"] == "true"
     assert table.loc["CT/lesion", "trained_on"] == "false"
     assert (table["arm"] == "decoder").all() and (table["base"] == "litemedsam").all()
+
+
+# ------------------------------------------------------------------ the authors' conventions
+
+
+def test_native_loss_postprocesses_as_sams_own_postprocess_masks() -> None:
+    """`native` maps logits as segment-anything's Sam.postprocess_masks (the source's code,
+    called on a stand-in holding only the input size it reads)."""
+    from types import SimpleNamespace
+
+    from segment_anything.modeling import Sam
+
+    logits = torch.randn(2, 3, 256, 256, generator=torch.Generator().manual_seed(0))
+    sam = SimpleNamespace(image_encoder=SimpleNamespace(img_size=1024))
+    for covered, shape in [((1024, 768), (600, 450)), ((512, 1024), (100, 200))]:
+        theirs = Sam.postprocess_masks(sam, logits, covered, shape)
+        torch.testing.assert_close(postprocess(logits, 1024, covered, shape), theirs)
+
+
+def test_native_loss_is_each_images_loss_averaged_and_oracle_dice_the_best_of_three() -> None:
+
+    gen = torch.Generator().manual_seed(1)
+    logits = torch.randn(2, 3, 256, 256, generator=gen)
+    masks = [torch.zeros(1, 50, 40), torch.zeros(1, 30, 60)]
+    masks[0][0, 10:30, 5:25] = 1
+    masks[1][0, 5:20, 10:50] = 1
+    target = NativeTargets(256, [(256, 205), (128, 256)], masks)
+    single = logits[:, :1]
+    each = [dice_ce_loss(postprocess(single[i : i + 1], 256, c, m.shape[-2:]), m[None])
+            for i, (c, m) in enumerate(zip(target.covered, masks, strict=True))]  # fmt: skip
+    torch.testing.assert_close(batch_loss(single, target), (each[0] + each[1]) / 2)
+    # the authors' dice_coefficient (train_only_box.py): (2 I + 0.1) / (|T| + |P| + 0.1), max
+    # over the multimask outputs, on the outputs postprocessed to the image's size
+    for i, (covered, mask) in enumerate(zip(target.covered, masks, strict=True)):
+        pred = (postprocess(logits[i : i + 1], 256, covered, mask.shape[-2:])[0] > 0).numpy()
+        truth = mask.numpy().reshape(1, -1)
+        flat = pred.reshape(3, -1).astype(float)
+        theirs = ((2 * truth @ flat.T + 0.1) / (truth.sum() + flat.sum(1) + 0.1)).max()
+        assert best_dice(logits[i : i + 1], NativeTargets(256, [covered], [mask]))[0] == (
+            pytest.approx(theirs, abs=1e-3)
+        )
+    assert best_dice(logits, target) >= best_dice(single, target)
+
+
+@pytest.mark.slow
+def test_oracle_validation_picks_among_three_outputs_at_native_size(five_cases, cache) -> None:
+    """The authors' validation (multimask oracle, native size) on LiteMedSAM's real decoder: per
+    mask the best of its three multimask outputs (SAM's single output is a fourth mask token,
+    so the oracle can score below it)."""
+    root, _ = five_cases
+    model = build(load_models(ROOT)["litemedsam"], WEIGHTS, CPU, 0)
+    val = training_masks([root / "results/harmonized/tiny/index.parquet"], ["liver"], ["val"])
+    shards = ShardCache(shard_paths(sorted((root / "results/harmonized/tiny/shards").glob("*.h5"))))
+    examples = Examples(model, shards, Embeddings.load(cache), 0, loss_resolution="native")
+    feats, boxes, target = examples.batch(val.iloc[:2], None)
+    sizes = [(1, r.height, r.width) for r in val.iloc[:2].itertuples()]
+    assert [tuple(m.shape) for m in target.masks] == sizes
+    three = decoder_logits(model, feats, boxes, multimask=True)
+    assert three.shape[1] == 3
+    per_output = [best_dice(three[:, k : k + 1], target) for k in range(3)]
+    assert best_dice(three, target) == [max(d) for d in zip(*per_output, strict=True)]
+    _, single = evaluate(model, examples, val.iloc[:2], 2, "single")
+    _, oracle = evaluate(model, examples, val.iloc[:2], 2, "oracle")
+    assert oracle == pytest.approx(np.mean(best_dice(three, target)))
+    assert single == pytest.approx(np.mean(best_dice(decoder_logits(model, feats, boxes), target)))
+    assert 0.5 < min(single, oracle) and single != oracle
+    shards.close()
+
+
+def test_dice_ce_is_monais_for_one_mask_and_differs_with_objects_as_channels() -> None:
+    """MONAI's DiceCELoss (the authors' criterion) itself: on one mask it is the project's loss;
+    with an image's objects as channels (the authors' call) its CE term is a softmax across
+    the objects, and the CE of one channel, which MONAI used before PR #6924, is 0."""
+    from monai.losses import DiceCELoss
+
+    theirs = DiceCELoss(sigmoid=True, squared_pred=True, reduction="mean")
+    gen = torch.Generator().manual_seed(0)
+    one = torch.randn(1, 1, 8, 8, generator=gen)
+    truth = (torch.rand(1, 1, 8, 8, generator=gen) > 0.5).float()
+    torch.testing.assert_close(dice_ce_loss(one, truth), theirs(one, truth))
+    objects = torch.randn(1, 3, 8, 8, generator=gen)
+    masks = (torch.rand(1, 3, 8, 8, generator=gen) > 0.5).float()
+    softmax_ce = torch.nn.functional.cross_entropy(objects, masks)
+    torch.testing.assert_close(theirs(objects, masks), theirs.dice(objects, masks) + softmax_ce)
+    per_mask = torch.stack([dice_ce_loss(objects[:, k : k + 1], masks[:, k : k + 1])
+                            for k in range(3)]).mean()  # fmt: skip
+    assert abs(float(per_mask - theirs(objects, masks))) > 0.5
+    assert float(torch.nn.functional.cross_entropy(one, truth)) == 0.0

@@ -140,10 +140,13 @@ def ct_windows_arg(wildcards):
     return shlex.quote(json.dumps(config["harmonize"]["ct_windows"], sort_keys=True))
 
 
-def clip_arg(wildcards):
-    """harmonize.clip_percentiles as an option (none: no clipping, the paper)."""
-    bounds = config["harmonize"]["clip_percentiles"]
-    return "--clip-percentiles " + " ".join(map(str, bounds)) if bounds else ""
+def intensity_args(wildcards):
+    """harmonize.clip_percentiles (none: no clipping, the paper), grey_2d and rounding as
+    options."""
+    settings = config["harmonize"]
+    bounds = settings["clip_percentiles"]
+    clip = "--clip-percentiles " + " ".join(map(str, bounds)) if bounds else ""
+    return f"{clip} --grey-2d {settings['grey_2d']} --rounding {settings['rounding']}"
 
 
 def instance_masks_arg(wildcards):

@@ -55,6 +55,7 @@ rule train:
         rank=config["finetune"]["lora_rank"],
         alpha=config["finetune"]["lora_alpha"],
         select=config["finetune"]["select"],
+        validation=config["finetune"]["validation"],
         every=config["finetune"]["checkpoint_every"],
         inputs=train_args,
     threads: 2
@@ -69,5 +70,6 @@ rule train:
         "--lr {params.lr} --weight-decay {params.weight_decay} --box-jitter {params.jitter} "
         "--loss-resolution {params.loss_resolution} "
         "--lora-rank {params.rank} --lora-alpha {params.alpha} --select {params.select} "
+        "--validation {params.validation} "
         "--checkpoint-every {params.every} --state {params.state} --out {output.weights} "
         "--meta {output.meta} --log {output.log} > {log} 2>&1"

@@ -16,7 +16,7 @@ checkpoint harmonize:
         card=card_params,
         normalization=config["harmonize"]["normalization"],
         ct_windows=ct_windows_arg,
-        clip=clip_arg,
+        intensity=intensity_args,
         instances=instance_masks_arg,
         mask_filter=config["harmonize"]["mask_filter"],
         min_pixels=config["harmonize"]["min_mask_pixels"],
@@ -32,7 +32,7 @@ checkpoint harmonize:
     shell:
         "$PYTHON -m cosmos_bench.harmonize --dataset {wildcards.dataset} --raw {input} "
         "--index {output.index} --shards {output.shards} "
-        "--normalization {params.normalization} --ct-windows {params.ct_windows} {params.clip} "
+        "--normalization {params.normalization} --ct-windows {params.ct_windows} {params.intensity} "
         "{params.instances} "
         "--mask-filter {params.mask_filter} --min-mask-pixels {params.min_pixels} "
         "--components {params.components} --max-side {params.max_side} "

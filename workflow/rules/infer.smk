@@ -19,6 +19,7 @@ rule infer:
         repeats=config["robustness"]["repeats"],
         clicks=config["clicks"]["n_clicks"],
         click_rule=config["clicks"]["rule"],
+        points=config["infer"]["points"],
         grid=config["everything"]["points_per_side"],
         per_batch=config["everything"]["points_per_batch"],
         feed="" if config["clicks"]["feed_logits"] else "--no-feed-logits",
@@ -45,6 +46,6 @@ rule infer:
         "--store {params.store} --resolution {params.resolution} "
         "--precision {params.precision} {params.compile} "
         "--repeats {params.repeats} --clicks {params.clicks} --click-rule {params.click_rule} "
-        "{params.feed} "
+        "--points {params.points} {params.feed} "
         "--grid {params.grid} --points-per-batch {params.per_batch} "
         "--out {output} 3>&2 > {log} 2>&1"

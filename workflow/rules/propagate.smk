@@ -16,7 +16,7 @@ rule volumes:
         card=card_params,
         normalization=config["harmonize"]["normalization"],
         ct_windows=ct_windows_arg,
-        clip=clip_arg,
+        intensity=intensity_args,
         instances=instance_masks_arg,
         mask_filter=config["harmonize"]["mask_filter"],
         components=" ".join(config["harmonize"]["components"]),
@@ -27,7 +27,7 @@ rule volumes:
     shell:
         "$PYTHON -m cosmos_bench.propagation.volumes --dataset {wildcards.dataset} --raw {input} "
         "--out {output.volumes} --index {output.index} "
-        "--normalization {params.normalization} --ct-windows {params.ct_windows} {params.clip} "
+        "--normalization {params.normalization} --ct-windows {params.ct_windows} {params.intensity} "
         "{params.instances} "
         "--mask-filter {params.mask_filter} --components {params.components} "
         "--splits {params.splits} --split-seed {params.split_seed} > {log} 2>&1"

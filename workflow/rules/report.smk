@@ -56,13 +56,14 @@ rule gallery:
         seed=config["seed"],
         resolution=config["score"]["resolution"],
         click_rule=config["clicks"]["rule"],
+        points=config["infer"]["points"],
     conda:
         "../../envs/cosmos.yaml"
     shell:
         "$PYTHON -m cosmos_bench.report.gallery --scores {input.scores} "
         "--harmonized results/harmonized --predictions results/predictions "
         "--seed {params.seed} --resolution {params.resolution} --click-rule {params.click_rule} "
-        "--out {output} > {log} 2>&1"
+        "--points {params.points} --out {output} > {log} 2>&1"
 
 
 rule report:

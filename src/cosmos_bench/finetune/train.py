@@ -3,9 +3,10 @@ on the image encoder, or both; resumable after a kill, deterministic on a CPU.
 
 `embed` encodes a shard's training images once (the decoder arm's cache); `train` runs the
 epochs. The paper's recipe (COSMOS train_only_box.py): box prompts, AdamW lr 1e-4, weight decay
-0.01, one mask per prompt, the checkpoint with the best validation Dice; here the loss is per
-mask (sigmoid BCE + Dice) at the model's input size (`full`) or on the low-res logits (`low`),
-where the authors' takes MONAI's DiceCELoss at the image's size (docs/deviations.md row 9).
+0.01, one mask per prompt, the checkpoint with the best validation Dice. The loss (finetune.loss)
+is per mask, at the model's input size (`full`), on the low-res logits (`low`) or at the image's
+own size (`native`, the authors'); validation Dice is the single output's or, as the authors',
+the best of SAM's three (`validation: oracle`) (docs/deviations.md rows 9 and 17).
 Networks stay in eval mode (TinyViT's batch norms keep their statistics; SAM has no dropout).
 
 Every step's randomness comes from (seed, epoch, step): the epoch's order from (seed, epoch),
@@ -28,7 +29,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 
 from cosmos_bench.catalog.cards import load_models
 from cosmos_bench.catalog.finetune_ids import model_entry, parse
@@ -36,6 +36,7 @@ from cosmos_bench.core.atomic import write_bytes
 from cosmos_bench.core.errors import CosmosError
 from cosmos_bench.core.hashing import sha256_file
 from cosmos_bench.finetune.lora import add_lora, merge_lora
+from cosmos_bench.finetune.loss import NativeTargets, batch_loss, best_dice
 from cosmos_bench.finetune.state import load_state, save_state
 from cosmos_bench.finetune.trainset import (
     LOSS_RESOLUTIONS,
@@ -56,6 +57,8 @@ from cosmos_bench.models.base import PromptableModel, autocast
 
 LOG_COLUMNS = ["epoch", "step", "phase", "loss", "dice", "masks"]
 SELECTIONS = ("best-val", "last")
+#: validation Dice of the checkpoint choice: the single output's, or the best of SAM's three
+VALIDATIONS = ("single", "oracle")
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ class Settings:
     lora_rank: int = 4
     lora_alpha: float = 4.0
     select: str = "best-val"
+    validation: str = "single"
     checkpoint_every: int = 50
     seed: int = 0
 
@@ -95,26 +99,6 @@ def configure(model: PromptableModel, settings: Settings) -> dict[str, torch.nn.
             p.requires_grad_(True)
     net.eval()
     return {n: p for n, p in net.named_parameters() if p.requires_grad}
-
-
-def at_target(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Logits at the target's size: upsampled bilinearly, as SAM's postprocessing does."""
-    if logits.shape[-2:] == target.shape[-2:]:
-        return logits
-    return F.interpolate(logits, target.shape[-2:], mode="bilinear", align_corners=False)
-
-
-def dice_ce_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """MONAI DiceCELoss(sigmoid=True, squared_pred=True, reduction="mean") for binary masks:
-    per-sample soft Dice with squared denominators (smooth 1e-5) plus mean BCE on logits.
-    Logits smaller than the target are upsampled to it first: the `full` loss resolution."""
-    logits = at_target(logits, target)
-    prob = torch.sigmoid(logits).flatten(1)
-    truth = target.flatten(1)
-    inter = (prob * truth).sum(1)
-    denom = (prob**2).sum(1) + (truth**2).sum(1)
-    dice = 1 - (2 * inter + 1e-5) / (denom + 1e-5)
-    return dice.mean() + F.binary_cross_entropy_with_logits(logits, target)
 
 
 class Examples:
@@ -150,15 +134,20 @@ class Examples:
             for r, (scale, _) in zip(rows.itertuples(), frames, strict=True)
         ]
         targets = [
-            loss_target(self.shards.mask(r), covered, size, self.loss_resolution)
+            loss_target(self.shards.mask(r), covered, size, self.loss_resolution).to(device)
             for r, (_, covered) in zip(rows.itertuples(), frames, strict=True)
         ]
         box_t = torch.as_tensor(np.stack(boxes), device=device)[:, None]
-        return feats, box_t, torch.stack(targets).to(device)
+        if self.loss_resolution == "native":
+            return feats, box_t, NativeTargets(size, [c for _, c in frames], targets)
+        return feats, box_t, torch.stack(targets)
 
 
-def decoder_logits(model: PromptableModel, feats: torch.Tensor, boxes: torch.Tensor):
-    """(B, 1, 256, 256) low-res logits, one image embedding and one box per sample.
+def decoder_logits(
+    model: PromptableModel, feats: torch.Tensor, boxes: torch.Tensor, multimask: bool = False
+):
+    """(B, 1, 256, 256) low-res logits (B, 3, ... with `multimask`), one image embedding and
+    one box per sample.
 
     segment-anything's mask decoder repeats one embedding over all prompts of a call, so the
     samples (each from its own image) are decoded one call each."""
@@ -174,25 +163,31 @@ def decoder_logits(model: PromptableModel, feats: torch.Tensor, boxes: torch.Ten
                 image_pe=pe,
                 sparse_prompt_embeddings=sparse,
                 dense_prompt_embeddings=dense,
-                multimask_output=False,
+                multimask_output=multimask,
             )
             out.append(logits.float())
     return torch.cat(out)
 
 
-def evaluate(model: PromptableModel, examples: Examples, masks: pd.DataFrame, batch: int):
-    """Mean loss and Dice (at the loss's resolution) on the tight boxes of `masks`."""
+def evaluate(
+    model: PromptableModel,
+    examples: Examples,
+    masks: pd.DataFrame,
+    batch: int,
+    validation: str = "single",
+):
+    """Mean loss and Dice (at the loss's resolution) on the tight boxes of `masks`; the Dice of
+    the single output, or (`oracle`) the best of the three multimask outputs."""
     losses, dices = [], []
     with torch.no_grad():
         for first in range(0, len(masks), batch):
             rows = masks.iloc[first : first + batch]
             feats, boxes, target = examples.batch(rows, None)
             logits = decoder_logits(model, feats, boxes)
-            losses.append(float(dice_ce_loss(logits, target)) * len(rows))
-            pred = (at_target(logits, target) > 0).float().flatten(1)
-            truth = target.flatten(1)
-            inter = (pred * truth).sum(1)
-            dices += (2 * inter / (pred.sum(1) + truth.sum(1)).clamp(min=1)).tolist()
+            losses.append(float(batch_loss(logits, target)) * len(rows))
+            if validation == "oracle":
+                logits = decoder_logits(model, feats, boxes, multimask=True)
+            dices += best_dice(logits, target)
     return sum(losses) / len(masks), float(np.mean(dices))
 
 
@@ -247,7 +242,7 @@ def train(
             rows = train_masks.iloc[order[step * settings.batch_size :][: settings.batch_size]]
             rng = np.random.default_rng([settings.seed, epoch, step])
             feats, boxes, target = examples.batch(rows, rng)
-            loss = dice_ce_loss(decoder_logits(model, feats, boxes), target)
+            loss = batch_loss(decoder_logits(model, feats, boxes), target)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -260,7 +255,9 @@ def train(
         mean = np.mean(epoch_losses)
         line = f"epoch {epoch + 1}/{settings.epochs}: train loss {mean:.4f}"
         if len(val_masks):
-            val_loss, val_dice = evaluate(model, examples, val_masks, settings.batch_size)
+            val_loss, val_dice = evaluate(
+                model, examples, val_masks, settings.batch_size, settings.validation
+            )
             log.append({"epoch": epoch + 1, "step": steps, "phase": "val", "loss": val_loss,
                         "dice": val_dice, "masks": len(val_masks)})  # fmt: skip
             line += f", val loss {val_loss:.4f}, val Dice {val_dice:.4f}"
@@ -317,7 +314,7 @@ def train_main(args: argparse.Namespace) -> None:
         arm=run.arm, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         weight_decay=args.weight_decay, box_jitter=args.box_jitter,
         loss_resolution=args.loss_resolution, lora_rank=args.lora_rank,
-        lora_alpha=args.lora_alpha, select=args.select,
+        lora_alpha=args.lora_alpha, select=args.select, validation=args.validation,
         checkpoint_every=args.checkpoint_every, seed=args.seed,
     )  # fmt: skip
     train_masks = training_masks(args.indexes, args.objects, ["train"])
@@ -383,6 +380,8 @@ def main(argv: list[str] | None = None) -> None:
     tr.add_argument("--lora-rank", type=int, default=4)
     tr.add_argument("--lora-alpha", type=float, default=4.0)
     tr.add_argument("--select", choices=SELECTIONS, default="best-val")
+    tr.add_argument("--validation", choices=VALIDATIONS, default="single",
+                    help="validation Dice: the single output's, or the best of three")  # fmt: skip
     tr.add_argument("--checkpoint-every", type=int, default=50, help="steps between states")
     tr.add_argument("--state", type=Path, required=True, help="the resume state file")
     tr.add_argument("--out", type=Path, required=True, help="the fine-tuned weights")

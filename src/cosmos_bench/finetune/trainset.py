@@ -4,9 +4,9 @@ cache of image embeddings the decoder arm trains on.
 A training example is one mask of the harmonized index in the run's split and object subset.
 Its prompt is the tight box (the authors' code), or with `box_jitter` each edge moved outwards
 by 0..jitter px at 1024 px (MedSAM's training perturbation), in the encoder-input frame of the
-model. Its target is the mask in the encoder-input frame (`loss_resolution: full`, the authors'
-code and MedSAM: the logits are upsampled to it) or in the frame of the decoder's 256x256
-low-res logits (`low`, LiteMedSAM's training: cheaper).
+model. Its target is the mask in the encoder-input frame (`loss_resolution: full`, MedSAM: the
+logits are upsampled to it), in the frame of the decoder's 256x256 low-res logits (`low`,
+LiteMedSAM's training: cheaper) or at the image's own size (`native`, the authors' code).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from cosmos_bench.harmonize.shards import ShardReader
 from cosmos_bench.models.base import PromptableModel, TrainView, autocast
 
 LOW_RES = 256  # SAM v1's low-res logits (LiteMedSAM's too)
-LOSS_RESOLUTIONS = ("full", "low")
+LOSS_RESOLUTIONS = ("full", "low", "native")
 
 
 def training_masks(indexes: list[Path], objects: list[str], splits: list[str]) -> pd.DataFrame:
@@ -73,7 +73,9 @@ def loss_target(
 ) -> torch.Tensor:
     """A (1, R, R) float target: the mask resized to the part of the S x S encoder input the
     image covers (nearest), zero padding elsewhere; R = S for `full`, or area-averaged to 256
-    and cut at 0.5 for `low`."""
+    and cut at 0.5 for `low`; for `native` the mask itself (1, H, W) (finetune.loss)."""
+    if resolution == "native":
+        return torch.from_numpy(mask.astype(np.float32))[None]
     h, w = covered
     resized = cv2.resize(mask.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST)
     full = np.zeros((size, size), np.float32)

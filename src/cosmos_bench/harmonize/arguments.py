@@ -11,7 +11,7 @@ from cosmos_bench.catalog.cards import Card, cards_argument, load_card, load_ont
 from cosmos_bench.catalog.schema import read_yaml
 from cosmos_bench.harmonize.dataset import Settings, harmonize
 from cosmos_bench.harmonize.masks import FILTERS
-from cosmos_bench.harmonize.normalize import PRESETS
+from cosmos_bench.harmonize.normalize import GREY_2D, PRESETS, ROUNDING
 from cosmos_bench.harmonize.shards import CODECS
 from cosmos_bench.harmonize.splits import SplitRatios
 
@@ -35,6 +35,14 @@ def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--clip-percentiles", type=float, nargs="*", default=[],
         help="LO HI: clip each image to these percentiles after normalization (none: no clip)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--grey-2d", choices=GREY_2D, default="stretch",
+        help="an 8-bit grey 2D image: min-max stretched (the default) or kept as it is",
+    )  # fmt: skip
+    parser.add_argument(
+        "--rounding", choices=ROUNDING, default="round",
+        help="float to uint8: round to the nearest level, or truncate (the authors' np.uint8)",
     )  # fmt: skip
     parser.add_argument(
         "--instance-masks", action="store_true",
@@ -61,6 +69,8 @@ def settings_from(args: argparse.Namespace) -> tuple[Card, Settings]:
         min_mask_pixels=args.min_mask_pixels,
         components=frozenset(args.components),
         clip_percentiles=tuple(args.clip_percentiles) or None,
+        grey_2d=args.grey_2d,
+        rounding=args.rounding,
         instance_masks=args.instance_masks,
         max_side=args.max_side,
         images_per_shard=args.images_per_shard,

@@ -45,7 +45,7 @@ from cosmos_bench.harmonize.normalize import (
     part_ct_window,
     window,
 )
-from cosmos_bench.harmonize.orientation import Volume, slices
+from cosmos_bench.harmonize.orientation import Volume, plane_of, slices
 from cosmos_bench.harmonize.shards import ShardWriter, shard_name
 from cosmos_bench.harmonize.splits import SplitRatios, patient, split_of
 
@@ -62,6 +62,8 @@ class Settings:
     min_mask_pixels: int = 50  # the `paper` filter's threshold
     components: frozenset[str] = frozenset()  # objects split into connected components
     clip_percentiles: tuple[float, float] | None = None  # per-image clipping (authors' code)
+    grey_2d: str = "stretch"  # an 8-bit grey 2D image stretched to 0..255, or kept (GREY_2D)
+    rounding: str = "round"  # float to uint8: nearest, or truncated as the authors' code
     instance_masks: bool = False  # keep the card's instances apart (else one per category)
     max_side: int = 1024
     images_per_shard: int = 256
@@ -108,24 +110,28 @@ def case_images(
     A volume is normalized with one window for all its slices, applied slice by slice, so
     memory stays near the size of the case itself; the optional percentile clipping then
     works on each image alone, as the authors' code does on its 2D files."""
-    preset, clip = settings.normalization, settings.clip_percentiles
+    preset, clip, rounding = settings.normalization, settings.clip_percentiles, settings.rounding
     if not case.is_3d:
         layers = np.stack(case.layers).astype(np.uint16)
         if layers.any():
             mapping = window(case.image, preset, part.modality, ct_window)
-            pixels = clip_percentiles(apply(case.image, mapping), clip)
+            if settings.grey_2d == "keep" and case.image.dtype == np.uint8:
+                mapping = None
+            pixels = clip_percentiles(apply(case.image, mapping, rounding), clip, rounding)
             yield Image("2d", pixels, layers, case.spacing or NO_SPACING), mapping
         return
     mapping = window(case.image.array, preset, part.modality, ct_window)
     prefix = f"{case.frame}-" if case.frame else ""
-    label_slices = zip(*(slices(layer, part.slice_axis) for layer in case.layers), strict=True)
+    plane = plane_of(case.image, part.slice_axis)  # the labels follow the image's plane
+    label_slices = zip(*(slices(layer, plane) for layer in case.layers), strict=True)
     for (slice_id, img, spacing), labs in zip(
-        slices(case.image, part.slice_axis), label_slices, strict=True
+        slices(case.image, plane), label_slices, strict=True
     ):
         if not any(lab.any() for _, lab, _ in labs):
             continue
         layers = np.stack([lab for _, lab, _ in labs]).astype(np.uint16)
-        pixels = clip_percentiles(np.ascontiguousarray(apply(img, mapping)), clip)
+        pixels = np.ascontiguousarray(apply(img, mapping, rounding))
+        pixels = clip_percentiles(pixels, clip, rounding)
         yield Image(prefix + slice_id, pixels, layers, spacing), mapping
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 PRESETS = ("paper", "medsam")
+ROUNDING = ("round", "truncate")  # to the nearest level, or down as the authors' np.uint8 cast
+GREY_2D = ("stretch", "keep")  # an 8-bit grey 2D image min-max stretched, or kept as it is
 CT_WINDOW = (40.0, 400.0)  # level, width: soft tissue, MedSAM's default
 
 
@@ -41,19 +43,23 @@ def window(
     raise ValueError(f"unknown normalization preset {preset!r}; choose from {PRESETS}")
 
 
-def apply(array: np.ndarray, mapping: Window) -> np.ndarray:
-    """Map intensities to uint8 with a window from `window`."""
+def apply(array: np.ndarray, mapping: Window, rounding: str = "round") -> np.ndarray:
+    """Map intensities to uint8 with a window from `window`, each value rounded to the nearest
+    level or truncated (`rounding`, ROUNDING)."""
     if mapping is None:
         return array
     lo, hi, keep_zero = mapping
     scaled = (np.clip(array.astype(np.float32), lo, hi) - lo) / max(hi - lo, 1e-6)
-    out = np.round(scaled * 255.0).astype(np.uint8)
+    levels = scaled * 255.0
+    out = (np.floor(levels) if rounding == "truncate" else np.round(levels)).astype(np.uint8)
     if keep_zero:
         out[array == 0] = 0
     return out
 
 
-def clip_percentiles(pixels: np.ndarray, bounds: tuple[float, float] | None) -> np.ndarray:
+def clip_percentiles(
+    pixels: np.ndarray, bounds: tuple[float, float] | None, rounding: str = "round"
+) -> np.ndarray:
     """The authors' per-image step (pre_grey_rgb2D.py, from MedSAM): clip a normalized image to
     its `bounds` percentiles (0.95 and 99.5: the 0.95th, not the 95th), stretch that range to
     0..255 and set pixels that were 0 back to 0. All channels of an RGB image share the
@@ -61,7 +67,7 @@ def clip_percentiles(pixels: np.ndarray, bounds: tuple[float, float] | None) -> 
     if bounds is None:
         return pixels
     lo, hi = np.percentile(pixels, bounds)
-    return apply(pixels, (float(lo), float(hi), True))
+    return apply(pixels, (float(lo), float(hi), True), rounding)
 
 
 def to_uint8(

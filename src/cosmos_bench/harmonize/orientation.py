@@ -17,6 +17,8 @@ import SimpleITK as sitk
 # For each plane: the array axis to slice along, the uid prefix, and whether rows must be flipped
 # so that superior is at the top of coronal and sagittal slices.
 PLANES = {"axial": (0, "z"), "coronal": (1, "y"), "sagittal": (2, "x")}
+#: a card's `slice_axis` may name a plane, or `acquisition`: each volume's own finest plane
+ACQUISITION = "acquisition"
 
 
 @dataclass
@@ -40,8 +42,22 @@ def canonical(image: sitk.Image) -> Volume:
     return Volume(sitk.GetArrayFromImage(oriented), (sz, sy, sx))
 
 
+def plane_of(volume: Volume, slice_axis: str) -> str:
+    """The plane a card's `slice_axis` names for this volume. `acquisition` is the paper's
+    "main viewing plane": the one with the finest in-plane spacing, i.e. slices across the
+    coarsest axis (a sagittal knee MR at 0.4 x 0.4 x 1 mm slices sagittally); on ties the
+    first of axial, coronal, sagittal."""
+    if slice_axis != ACQUISITION:
+        return slice_axis
+    coarsest = max(volume.spacing)
+    axis = next(a for a, s in enumerate(volume.spacing) if np.isclose(s, coarsest, rtol=1e-3))
+    return next(plane for plane, (a, _) in PLANES.items() if a == axis)
+
+
 def slices(volume: Volume, plane: str) -> Iterator[tuple[str, np.ndarray, tuple[float, float]]]:
-    """Yield (slice id, 2D array, in-plane spacing (row, col) mm) along the given plane."""
+    """Yield (slice id, 2D array, in-plane spacing (row, col) mm) along the given plane (or
+    the volume's acquisition plane, `plane_of`)."""
+    plane = plane_of(volume, plane)
     axis, prefix = PLANES[plane]
     arr = volume.array
     sz, sy, sx = volume.spacing

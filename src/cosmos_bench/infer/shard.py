@@ -43,7 +43,7 @@ from cosmos_bench.harmonize.shards import ShardReader
 from cosmos_bench.infer import everything
 from cosmos_bench.infer.clicks import CLICK_RULES, click_sessions, session_plan
 from cosmos_bench.infer.gpu import job_gpu, needs_gpu
-from cosmos_bench.infer.strategies import CLICK_STARTS, is_jittered, kinds_of
+from cosmos_bench.infer.strategies import CLICK_STARTS, POINT_RULES, is_jittered, kinds_of
 from cosmos_bench.infer.truth import Truth, jitter_rng, truth_of
 from cosmos_bench.models import Candidates, PromptableModel, build, resolve_device
 from cosmos_bench.models.base import PRECISIONS
@@ -74,6 +74,7 @@ class Study:
     feed_logits: bool = True  # the previous low-res logits as the mask prompt, where taken
     everything: everything.Settings = everything.Settings()  # S1's grid and thresholds
     click_rule: str = "ritm"  # the next-click rule of the clicks-* sessions (infer.clicks)
+    points: str = "paper"  # the point strategies' rule (strategies.POINT_RULES)
 
     def rng(self, mask_id: str, strategy: str, repeat: int) -> np.random.Generator | None:
         return jitter_rng(self.seed, mask_id, strategy, repeat)
@@ -123,7 +124,8 @@ def prompt_rows(
     for truth in truths:
         for strategy in strategies:
             for repeat in range(study.repeats if is_jittered(strategy) else 1):
-                prompts.append(truth.prompt(strategy, study.rng(truth.mask_id, strategy, repeat)))
+                rng = study.rng(truth.mask_id, strategy, repeat)
+                prompts.append(truth.prompt(strategy, rng, study.points))
                 keys.append((truth, strategy, repeat))
     if not prompts:
         return
@@ -323,6 +325,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-feed-logits", action="store_true", help="clicks without masks")
     parser.add_argument("--click-rule", choices=sorted(CLICK_RULES), default="ritm",
                         help="the next-click rule of the clicks-* sessions")  # fmt: skip
+    parser.add_argument("--points", choices=POINT_RULES, default="paper",
+                        help="S2-S4/S6 points: the paper's rule or the authors' code")  # fmt: skip
     parser.add_argument("--grid", type=int, default=32, help="S1: points per side")
     parser.add_argument("--points-per-batch", type=int, default=64, help="S1: per decode call")
     parser.add_argument("--out", type=Path, required=True)
@@ -371,6 +375,7 @@ def run(args: argparse.Namespace, entry: dict) -> None:
             not args.no_feed_logits,
             everything.Settings(args.grid, args.points_per_batch),
             args.click_rule,
+            args.points,
         ),
         resolution=args.resolution,
     )

@@ -15,7 +15,11 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
+from cosmos_bench.infer import authors_points
+
 STRATEGIES = ("S2", "S3", "S4", "S5", "S6", "medsam-box", "medsam-box-N")
+#: whose rule places S2-S4's and S6's points: the paper's (below) or the authors' code's
+POINT_RULES = ("paper", "cosmos-code")
 MEDSAM_MARGIN = 5  # px per side, MedSAM's deterministic inference bbox_shift
 N_POINTS = 5  # points of each sign in S3 and S4
 _MEDSAM_BOX = re.compile(r"medsam-box(?:-(\d+))?")
@@ -126,9 +130,17 @@ def _points(
     return Prompt(strategy, points=points, point_labels=labels, box=box)
 
 
-def make_prompt(strategy: str, mask: np.ndarray, rng: np.random.Generator | None = None) -> Prompt:
+def make_prompt(
+    strategy: str,
+    mask: np.ndarray,
+    rng: np.random.Generator | None = None,
+    points: str = "paper",
+) -> Prompt:
     """The prompt of one strategy for one ground-truth mask; `rng` draws a jittered strategy's
-    perturbation (required there, ignored by the deterministic ones)."""
+    perturbation (required there, ignored by the deterministic ones); `points` is the rule of
+    the point strategies (POINT_RULES; `cosmos-code`: infer.authors_points)."""
+    if points not in POINT_RULES:
+        raise ValueError(f"unknown point rule {points!r}; choose from {POINT_RULES}")
     if not mask.any():
         raise ValueError(f"an empty mask has no {strategy} prompt")
     jitter = jitter_of(strategy)
@@ -137,8 +149,12 @@ def make_prompt(strategy: str, mask: np.ndarray, rng: np.random.Generator | None
             raise ValueError(
                 f"{strategy} is random: pass rng=np.random.default_rng(prompt_seed(...))"
             )
-        prompt = jitter.apply(make_prompt(jitter.base, mask), mask.shape, rng)
+        prompt = jitter.apply(make_prompt(jitter.base, mask, points=points), mask.shape, rng)
         return replace(prompt, strategy=strategy)
+    if points == "cosmos-code" and strategy in authors_points.COUNT:
+        coords, labels = authors_points.authors_points(mask, strategy)
+        box = tight_box(mask) if strategy == "S6" else None
+        return Prompt(strategy, points=coords, point_labels=labels, box=box)
     if strategy == "S2":
         return _points(strategy, positive_points(mask, 1))
     if strategy == "S3":

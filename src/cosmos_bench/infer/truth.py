@@ -32,9 +32,12 @@ class Truth:
     def shrunk_away(self) -> bool:
         return not self.mask.any()
 
-    def prompt(self, strategy: str, rng: np.random.Generator | None) -> Prompt:
-        """The strategy's prompt from the source mask, in the stored copy's coordinates."""
-        prompt = make_prompt(strategy, self.source, rng)
+    def prompt(
+        self, strategy: str, rng: np.random.Generator | None, points: str = "paper"
+    ) -> Prompt:
+        """The strategy's prompt from the source mask, in the stored copy's coordinates
+        (`points`: the point rule, infer.points)."""
+        prompt = make_prompt(strategy, self.source, rng, points)
         if self.source.shape == self.mask.shape:
             return prompt
         (h, w), (oh, ow) = self.mask.shape, self.source.shape

@@ -30,7 +30,7 @@ from cosmos_bench.harmonize.adapters import Case, reader_for
 from cosmos_bench.harmonize.arguments import add_settings_arguments, settings_from
 from cosmos_bench.harmonize.dataset import Settings, case_layers
 from cosmos_bench.harmonize.normalize import apply, clip_percentiles, part_ct_window, window
-from cosmos_bench.harmonize.orientation import PLANES, slices
+from cosmos_bench.harmonize.orientation import PLANES, plane_of, slices
 from cosmos_bench.harmonize.splits import patient, split_of
 
 #: adapters that only read 2D images: their parts have no volume to store
@@ -62,7 +62,8 @@ def write_case(
     objects, layers = case_objects(case, part, settings)
     if not objects:
         return []
-    axis = PLANES[part.slice_axis][0]
+    plane = plane_of(case.image, part.slice_axis)
+    axis = PLANES[plane][0]
     occupied = np.flatnonzero(
         np.any(
             [lab.array.any(axis=tuple(a for a in range(3) if a != axis)) for lab in layers], axis=0
@@ -70,10 +71,12 @@ def write_case(
     )
     lo, hi = int(occupied[0]), int(occupied[-1])
     mapping = window(case.image.array, settings.normalization, part.modality, ct_window)
-    raw, (sy, sx) = _stack(case.image, part.slice_axis, lo, hi)
-    clip = settings.clip_percentiles
-    image = np.ascontiguousarray(np.stack([clip_percentiles(apply(s, mapping), clip) for s in raw]))
-    labels = np.stack([_stack(lab, part.slice_axis, lo, hi)[0] for lab in layers]).astype(np.uint16)
+    raw, (sy, sx) = _stack(case.image, plane, lo, hi)
+    clip, rounding = settings.clip_percentiles, settings.rounding
+    image = np.ascontiguousarray(
+        np.stack([clip_percentiles(apply(s, mapping, rounding), clip, rounding) for s in raw])
+    )
+    labels = np.stack([_stack(lab, plane, lo, hi)[0] for lab in layers]).astype(np.uint16)
     sz = case.image.spacing[axis]  # the through-plane spacing of the slicing axis
     stem = case.case_id + (f"-{case.frame}" if case.frame else "")
     name = f"{part.name}--{stem}" if part.name else stem

@@ -76,7 +76,8 @@ def chosen_mask(rows: pd.DataFrame, truth: Truth, selection: str) -> np.ndarray 
 
 
 def draw_case(case: pd.Series, image: np.ndarray, truth: Truth, predictions: pd.DataFrame,
-              seed: int, rule: str = "ritm") -> tuple[bytes, bytes, str]:  # fmt: skip
+              seed: int, rule: str = "ritm", points: str = "paper",
+              ) -> tuple[bytes, bytes, str]:  # fmt: skip
     """The case's two pictures and its caption note (how its prompt or prediction is shown)."""
     same = predictions[(predictions["mask_id"] == case["mask_id"])
                        & (predictions["strategy"] == case["strategy"])
@@ -89,7 +90,7 @@ def draw_case(case: pd.Series, image: np.ndarray, truth: Truth, predictions: pd.
             break
         earlier.append(mask)
     shown = replay(case["strategy"], truth, int(case["repeat"]), seed, int(case["click"]),
-                   earlier, rule)  # fmt: skip
+                   earlier, rule, points)  # fmt: skip
     notes = [shown.note] if shown.note else []
     if pred is None:
         notes.append("prediction not stored (infer.store_predictions)")
@@ -109,10 +110,11 @@ def draw_gallery(
     seed: int,
     resolution: str = "native",
     rule: str = "ritm",
+    points: str = "paper",
 ) -> pd.DataFrame:
     """Draw every case into `out`, one shard open at a time; returns the cases with `note`.
     `resolution` is score.resolution: where inference took the prompts; `rule` clicks.rule,
-    the next-click rule a click session's replay follows."""
+    the next-click rule a click session's replay follows; `points` infer.points."""
     notes: dict[str, str] = {}
     for dataset, chosen in cases.groupby("dataset", sort=True):
         index = read_index(harmonized / dataset / "index.parquet").set_index("mask_id")
@@ -131,7 +133,7 @@ def draw_gallery(
                         truth = truth_of(reader, int(case.row), case, resolution)
                         full, thumb, note = draw_case(
                             pd.Series(case._asdict()), reader.image(int(case.row)), truth,
-                            stored, seed, rule,
+                            stored, seed, rule, points,
                         )  # fmt: skip
                         write_bytes(out / f"{case.file}.png", full)
                         write_bytes(out / f"{case.file}-thumb.png", thumb)
@@ -169,12 +171,13 @@ def build_gallery(
     seed: int,
     resolution: str = "native",
     rule: str = "ritm",
+    points: str = "paper",
 ) -> pd.DataFrame:
     """Choose, draw and list the cases; prints what it did and how long it took."""
     start = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     cases = choose_cases(load_scores(score_paths))
-    drawn = draw_gallery(cases, harmonized, predictions, out, seed, resolution, rule)
+    drawn = draw_gallery(cases, harmonized, predictions, out, seed, resolution, rule, points)
     write_manifest(drawn, out)
     print(
         f"gallery: {len(drawn)} cases, {drawn['file'].nunique()} pictures, "
@@ -196,10 +199,11 @@ def main(argv: list[str] | None = None) -> None:
         help="where inference took the prompts (score.resolution)",
     )  # fmt: skip
     parser.add_argument("--click-rule", default="ritm", help="clicks.rule of the run")
+    parser.add_argument("--points", default="paper", help="infer.points of the run")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     build_gallery(args.scores, args.harmonized, args.predictions, args.out, args.seed,
-                  args.resolution, args.click_rule)  # fmt: skip
+                  args.resolution, args.click_rule, args.points)  # fmt: skip
 
 
 if __name__ == "__main__":

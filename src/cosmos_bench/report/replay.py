@@ -35,6 +35,7 @@ def replay(
     click: int = 0,
     earlier: Sequence[np.ndarray] = (),
     rule: str = "ritm",
+    points: str = "paper",
 ) -> Replayed:
     """The prompt of one (mask, strategy, repeat[, click]), as inference built it.
 
@@ -42,12 +43,13 @@ def replay(
     source's mask is mapped onto the stored copy (infer.truth.Truth.prompt).
     A click strategy at click k replays the click sequence: its start, then one corrective click per
     mask in `earlier` (the model's masks after clicks 1 .. k-1, in order), by the run's
-    next-click `rule` (the CVPR 2025 protocol by its own)."""
+    next-click `rule` (the CVPR 2025 protocol by its own); `points` is the run's infer.points."""
     if strategy == EVERYTHING:
         return Replayed(None, "Everything mode: masks from a point grid, no prompt drawn")
     if strategy in CLICK_STARTS:
         return _replay_clicks(strategy, truth.mask, click, earlier, rule)
-    return Replayed(truth.prompt(strategy, jitter_rng(seed, truth.mask_id, strategy, repeat)))
+    rng = jitter_rng(seed, truth.mask_id, strategy, repeat)
+    return Replayed(truth.prompt(strategy, rng, points))
 
 
 def _replay_clicks(
