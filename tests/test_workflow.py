@@ -156,7 +156,8 @@ def studies_on_demo(demo_run: Path, tmp_path_factory: pytest.TempPathFactory) ->
     a copy of the finished demo: only the two studies' jobs are new. Returns the folder and the
     run's seconds."""
     work = copy_run(demo_run, tmp_path_factory.mktemp("studies") / "demo")
-    lesions = 'propagation={"runs": ["litemedsam/box-chain"], "targets": ["CT/lesion"]}'
+    lesions = ('propagation={"runs": ["litemedsam/box-chain", "litemedsam/cvpr25"], '
+               '"targets": ["CT/lesion"]}')
     start = time.monotonic()
     check(snakemake(work, "--configfile", "config/finetune.yaml", "config/propagation.yaml",
                     "--config", lesions))  # fmt: skip
@@ -202,6 +203,16 @@ def test_box_chain_on_the_demo_ct_reports_3d_scores_beside_2d(studies_on_demo) -
     html = (work / "results" / "report" / "index.html").read_text()
     assert 'id="propagation"' in html and "box-chain" in html
     assert (work / "results" / "figures" / "dice3d_by_target.png").stat().st_size > 10_000
+    # the CVPR 2025 protocol in 3D: the box chain (its step 1), then five clicks
+    cvpr = pd.read_parquet(work / "results" / "propagation" / "litemedsam" / "cvpr25"
+                           / "demo-ct.parquet").set_index("object_id")  # fmt: skip
+    chain = objects.set_index("object_id")
+    assert cvpr.dice_steps.map(len).eq(6).all()
+    assert (cvpr.dice_steps.map(lambda s: s[0]) == chain.dice.reindex(cvpr.index)).all()
+    table = pd.read_csv(work / "results" / "tables" / "cvpr25.csv")
+    row = table.set_index("dimension").loc["3d"]
+    assert row.model == "litemedsam" and (row.n_cases, row.n_masks) == (3, 3)
+    assert 0 < row.dsc_box <= 1 and 0 <= row.dsc_auc <= 4
     stored = pd.read_parquet(work / "results" / "volumes" / "demo-ct" / "volumes.parquet")
     assert len(stored) == 15  # 3 cases x 5 objects, all stored whatever the targets
 

@@ -76,7 +76,7 @@ STRATEGIES = (
 wildcard_constraints:
     dataset="[a-z0-9][a-z0-9-]*",
     model="[A-Za-z0-9.+@_-]+",
-    protocol="box-chain|sam2-propagate",
+    protocol="box-chain|sam2-propagate|cvpr25",
     run="[A-Za-z0-9._-]+\\+(decoder|lora|both)@[A-Za-z0-9_-]+",
     shard="[0-9]{5}",
 

@@ -82,18 +82,30 @@ def cvpr25_click(
     first), at its distance-transform maximum (distance to the nearest pixel outside it, the
     image border outside too), ties drawn uniformly by numpy's generator seeded 42 anew for
     every click; positive where the truth is foreground. Earlier clicks are not excluded."""
+    found = cvpr25_voxel(gt, pred)
+    if found is None:
+        return None
+    (y, x), label = found
+    return x, y, label
+
+
+def cvpr25_voxel(gt: np.ndarray, pred: np.ndarray) -> tuple[tuple[int, ...], int] | None:
+    """The CVPR 2025 click in any dimension: (array index, label), e.g. ((z, y, x), 1) in a
+    volume; fully connected components (8 in 2D, 26 in 3D), ties drawn with seed 42."""
     gt, pred = gt.astype(bool), pred.astype(bool)
     error = gt != pred
     if not error.any():
         return None
-    components, _ = ndimage.label(error, EIGHT_CONNECTED)
+    full = ndimage.generate_binary_structure(error.ndim, error.ndim)
+    components, _ = ndimage.label(error, full)
     sizes = np.bincount(components.ravel())
     sizes[0] = 0
     largest = components == int(np.argmax(sizes))
-    distance = ndimage.distance_transform_edt(np.pad(largest, 1))[1:-1, 1:-1]
+    inner = (slice(1, -1),) * error.ndim
+    distance = ndimage.distance_transform_edt(np.pad(largest, 1))[inner]
     ties = np.argwhere(distance == distance.max())
-    y, x = ties[np.random.RandomState(42).choice(len(ties))]
-    return int(x), int(y), int(gt[y, x])
+    at = tuple(int(v) for v in ties[np.random.RandomState(42).choice(len(ties))])
+    return at, int(gt[at])
 
 
 #: the next-click rules by name (clicks.rule)

@@ -4,7 +4,8 @@
 Each object is propagated from one box on the middle slice of its z-extent (cosmos_bench.
 propagate) and scored against its ground truth over the whole stored stack: Dice, NSD at the
 target's tolerance (resources/nsd_tolerances.yaml), HD95 in mm, and `lost_slices`, the slices
-where the object is present but the prediction is empty.
+where the object is present but the prediction is empty. A stepwise protocol (`cvpr25`) also
+records its DSC and NSD after every step (`dice_steps`, `nsd_steps`; empty for the others).
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from cosmos_bench.catalog.finetune_ids import model_entry
 from cosmos_bench.core.errors import ConfigError
 from cosmos_bench.infer.gpu import job_gpu, needs_gpu
 from cosmos_bench.models import build, resolve_device
+from cosmos_bench.propagation.cvpr25 import cvpr25_3d, step_scores
 from cosmos_bench.propagation.protocols import (
+    CVPR25_PROTOCOL,
     PROTOCOL,
     PROTOCOLS,
     SAM2_PROTOCOL,
@@ -39,7 +42,7 @@ from cosmos_bench.score.shard import load_tolerances
 COLUMNS = [
     "object_id", "dataset", "cohort", "case", "split", "modality", "object", "target", "model",
     "protocol", "dice", "nsd", "nsd_tolerance_mm", "hd95_mm", "empty_prediction",
-    "lost_slices", "fallbacks", "n_slices",
+    "lost_slices", "fallbacks", "n_slices", "dice_steps", "nsd_steps",
 ]  # fmt: skip
 
 
@@ -51,6 +54,9 @@ def check_protocol(protocol: str, entry: dict, model: str) -> None:
         raise ConfigError(f"{model}: sam2-propagate needs a SAM 2 model", fix="use box-chain")
     if protocol == PROTOCOL and "box" not in entry["prompts"]:
         raise ConfigError(f"{model}: box-chain needs a model that takes boxes")
+    if protocol == CVPR25_PROTOCOL and not {"box", "point"} <= set(entry["prompts"]):
+        raise ConfigError(f"{model}: cvpr25 needs a model that takes boxes and points",
+                          fix="use box-chain")  # fmt: skip
 
 
 def video_predictor(entry: dict, weights: Path | None, device: torch.device):
@@ -83,6 +89,7 @@ def propagate_objects(
             seconds = time.perf_counter() - start
             tolerance = tolerances.of(obj.target)
             scores = score3d(result.prediction, truth, spacing, tolerance)
+            dice_steps, nsd_steps = step_scores(result.steps, truth, spacing)
             rows.append({
                 "object_id": obj.object_id, "dataset": obj.dataset, "cohort": obj.cohort,
                 "case": obj.case,
@@ -92,6 +99,7 @@ def propagate_objects(
                 "hd95_mm": scores.hd95_mm, "empty_prediction": scores.empty_prediction,
                 "lost_slices": lost_slices(result.prediction, truth),
                 "fallbacks": result.fallbacks, "n_slices": obj.z_last - obj.z_first + 1,
+                "dice_steps": dice_steps, "nsd_steps": nsd_steps,
             })  # fmt: skip
             print(f"[{model_id}] {protocol} {obj.object_id}: 3D Dice {scores.dice:.4f}, "
                   f"{seconds:.1f} s", file=sys.stderr)  # fmt: skip
@@ -126,6 +134,11 @@ def main(argv: list[str] | None = None) -> None:
 
             def run(images: np.ndarray, truth: np.ndarray, embeddings: dict):
                 return sam2_propagate(model, video, images, truth)
+
+        elif args.protocol == CVPR25_PROTOCOL:
+
+            def run(images: np.ndarray, truth: np.ndarray, embeddings: dict):
+                return cvpr25_3d(model, images, truth, embeddings)
 
         else:
 

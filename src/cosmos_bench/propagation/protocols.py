@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -28,7 +28,8 @@ from cosmos_bench.models.base import Candidates, PromptableModel
 
 PROTOCOL = "box-chain"
 SAM2_PROTOCOL = "sam2-propagate"
-PROTOCOLS = (PROTOCOL, SAM2_PROTOCOL)
+CVPR25_PROTOCOL = "cvpr25"  # the box chain, then five clicks (propagation.cvpr25)
+PROTOCOLS = (PROTOCOL, SAM2_PROTOCOL, CVPR25_PROTOCOL)
 BOX_MARGIN = 3
 
 
@@ -57,7 +58,7 @@ def chain_order(first: int, middle: int, last: int) -> list[tuple[int, int | Non
     return order
 
 
-def _choose(candidates: Candidates) -> np.ndarray:
+def choose(candidates: Candidates) -> np.ndarray:
     """The model's own pick: the best predicted IoU (a 3D protocol has no oracle per slice)."""
     scores = np.nan_to_num(candidates.scores, nan=-np.inf)
     return candidates.masks[int(np.argmax(scores))]
@@ -68,6 +69,8 @@ class ChainResult:
     prediction: np.ndarray  # (Z, H, W) bool, empty outside the z-extent
     middle: int
     fallbacks: int  # slices prompted with the middle box because the previous one was empty
+    boxes: dict[int, np.ndarray] = field(default_factory=dict)  # the box each slice was given
+    steps: list[np.ndarray] = field(default_factory=list)  # a stepwise protocol's predictions
 
 
 def box_chain(
@@ -86,7 +89,7 @@ def box_chain(
     middle = middle_slice(mask)
     middle_box = tight_box(mask[middle])
     prediction = np.zeros(mask.shape, dtype=bool)
-    fallbacks = 0
+    fallbacks, boxes = 0, {}
     for z, previous in chain_order(first, middle, last):
         if previous is None:
             box = middle_box
@@ -96,10 +99,10 @@ def box_chain(
             box, fallbacks = middle_box, fallbacks + 1
         if z not in embeddings:
             embeddings[z] = model.embed(images[z])
-        embedding = embeddings[z]
-        (candidates,) = model.decode(embedding, [Prompt(PROTOCOL, box=box.astype(np.float32))])
-        prediction[z] = _choose(candidates)
-    return ChainResult(prediction, middle, fallbacks)
+        boxes[z] = box.astype(np.float32)
+        (candidates,) = model.decode(embeddings[z], [Prompt(PROTOCOL, box=boxes[z])])
+        prediction[z] = choose(candidates)
+    return ChainResult(prediction, middle, fallbacks, boxes)
 
 
 def lost_slices(prediction: np.ndarray, mask: np.ndarray) -> int:
@@ -157,7 +160,7 @@ def sam2_propagate(
     (candidates,) = image_model.decode(
         image_model.embed(images[middle]), [Prompt(SAM2_PROTOCOL, box=box)]
     )
-    seed = _choose(candidates)
+    seed = choose(candidates)
     prediction = np.zeros(mask.shape, dtype=bool)
     prediction[middle] = seed
     height, width = mask.shape[1:]

@@ -204,7 +204,7 @@ def aggregate(
         "everything_vs_box": everything_vs_box(masks),
         "click_curves": click_curves(scores),
         "noc": noc_table(scores),
-        "cvpr25": cvpr25_table(scores),
+        "cvpr25": cvpr25_table(scores, objects3d),
         "finetune": finetune_pairs(
             masks, {m: r["meta"]["objects"] for m, r in runs.items()}, seed, n_boot, level
         ),

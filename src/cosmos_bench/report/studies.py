@@ -108,29 +108,43 @@ def noc_table(scores: pd.DataFrame) -> pd.DataFrame:
 
 #: the CVPR 2025 interactive challenge's metrics (CVPR25_iter_eval.py), per model
 CVPR25_COLUMNS = [
-    "model", "n_images", "n_masks", "dsc_box", "dsc_final", "nsd_final", "dsc_auc", "nsd_auc",
+    "model", "dimension", "n_cases", "n_masks", "dsc_box", "dsc_final", "nsd_final", "dsc_auc",
+    "nsd_auc",
 ]  # fmt: skip
 
 
-def cvpr25_table(scores: pd.DataFrame) -> pd.DataFrame:
+def cvpr25_table(scores: pd.DataFrame, objects3d: pd.DataFrame | None = None) -> pd.DataFrame:
     """The CVPR 2025 protocol as its script scores it: DSC and NSD after the box (step 1) and
-    after each of five clicks (steps 2-6); per case (here an image) the mean over its classes
-    (its masks); the AUC is the trapezoid over the five click steps at unit spacing (the box
-    step is not in it), final = after the fifth click; then the mean over cases. Its NSD is
-    MedSAM's (`nsd_medsam`: the slab, tolerance 2, 0 below Dice 0.2), the 2D form of its own."""
+    after each of five clicks (steps 2-6); per case the mean over its classes; the AUC is the
+    trapezoid over the five click steps at unit spacing (the box step is not in it), final =
+    after the fifth click; then the mean over cases. In 2D a case is an image, its classes its
+    masks, the NSD MedSAM's (`nsd_medsam`: the slab, tolerance 2, 0 below Dice 0.2), the 2D
+    form of its own; in 3D (the propagation study's `cvpr25` runs) a case is a volume, its
+    classes its objects, the NSD the script's own at 2 mm (propagation.cvpr25)."""
     rows = scores[(scores["strategy"] == CVPR25) & (scores["click"] > 0)]
-    if rows.empty:
+    steps = rows[["model", "uid", "click", "dice", "nsd_medsam", "mask_id"]].assign(dimension="2d")
+    if objects3d is not None and not objects3d.empty:
+        runs = objects3d[objects3d["protocol"] == CVPR25].assign(
+            uid=lambda t: t["dataset"] + "/" + t["case"].astype(str), dimension="3d"
+        )
+        runs = runs.assign(click=[list(range(1, len(s) + 1)) for s in runs["dice_steps"]])
+        runs = runs.explode(["click", "dice_steps", "nsd_steps"])
+        flat = runs.rename(columns={"dice_steps": "dice", "nsd_steps": "nsd_medsam",
+                                    "object_id": "mask_id"})  # fmt: skip
+        steps = pd.concat([steps, flat[steps.columns]], ignore_index=True)
+    if steps.empty:
         return pd.DataFrame(columns=CVPR25_COLUMNS)
-    steps = rows.groupby(["model", "uid", "click"], sort=True).agg(
+    steps = steps.astype({"click": int, "dice": float, "nsd_medsam": float})
+    per_case = steps.groupby(["model", "dimension", "uid", "click"], sort=True).agg(
         dsc=("dice", "mean"), nsd=("nsd_medsam", "mean"), n_masks=("mask_id", "nunique")
     )
     records = []
-    for model, of_model in steps.groupby(level="model", sort=True):
-        images = [image.droplevel(["model", "uid"]).sort_index()
+    for (model, dimension), of_model in per_case.groupby(level=["model", "dimension"]):
+        images = [image.droplevel(["model", "dimension", "uid"]).sort_index()
                   for _, image in of_model.groupby(level="uid", sort=True)]  # fmt: skip
         clicks = [image.iloc[1:] for image in images]  # the five click steps
         records.append({
-            "model": model, "n_images": len(images),
+            "model": model, "dimension": dimension, "n_cases": len(images),
             "n_masks": int(sum(image["n_masks"].iloc[0] for image in images)),
             "dsc_box": np.mean([image["dsc"].iloc[0] for image in images]),
             "dsc_final": np.mean([image["dsc"].iloc[-1] for image in images]),

@@ -48,12 +48,15 @@ STUDY_SECTIONS = {  # table -> (heading, introduction, columns shown)
     ),
     "cvpr25": (
         "CVPR 2025 interactive protocol",
-        "The CVPR 2025 challenge's protocol (CVPR25_iter_eval.py) on every 2D mask: the tight "
-        "box, then five clicks by its rule (the largest error component's centre, ties drawn "
-        "with seed 42). DSC and NSD (MedSAM's, tolerance 2) per image after each step; AUC over "
-        "the five click steps (the box step is not in it); final after the fifth click.",
+        "The CVPR 2025 challenge's protocol (CVPR25_iter_eval.py) on every 2D mask and, in the "
+        "3D study, every object: the tight box (in 3D the box chain), then five clicks by its "
+        "rule (the largest error component's centre, 26-connected in 3D, ties drawn with seed "
+        "42). DSC and NSD per case (an image, or a volume) after each step, NSD MedSAM's in 2D "
+        "(tolerance 2) and the script's at 2 mm in 3D; AUC over the five click steps (the box "
+        "step is not in it); final after the fifth click.",
         {
-            "model": "model", "n_images": "images", "n_masks": "masks", "dsc_box": "DSC box",
+            "model": "model", "dimension": "2D / 3D", "n_cases": "cases", "n_masks": "masks",
+            "dsc_box": "DSC box",
             "dsc_final": "DSC final", "nsd_final": "NSD final", "dsc_auc": "DSC AUC",
             "nsd_auc": "NSD AUC",
         },
