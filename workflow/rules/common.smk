@@ -3,11 +3,13 @@
 import json
 import re
 import shlex
+import subprocess
 import sys
 
 from cosmos_bench.acquire.sources import folder_state, local_path, mirrors_for, source_mirrors
 from cosmos_bench.catalog import finetune_ids
-from cosmos_bench.catalog.cards import CARDS_DIR, PART_KEYS, card_files, load_models
+from cosmos_bench.catalog.cards import CARDS_DIR, PART_KEYS, card_files
+from cosmos_bench.catalog.zoo import is_plugin, load_models
 from cosmos_bench.catalog.schema import coerce_scalars
 from cosmos_bench.catalog.selection import resolve, split_run
 from cosmos_bench.core.errors import CosmosError
@@ -33,6 +35,20 @@ if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
     shell.prefix("set -euo pipefail; PYTHON=python; ")
 else:
     shell.prefix(f"set -euo pipefail; PYTHON={shlex.quote(sys.executable)}; ")
+
+# The run's own models files, handed to every job that reads the zoo (empty for the zoo alone,
+# so a run without them keeps its params); their plug-in adapters are imported and checked
+# now, in a child process (the parse stays free of torch), so a broken one stops the run here.
+MODELS_FILE_ARGS = " ".join(f"--models-file {shlex.quote(f)}" for f in config["models_file"])
+PLUGINS = sorted(m for m, entry in MODELS.items() if is_plugin(entry["adapter"]))
+if PLUGINS:
+    checked = subprocess.run(
+        [sys.executable, "-m", "cosmos_bench.models.plugins", *PLUGINS, *shlex.split(MODELS_FILE_ARGS)],
+        capture_output=True,
+        text=True,
+    )
+    if checked.returncode != 0:
+        sys.exit(f"cosmos-bench: configuration error\n{checked.stderr.strip()}")
 
 DATASETS = list(CARDS)
 CARD_FILES = card_files(Path.cwd(), config["cards_dirs"])
@@ -123,7 +139,8 @@ def source_mirrors_param(wildcards):
 def weights_mirrors_param(wildcards):
     """Only the mirror entries that rewrite this model's weights URL (config/models.yaml; the
     weights of a zoo model outside `models` can be fetched too)."""
-    entry = MODELS.get(wildcards.model) or load_models(Path.cwd()).get(wildcards.model, {})
+    zoo = MODELS if wildcards.model in MODELS else load_models(Path.cwd(), config["models_file"])
+    entry = zoo.get(wildcards.model, {})
     urls = [entry["weights"]["url"]] if "weights" in entry else []
     return json.dumps(mirrors_for(urls, config["mirrors"]), sort_keys=True)
 

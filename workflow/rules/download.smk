@@ -56,10 +56,11 @@ rule weights:
     params:
         mirrors=weights_mirrors_param,
         strict="--strict" if config["strict_checksums"] else "",
+        zoo=MODELS_FILE_ARGS,
     resources:
         downloads=1,
     conda:
         "../../envs/cosmos.yaml"
     shell:
         "$PYTHON -m cosmos_bench.acquire.weights --model {wildcards.model} --out {output} "
-        "--mirrors {params.mirrors:q} {params.strict} 3>&2 > {log} 2>&1"
+        "--mirrors {params.mirrors:q} {params.strict} {params.zoo} 3>&2 > {log} 2>&1"

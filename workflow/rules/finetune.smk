@@ -18,6 +18,7 @@ rule embed_cache:
         device=config["device"],
         seed=config["seed"],
         batch_size=config["infer"]["batch_size"],
+        zoo=MODELS_FILE_ARGS,
     threads: 2
     resources:
         gpu=1,
@@ -27,7 +28,8 @@ rule embed_cache:
         "$PYTHON -m cosmos_bench.finetune embed --model {wildcards.run} --weights {input.weights} "
         "--objects {params.objects} --index {input.index} --shard {input.shard} "
         "--shard-number {wildcards.shard} --device {params.device} --seed {params.seed} "
-        "--threads {threads} --batch-size {params.batch_size} --out {output} > {log} 2>&1"
+        "--threads {threads} --batch-size {params.batch_size} {params.zoo} --out {output} "
+        "> {log} 2>&1"
 
 
 rule train:
@@ -58,13 +60,14 @@ rule train:
         validation=config["finetune"]["validation"],
         every=config["finetune"]["checkpoint_every"],
         inputs=train_args,
+        zoo=MODELS_FILE_ARGS,
     threads: 2
     resources:
         gpu=1,
     conda:
         "../../envs/cosmos.yaml"
     shell:
-        "$PYTHON -m cosmos_bench.finetune train --model {wildcards.run} {params.inputs} "
+        "$PYTHON -m cosmos_bench.finetune train --model {wildcards.run} {params.inputs} {params.zoo} "
         "--objects {params.objects} --device {params.device} --seed {params.seed} "
         "--threads {threads} --epochs {params.epochs} --batch-size {params.batch_size} "
         "--lr {params.lr} --weight-decay {params.weight_decay} --box-jitter {params.jitter} "

@@ -32,6 +32,7 @@ rule infer:
         resolution=config["score"]["resolution"],
         precision=config["infer"]["precision"],
         compile="--compile" if config["infer"]["compile"] else "",
+        zoo=MODELS_FILE_ARGS,
     threads: 2
     resources:
         gpu=gpus_of,
@@ -48,4 +49,4 @@ rule infer:
         "--repeats {params.repeats} --clicks {params.clicks} --click-rule {params.click_rule} "
         "--points {params.points} {params.feed} "
         "--grid {params.grid} --points-per-batch {params.per_batch} "
-        "--out {output} 3>&2 > {log} 2>&1"
+        "{params.zoo} --out {output} 3>&2 > {log} 2>&1"

@@ -50,6 +50,7 @@ rule propagate:
         targets=" ".join(config["propagation"]["targets"] or config["targets"]),
         device=config["device"],
         seed=config["seed"],
+        zoo=MODELS_FILE_ARGS,
     threads: 2
     resources:
         gpu=gpus_of,
@@ -59,5 +60,5 @@ rule propagate:
         "$PYTHON -m cosmos_bench.propagation --model {wildcards.model} "
         "--protocol {wildcards.protocol} {params.weights} --index {input.index} "
         "--volumes {input.volumes} --tolerances {input.tolerances} --targets {params.targets} "
-        "--device {params.device} --seed {params.seed} --threads {threads} "
+        "--device {params.device} --seed {params.seed} --threads {threads} {params.zoo} "
         "--out {output} > {log} 2>&1"

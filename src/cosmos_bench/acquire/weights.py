@@ -6,11 +6,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from cosmos_bench.acquire.http import fetch
 from cosmos_bench.acquire.sources import apply_mirrors, local_path
-from cosmos_bench.catalog.cards import load_models
+from cosmos_bench.catalog.zoo import load_models, models_argument
 from cosmos_bench.core.atomic import write_bytes
 from cosmos_bench.core.errors import CosmosError, run_cli
 
@@ -21,12 +22,13 @@ def fetch_weights(
     dest: Path,
     mirrors: dict[str, str] | None = None,
     strict: bool = False,
+    models_files: Sequence[Path] = (),
 ) -> str:
     """Fetch and verify one model's weights (the same downloader as datasets).
 
     An entry without a sha256 (a hash no trustworthy source publishes) is accepted once with a
     warning and its hash recorded next to the file, as for datasets; `strict` refuses it."""
-    weights = load_models(root)[model]["weights"]
+    weights = load_models(root, models_files)[model]["weights"]
     pinned = weights.get("sha256") or None
     if pinned is None and strict:
         raise CosmosError(
@@ -58,8 +60,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--strict", action="store_true")
     parser.add_argument("--root", type=Path, default=Path.cwd())
     parser.add_argument("--mirrors", type=json.loads, default={}, help="JSON prefix -> prefix")
+    models_argument(parser)
     args = parser.parse_args(argv)
-    fetch_weights(args.model, args.root, args.out, args.mirrors, args.strict)
+    fetch_weights(args.model, args.root, args.out, args.mirrors, args.strict, args.models_files)
 
 
 if __name__ == "__main__":

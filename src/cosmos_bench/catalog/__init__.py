@@ -13,11 +13,11 @@ from cosmos_bench.catalog.cards import (
     cosmos_ids,
     counts,
     load_card,
-    load_models,
     load_ontology,
 )
 from cosmos_bench.catalog.schema import SCHEMAS, read_yaml, validate
 from cosmos_bench.catalog.selection import resolve, select_cards, split_run
+from cosmos_bench.catalog.zoo import load_models
 
 __all__ = [
     "PAPER_COUNTS",

@@ -261,6 +261,3 @@ def counts(cards: list[Card]) -> dict[str, int]:
         "targets": len(targets),
     }
 
-
-def load_models(root: Path) -> dict[str, dict]:
-    return read_yaml(root / "config" / "models.yaml")

@@ -140,6 +140,8 @@ def _coerce(values: Any, schema: dict, where: str) -> None:
                 )
             values[key] = BOOLEAN_SPELLINGS[spelling]
         values[key] = _number(values[key], sub.get("type", ""))
+        if sub.get("type") == "array" and isinstance(values[key], str):
+            values[key] = [values[key]]  # `--config models_file=mine.yaml`: a list of one
         if isinstance(values[key], list):
             kind = sub.get("items", {}).get("type", "")
             values[key] = [_number(item, kind) for item in values[key]]
@@ -148,6 +150,7 @@ def _coerce(values: Any, schema: dict, where: str) -> None:
 
 def coerce_scalars(config: dict, root: Path) -> None:
     """Read true/yes/on/1 and false/no/off/0 (any case) as booleans wherever the config schema
-    declares a boolean, and numbers given as text as numbers wherever it declares one, in
-    place, before validation; anything else at a boolean key is refused."""
+    declares a boolean, numbers given as text as numbers wherever it declares one, and one
+    text where it declares a list as a list of it, in place, before validation; anything else
+    at a boolean key is refused."""
     _coerce(config, read_yaml(root / SCHEMAS / "config.schema.yaml"), "")

@@ -11,12 +11,12 @@ from cosmos_bench.catalog.cards import (
     card_files,
     cosmos_ids,
     load_card,
-    load_models,
     load_ontology,
 )
 from cosmos_bench.catalog.finetune_ids import model_entry, parse, subset_objects
 from cosmos_bench.catalog.presets import apply_preset
 from cosmos_bench.catalog.schema import nearest, validate
+from cosmos_bench.catalog.zoo import load_models, zoo_paths
 from cosmos_bench.core.errors import ConfigError
 
 #: where a config key can come from, named in a config error
@@ -78,12 +78,12 @@ def resolve(config: dict, root: Path) -> tuple[dict[str, Card], dict[str, dict]]
         raise ConfigError(
             f"splits must sum to 1, got {splits}", fix="e.g. {train: 0.7, val: 0.1, test: 0.2}"
         )
-    zoo = load_models(root)
+    zoo = load_models(root, config["models_file"])
     missing = [m for m in config["models"] if m not in zoo]
     if missing:
         raise ConfigError(
             f"unknown models {missing}" + "".join(nearest(m, zoo) for m in missing),
-            path=str(root / "config" / "models.yaml"),
+            path=", ".join(str(p) for p in zoo_paths(root, config["models_file"])),
             fix=f"choose from {', '.join(sorted(zoo))}",
         )
     known_targets = {t for card in cards.values() for t in card.targets}

@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from cosmos_bench.catalog.cards import load_models
 from cosmos_bench.catalog.finetune_ids import model_entry, parse
+from cosmos_bench.catalog.zoo import load_models, models_argument
 from cosmos_bench.core.atomic import write_bytes
 from cosmos_bench.core.errors import CosmosError
 from cosmos_bench.core.hashing import sha256_file
@@ -292,7 +292,7 @@ def finish(model, settings: Settings, params: dict, best: dict, log: list[dict],
 
 def _load_model(args: argparse.Namespace) -> tuple[PromptableModel, dict]:
     run = parse(args.model)
-    base = model_entry(load_models(args.root), run.base)
+    base = model_entry(load_models(args.root, args.models_files), run.base)
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     model = build(base, args.weights, resolve_device(args.device), args.seed, args.precision)
@@ -363,6 +363,7 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument("--threads", type=int, default=1)
         p.add_argument("--batch-size", type=int, default=2)
         p.add_argument("--root", type=Path, default=Path.cwd())
+        models_argument(p)
     embed = sub.choices["embed"]
     embed.add_argument("--index", type=Path, required=True)
     embed.add_argument("--shard", type=Path, required=True)

@@ -31,8 +31,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from cosmos_bench.catalog.cards import load_models
 from cosmos_bench.catalog.finetune_ids import model_entry
+from cosmos_bench.catalog.zoo import load_models, models_argument
 from cosmos_bench.contracts import PREDICTION_SCHEMA
 from cosmos_bench.core import rle
 from cosmos_bench.core.progress import Console, eta
@@ -331,8 +331,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--points-per-batch", type=int, default=64, help="S1: per decode call")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--root", type=Path, default=Path.cwd())
+    models_argument(parser)
     args = parser.parse_args(argv)
-    entry = model_entry(load_models(args.root), args.model)
+    entry = model_entry(load_models(args.root, args.models_files), args.model)
     # a neural model leases its GPU before CUDA starts (CUDA reads CUDA_VISIBLE_DEVICES once);
     # the weight-free baselines run on the CPU and never wait for one
     with job_gpu(args.device) if needs_gpu(entry) else nullcontext():

@@ -45,10 +45,12 @@ class Prompt:
     point_labels: np.ndarray | None = None
     box: np.ndarray | None = None
     mask: np.ndarray | None = None
+    text: str | None = None  # a short phrase naming the object (reserved: no strategy sets it)
 
     @property
     def kinds(self) -> frozenset[str]:
-        given = (("point", self.points), ("box", self.box), ("mask", self.mask))
+        given = (("point", self.points), ("box", self.box), ("mask", self.mask),
+                 ("text", self.text))  # fmt: skip
         return frozenset(kind for kind, v in given if v is not None)
 
     def scaled(self, sy: float, sx: float) -> Prompt:

@@ -67,4 +67,7 @@ def _adapter(entry: dict, weights: Path | None, device: torch.device, seed: int)
         from cosmos_bench.models.otsu import OtsuBox
 
         return OtsuBox()
-    raise ValueError(f"unknown model adapter {adapter!r}")
+    from cosmos_bench.models.plugins import check
+
+    cls = check(entry.get("name", adapter), entry)
+    return cls(weights=weights, device=device, seed=seed, **entry.get("options", {}))

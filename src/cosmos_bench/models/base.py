@@ -17,6 +17,10 @@ import torch
 
 from cosmos_bench.infer.strategies import Prompt
 
+#: the version of this contract (PromptableModel, Candidates, Prompt; docs/own-model.md); a
+#: plug-in states the one it implements in `contract`
+CONTRACT_VERSION = 1
+
 
 @dataclass
 class Candidates:
@@ -46,7 +50,9 @@ class TrainView:
 class PromptableModel(ABC):
     """A promptable segmenter with its weights loaded and its own input convention."""
 
-    #: prompt kinds the model can take ({"box"}, {"box", "point"}, ...)
+    #: the contract version the class implements (CONTRACT_VERSION when it was written)
+    contract: int = 1
+    #: prompt kinds the model can take ({"box"}, {"box", "point"}, ...; "text" is reserved)
     accepts: frozenset[str] = frozenset()
     #: autocast precision of the neural parts (PRECISIONS), set by models.build
     precision: str = "auto"

@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from cosmos_bench.catalog.cards import load_models
 from cosmos_bench.catalog.finetune_ids import model_entry
+from cosmos_bench.catalog.zoo import load_models, models_argument
 from cosmos_bench.core.errors import ConfigError
 from cosmos_bench.infer.gpu import job_gpu, needs_gpu
 from cosmos_bench.models import build, resolve_device
@@ -121,8 +121,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--root", type=Path, default=Path.cwd())
+    models_argument(parser)
     args = parser.parse_args(argv)
-    entry = model_entry(load_models(args.root), args.model)
+    entry = model_entry(load_models(args.root, args.models_files), args.model)
     check_protocol(args.protocol, entry, args.model)
     with job_gpu(args.device) if needs_gpu(entry) else nullcontext():
         torch.manual_seed(args.seed)

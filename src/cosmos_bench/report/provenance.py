@@ -12,7 +12,8 @@ from importlib import metadata
 from pathlib import Path
 
 from cosmos_bench.acquire.manifest import read_manifest
-from cosmos_bench.catalog.cards import PAPER_COUNTS, cosmos_ids, counts, load_models, read_cards
+from cosmos_bench.catalog.cards import PAPER_COUNTS, cosmos_ids, counts, read_cards
+from cosmos_bench.catalog.zoo import load_models
 from cosmos_bench.core.atomic import write_bytes
 from cosmos_bench.core.errors import run_cli
 from cosmos_bench.core.hashing import sha256_file
@@ -106,7 +107,7 @@ def stage_seconds(benchmarks: Path, datasets, models) -> dict[str, float]:
 
 
 def collect(config: dict, manifests: list[Path], weights: list[Path], root: Path) -> dict:
-    models = load_models(root)
+    models = load_models(root, config.get("models_file", []))
     return {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "git_commit": git_commit(root),
