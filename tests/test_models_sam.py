@@ -26,7 +26,7 @@ from PIL import Image
 from scipy import ndimage
 
 from cosmos_bench.acquire.weights import fetch_weights
-from cosmos_bench.catalog.cards import load_models
+from cosmos_bench.catalog.zoo import load_models
 from cosmos_bench.core.errors import ChecksumError
 from cosmos_bench.infer.strategies import Prompt
 from cosmos_bench.models import PromptableModel, build

@@ -139,7 +139,7 @@ def test_sam2_propagate_runs_the_real_video_predictor_at_random_init(model: str,
     """SAM 2.1 tiny and MedSAM2 (random init, CPU): the image predictor seeds the middle slice,
     the video predictor fills the rest of the extent; every slice outside it stays empty. The
     dataset stage's video predictor takes the entry's Hydra overrides (MedSAM2: 512 px)."""
-    from cosmos_bench.catalog.cards import load_models
+    from cosmos_bench.catalog.zoo import load_models
     from cosmos_bench.models import build
     from cosmos_bench.propagation.dataset import video_predictor
 

@@ -23,7 +23,8 @@ from helpers import ROOT, copy_workflow
 pytestmark = pytest.mark.e2e
 
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "config" / "README.md"]
-COMMAND = re.compile(r"^(?:\.venv/bin/)?(?:snakemake|cosmos-bench)\s")
+COMMAND = re.compile(r"^(?:[A-Z_]+=\S+ )*(?:\.venv/bin/)?(?:snakemake|cosmos-bench)\s")
+ASSIGNMENT = re.compile(r"^([A-Z_]+)=(\S+)$")
 #: what a reader types in place of a placeholder
 PLACEHOLDERS = {" ID": " demo-endo", "_ID ": "_demo-endo ", "=[ID]": "=[demo-endo]",
                 "[--all]": "--all", "~/my-cards": "my-cards"}  # fmt: skip
@@ -48,7 +49,8 @@ def documented_commands() -> list[tuple[str, str]]:
 
 def test_every_command_names_the_venv() -> None:
     """A bare `snakemake` or `cosmos-bench` runs whatever PATH holds; the docs say which."""
-    bare = [(doc, c) for doc, c in documented_commands() if not c.startswith(".venv/bin/")]
+    bare = [(doc, c) for doc, c in documented_commands()
+            if not _split(c)[1][0].startswith(".venv/bin/")]  # fmt: skip
     assert bare == []
 
 
@@ -60,8 +62,19 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(ROOT / "profiles", work / "profiles")
     shutil.copytree(ROOT / "profiles" / "slurm", work / "profiles" / "mysite")
     (work / "my-cards").mkdir()  # the README's folder of your own cards
+    shutil.copytree(ROOT / "examples", work / "examples")  # the own-model example
     (work / ".venv").symlink_to(Path(sys.executable).parent.parent)
     return work
+
+
+def _split(command: str) -> tuple[dict[str, str], list[str]]:
+    """The command's leading VAR=value assignments (its environment) and its argv."""
+    argv = shlex.split(command)
+    env = {}
+    while argv and ASSIGNMENT.match(argv[0]):
+        name, value = ASSIGNMENT.match(argv.pop(0)).groups()
+        env[name] = value
+    return env, argv
 
 
 def runs_for_real(command: str) -> bool:
@@ -74,10 +87,10 @@ def runs_for_real(command: str) -> bool:
 def test_the_documented_command_runs_without_the_venv_on_path(
     clone: Path, doc: str, command: str
 ) -> None:
-    argv = shlex.split(command)
+    env, argv = _split(command)
     if not runs_for_real(command):
         argv.insert(1, "--dry-run")
-    run = subprocess.run(argv, cwd=clone, env=BARE_ENV, capture_output=True, text=True,
+    run = subprocess.run(argv, cwd=clone, env={**BARE_ENV, **env}, capture_output=True, text=True,
                          timeout=600)  # fmt: skip
     out = run.stdout + run.stderr
     assert run.returncode == 0, f"{doc}: {command}\n{out[-4000:]}"

@@ -126,7 +126,8 @@ def test_weights_come_through_the_same_verified_downloader(tmp_path: Path) -> No
     (tmp_path / "config").mkdir()
     with serve({"/sam_vit_t.pth": blob}) as (base, _log):
         for sha, ok in ((hashlib.sha256(blob).hexdigest(), True), ("f" * 64, False)):
-            entry = {"weights": {"url": f"{base}/sam_vit_t.pth", "sha256": sha}}
+            weights = {"url": f"{base}/sam_vit_t.pth", "sha256": sha}
+            entry = {"adapter": "sam", "prompts": ["box"], "weights": weights}
             (tmp_path / "config" / "models.yaml").write_text(yaml.safe_dump({"sam-t": entry}))
             dest = tmp_path / "weights" / "sam-t.pth"
             if ok:
@@ -153,7 +154,8 @@ def test_unpinned_weights_are_recorded_and_refused_when_strict(tmp_path: Path) -
     (tmp_path / "config").mkdir()
     dest = tmp_path / "weights" / "medsam.pth"
     with serve({"/medsam_vit_b.pth": blob}) as (base, _log):
-        entry = {"weights": {"url": f"{base}/medsam_vit_b.pth"}}
+        weights = {"url": f"{base}/medsam_vit_b.pth"}
+        entry = {"adapter": "sam", "prompts": ["box"], "weights": weights}
         (tmp_path / "config" / "models.yaml").write_text(yaml.safe_dump({"medsam": entry}))
         with pytest.raises(CosmosError, match="strict_checksums"):
             fetch_weights("medsam", tmp_path, dest, {}, strict=True)
