@@ -10,6 +10,10 @@ cosmos-bench datasets explain ID      what a dataset needs from the user
 cosmos-bench datasets check ID        read every case before harmonizing: every problem at
                                       once (unreadable files, sizes, unmapped label values,
                                       images without labels, empty masks) with its card fix
+cosmos-bench compare A B              two runs (folders or bundles) on the masks both scored:
+                                      Dice/NSD per target and strategy, paired deltas, CIs
+cosmos-bench export RUN               one run as a shareable bundle (record, scores, tables)
+cosmos-bench leaderboard RUN...       one HTML page ranking runs per target and strategy
 
 Filters (list, summary, status): --modality CT, --access open|registration|request|...,
 --pinned (a published checksum), --cosmos (the paper's 53: list's and summary's default).
@@ -41,6 +45,7 @@ from cosmos_bench.catalog.cards import (
 from cosmos_bench.catalog.schema import read_yaml
 from cosmos_bench.core.errors import ConfigError, CosmosError, run_cli
 from cosmos_bench.harmonize.index import index_counts
+from cosmos_bench.runs import commands
 
 RESULTS = Path("results")
 CARDS = Path("config") / "datasets"
@@ -293,11 +298,15 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--raw", type=Path, help="the data folder (default: the card's local "
                        "source folder, else results/raw/ID)")  # fmt: skip
     check.add_argument("--json", action="store_true", help="print JSON")
+    commands.add_parsers(groups)
     return top
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
+    if args.group in commands.COMMANDS:
+        commands.main(args)
+        return
     root = args.root.resolve() if args.root else find_root(Path.cwd().resolve())
     if not (root / CARDS).is_dir():
         raise CosmosError(

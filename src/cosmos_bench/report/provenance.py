@@ -1,4 +1,6 @@
-"""Provenance of a run: what produced the report, so a reader can reproduce or doubt it."""
+"""Provenance of a run: what produced the report, so a reader can reproduce or doubt it. It is
+also the run's record that `cosmos-bench compare` and `leaderboard` read (runs.record): the
+config after presets holds every scoring convention, the card hashes say which masks."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from importlib import metadata
 from pathlib import Path
 
 from cosmos_bench.acquire.manifest import read_manifest
-from cosmos_bench.catalog.cards import PAPER_COUNTS, cosmos_ids, counts, read_cards
+from cosmos_bench.catalog.cards import PAPER_COUNTS, card_files, cosmos_ids, counts, read_cards
 from cosmos_bench.catalog.zoo import load_models
 from cosmos_bench.core.atomic import write_bytes
 from cosmos_bench.core.errors import run_cli
@@ -106,6 +108,13 @@ def stage_seconds(benchmarks: Path, datasets, models) -> dict[str, float]:
     }
 
 
+def card_hashes(datasets: list[str], root: Path, dirs: list[str]) -> dict[str, str]:
+    """The sha256 of each run dataset's card: two runs that share a dataset id but not its card
+    (another label map, another source) did not score the same masks (runs.record)."""
+    files = card_files(root, dirs)
+    return {d: sha256_file(files[d]) for d in datasets if d in files}
+
+
 def collect(config: dict, manifests: list[Path], weights: list[Path], root: Path) -> dict:
     models = load_models(root, config.get("models_file", []))
     return {
@@ -117,6 +126,7 @@ def collect(config: dict, manifests: list[Path], weights: list[Path], root: Path
         "weight_sha256": {w.stem: sha256_file(w) for w in weights},
         "untrained_prompts": untrained_prompts(models, config["models"]),
         "catalog": catalog_counts(config.get("datasets", []), root, config.get("cards_dirs", [])),
+        "card_sha256": card_hashes(config.get("datasets", []), root, config.get("cards_dirs", [])),
         "host": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
         "config": config,
     }
