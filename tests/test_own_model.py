@@ -75,32 +75,100 @@ def test_a_broken_plugin_stops_the_workflow_before_any_job(tmp_path: Path) -> No
     assert "Job stats" not in run.stdout + run.stderr
 
 
-@pytest.mark.e2e
-def test_own_models_from_outside_the_repository_run_on_the_demo(
-    demo_run: Path, tmp_path: Path
-) -> None:
-    """The example's box model by `module:Class` from a folder on PYTHONPATH, its point model
-    by the entry point of the installed example package: both run through the workflow on the
-    demo and stand beside the zoo in the tables and the report."""
-    folder = shutil.copytree(EXAMPLE, tmp_path / "outside" / "own_model")
-    site = tmp_path / "site"
+@pytest.fixture(scope="module")
+def own_run(demo_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo's endoscopy set with the example's box model by `module:Class` from a folder on
+    PYTHONPATH and its point model by the entry point of the installed example package, both
+    outside the repository: only their jobs (and the report) are new."""
+    tmp = tmp_path_factory.mktemp("own")
+    folder = shutil.copytree(EXAMPLE, tmp / "outside" / "own_model")
+    site = tmp / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
                     "--no-build-isolation", "--target", str(site), str(folder)],
                    check=True, capture_output=True)  # fmt: skip
-    models = tmp_path / "outside" / "lab-models.yaml"
+    models = tmp / "outside" / "lab-models.yaml"
     models.write_text(
         "chan-vese-box: {adapter: 'cosmos_own_model:ChanVeseBox', prompts: [box]}\n"
         "flood-point: {adapter: flood, prompts: [point], options: {tolerance: 24}}\n"
     )
-    work = copy_run(demo_run, tmp_path / "demo")
+    work = copy_run(demo_run, tmp / "demo")
     env = {"PYTHONPATH": f"{folder}:{site}"}
     models_list = "models=[litemedsam,otsu-box,grabcut,chan-vese-box,flood-point]"
-    check(snakemake(work, "--config", f"models_file={models}", models_list, env=env))
-    table = pd.read_csv(work / "results" / "tables" / "by_target.csv")
+    check(snakemake(work, "--config", f"models_file={models}", models_list, "datasets=[demo-endo]",
+                    env=env))  # fmt: skip
+    return work
+
+
+@pytest.mark.e2e
+def test_own_models_from_outside_the_repository_run_on_the_demo(own_run: Path) -> None:
+    """Both stand beside the zoo in the tables and the report."""
+    table = pd.read_csv(own_run / "results" / "tables" / "by_target.csv")
     rows = table[table.model.isin(["chan-vese-box", "flood-point"])]
     assert set(rows.model) == {"chan-vese-box", "flood-point"}
     assert set(rows[rows.model == "chan-vese-box"].strategy) == {"S5"}
     assert set(rows[rows.model == "flood-point"].strategy) == {"S2"}
     assert rows.mean_dice.between(0, 1).all() and (rows.mean_dice > 0).any()
-    html = (work / "results" / "report" / "index.html").read_text()
+    html = (own_run / "results" / "report" / "index.html").read_text()
     assert "chan-vese-box" in html and "flood-point" in html and "litemedsam" in html
+
+
+def cosmos_bench(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """The venv's `cosmos-bench`, as the README names it."""
+    return subprocess.run([str(Path(sys.executable).parent / "cosmos-bench"), *args], cwd=cwd,
+                          capture_output=True, text=True, env=user_env())  # fmt: skip
+
+
+@pytest.mark.e2e
+def test_runs_export_compare_and_rank(demo_run: Path, own_run: Path, tmp_path: Path) -> None:
+    """export -> compare round-trips; the zoo against the example model on the same masks;
+    another preset refused unless allowed; a leaderboard of the zoo, the example model and a
+    second seed renders in Chromium without an error."""
+    from browser import render
+
+    # a run needs its record and scores to be compared (its report is not needed)
+    record = ["results/report/provenance.json", "results/scores/otsu-box/demo-endo.parquet"]
+    seed = copy_run(demo_run, tmp_path / "seed1")
+    check(snakemake(seed, *record, "--config", "seed=1", "datasets=[demo-endo]",
+                    "models=[otsu-box]"))  # fmt: skip
+    preset = copy_run(demo_run, tmp_path / "cosmos-code")
+    check(snakemake(preset, *record, "--config", "preset=cosmos-code", "datasets=[demo-endo]",
+                    "models=[otsu-box]"))  # fmt: skip
+    bundles = {}
+    for name, folder in (("zoo", demo_run), ("own", own_run), ("seed1", seed),
+                         ("cosmos-code", preset)):  # fmt: skip
+        out = cosmos_bench("export", str(folder), "--out", f"{name}.zip", cwd=tmp_path)
+        assert out.returncode == 0, out.stderr
+        bundles[name] = tmp_path / f"{name}.zip"
+    # the bundle is the run: comparing a folder with its own bundle gives zeros
+    same = cosmos_bench("compare", str(own_run), "own.zip", "--out", "same.csv", cwd=tmp_path)
+    assert same.returncode == 0, same.stderr
+    table = pd.read_csv(tmp_path / "same.csv")
+    assert len(table) and (table.dice_difference == 0).all() and (table.nsd_difference == 0).all()
+    # the zoo's LiteMedSAM against the example's box model, S5 on the same masks
+    crossed = cosmos_bench("compare", "zoo.zip", "own.zip", "--models", "litemedsam",
+                           "chan-vese-box", "--out", "crossed.csv", cwd=tmp_path)  # fmt: skip
+    assert crossed.returncode == 0, crossed.stderr
+    assert "litemedsam vs chan-vese-box S5" in crossed.stdout
+    rows = pd.read_csv(tmp_path / "crossed.csv")
+    pooled = rows[rows.target == "all"].iloc[0]
+    scored = pd.read_parquet(demo_run / "results" / "scores" / "litemedsam" / "demo-endo.parquet")
+    assert pooled.n_masks == scored[scored.strategy == "S5"].mask_id.nunique()  # the endoscopy
+    assert pooled.dice_ci_low <= pooled.dice_difference <= (
+        pooled.dice_ci_high)
+    # another preset: not the same benchmark
+    refused = cosmos_bench("compare", "zoo.zip", "cosmos-code.zip", cwd=tmp_path)
+    assert refused.returncode == 1 and "not the same benchmark" in refused.stderr
+    assert "preset: 'paper' in zoo, 'cosmos-code' in cosmos-code" in refused.stderr
+    allowed = cosmos_bench("compare", "zoo.zip", "cosmos-code.zip", "--allow-different-settings",
+                           "--out", "allowed.csv", cwd=tmp_path)  # fmt: skip
+    assert allowed.returncode == 0 and "WARNING: settings differ" in allowed.stderr
+    board = cosmos_bench("leaderboard", "zoo.zip", "own.zip", "seed1.zip", "--out",
+                         "board.html", cwd=tmp_path)  # fmt: skip
+    assert board.returncode == 0, board.stderr
+    page = (tmp_path / "board.html").read_text()
+    assert page.count("<section") == 1  # one benchmark: the seed is not a setting
+    for model in ("litemedsam", "chan-vese-box", "flood-point", "otsu-box"):
+        assert f"<td>{model}</td>" in page
+    shown = render(tmp_path / "board.html", tmp_path / "board.png")
+    assert shown.console_errors == [] and shown.broken_images == []
+    assert "group-1" in shown.ids

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,8 @@ from cosmos_bench.runs.leaderboard import leaderboard, standings
 from cosmos_bench.runs.record import RECORD, Run, load_run
 
 RECORD_OF = {
-    "config": {"preset": "paper", "seed": 0, "harmonize": {"normalization": "paper"},
+    "config": {"preset": "paper", "seed": 0, "models": ["m"], "datasets": ["d"],
+               "harmonize": {"normalization": "paper"},
                "score": {"resolution": "native"}, "report": {"nsd": "contour"},
                "infer": {"points": "paper"}},
     "card_sha256": {"d": "a" * 64},
@@ -95,17 +97,22 @@ def test_a_bundle_round_trips_a_run_folder(tmp_path: Path) -> None:
     (folder / "scores" / "m").mkdir(parents=True)
     (folder / "tables").mkdir()
     (folder / "report").mkdir()
-    frame = scores("m", [0.9, 0.8, 0.7])
-    frame.astype({"repeat": "int16", "click": "int16"}).to_parquet(folder / "scores/m/d.parquet")
+    (folder / "scores" / "old").mkdir()
+    frame = scores("m", [0.9, 0.8, 0.7]).astype({"repeat": "int16", "click": "int16"})
+    frame.to_parquet(folder / "scores/old/d.parquet")  # an older run's model: not this run's
+    pd.DataFrame({"model": ["old"]}).to_csv(folder / "tables/stale.csv", index=False)
+    os.utime(folder / "tables/stale.csv", (1e9, 1e9))  # a table from before this run's record
+    frame.to_parquet(folder / "scores/m/d.parquet")
+    (folder / RECORD).write_text(json.dumps(RECORD_OF))
     pd.DataFrame({"model": ["m"], "mean_dice": [0.8]}).to_csv(folder / "tables/by_target.csv",
                                                               index=False)  # fmt: skip
-    (folder / RECORD).write_text(json.dumps(RECORD_OF))
     bundle = export(tmp_path / "lab", tmp_path / "lab.zip")
     again = export(tmp_path / "lab", tmp_path / "again.zip")
     assert bundle.read_bytes() == again.read_bytes()  # deterministic
     original, shared = load_run(tmp_path / "lab"), load_run(bundle)
     assert original.name == "lab" and shared.name == "lab"
     pd.testing.assert_frame_equal(original.scores, shared.scores)
+    assert set(shared.scores.model) == {"m"} and len(shared.scores) == 3
     assert shared.record == RECORD_OF and list(shared.tables) == ["by_target"]
     assert compare(original, shared, n_boot=50).dice_difference.abs().max() == 0
     with pytest.raises(CosmosError, match="neither a run bundle nor a finished run"):

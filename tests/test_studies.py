@@ -122,10 +122,11 @@ def test_the_cvpr25_table_scores_as_the_challenge_script() -> None:
     # in 3D a case is a volume, its classes its objects (the propagation study's cvpr25 runs)
     objects = pd.DataFrame([
         {"model": "m", "protocol": "cvpr25", "dataset": "d", "case": case, "object_id": obj,
-         "dice_steps": dice[key], "nsd_steps": [v / 2 for v in dice[key]]}
+         "dice": 0.0, "nsd": 0.0, "dice_steps": dice[key], "nsd_steps": [v / 2 for v in dice[key]]}
         for case, obj, key in [("a", "d/a#1", "a#1"), ("b", "d/b#1", "b#1"), ("b", "d/b#2", "b#2")]
     ] + [{"model": "m", "protocol": "box-chain", "dataset": "d", "case": "a",
-          "object_id": "d/a#1", "dice_steps": [], "nsd_steps": []}])  # fmt: skip
+          "object_id": "d/a#1", "dice": 0.0, "nsd": 0.0, "dice_steps": [],
+          "nsd_steps": []}])  # fmt: skip
     two, three = cvpr25_table(pd.DataFrame(rows), objects).itertuples()
     assert (three.dimension, three.n_cases, three.n_masks) == ("3d", 2, 3)
     for column in ("dsc_box", "dsc_final", "nsd_final", "dsc_auc", "nsd_auc"):

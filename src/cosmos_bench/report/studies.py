@@ -124,14 +124,14 @@ def cvpr25_table(scores: pd.DataFrame, objects3d: pd.DataFrame | None = None) ->
     rows = scores[(scores["strategy"] == CVPR25) & (scores["click"] > 0)]
     steps = rows[["model", "uid", "click", "dice", "nsd_medsam", "mask_id"]].assign(dimension="2d")
     if objects3d is not None and not objects3d.empty:
-        runs = objects3d[objects3d["protocol"] == CVPR25].assign(
-            uid=lambda t: t["dataset"] + "/" + t["case"].astype(str), dimension="3d"
-        )
-        runs = runs.assign(click=[list(range(1, len(s) + 1)) for s in runs["dice_steps"]])
-        runs = runs.explode(["click", "dice_steps", "nsd_steps"])
-        flat = runs.rename(columns={"dice_steps": "dice", "nsd_steps": "nsd_medsam",
-                                    "object_id": "mask_id"})  # fmt: skip
-        steps = pd.concat([steps, flat[steps.columns]], ignore_index=True)
+        runs = objects3d[objects3d["protocol"] == CVPR25]
+        flat = pd.DataFrame({
+            "model": runs["model"], "uid": runs["dataset"] + "/" + runs["case"].astype(str),
+            "click": [list(range(1, len(s) + 1)) for s in runs["dice_steps"]],
+            "dice": runs["dice_steps"], "nsd_medsam": runs["nsd_steps"],
+            "mask_id": runs["object_id"], "dimension": "3d",
+        }).explode(["click", "dice", "nsd_medsam"])  # fmt: skip
+        steps = pd.concat([steps, flat], ignore_index=True)
     if steps.empty:
         return pd.DataFrame(columns=CVPR25_COLUMNS)
     steps = steps.astype({"click": int, "dice": float, "nsd_medsam": float})

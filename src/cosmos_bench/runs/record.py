@@ -87,10 +87,24 @@ def load_run(path: Path) -> Run:
         )
     from cosmos_bench.report.build import load_scores
 
-    scores = load_scores(sorted((results / "scores").glob("*/*.parquet")))
-    tables = {p.stem: pd.read_csv(p) for p in sorted((results / "tables").glob("*.csv"))}
+    record = json.loads(record_file.read_text())
+    scores = load_scores(score_files(results, record))
+    # the report's tables, when the report was built after the record (not left from before)
+    made = record_file.stat().st_mtime
+    tables = {p.stem: pd.read_csv(p) for p in sorted((results / "tables").glob("*.csv"))
+              if p.stat().st_mtime >= made}  # fmt: skip
     name = path.resolve().name if path.name != "results" else path.resolve().parent.name
-    return Run(name, json.loads(record_file.read_text()), scores, tables)
+    return Run(name, record, scores, tables)
+
+
+def score_files(results: Path, record: dict) -> list[Path]:
+    """The score files of the record's models (fine-tuning runs too) and datasets: a folder may
+    hold older runs' files beside them."""
+    config = record.get("config", {})
+    models = [*config.get("models", []), *config.get("finetune", {}).get("runs", [])]
+    files = [results / "scores" / model / f"{dataset}.parquet"
+             for model in models for dataset in config.get("datasets", [])]  # fmt: skip
+    return [f for f in files if f.is_file()]
 
 
 def _from_bundle(path: Path) -> Run:
