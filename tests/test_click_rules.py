@@ -43,24 +43,8 @@ def cvpr25_reference(gt, pred):
     """One class of one step, the script's steps on the slice's own two axes: its EDT on a
     one-slice volume would be capped at 1 by the zero padding above and below (every pixel a
     tie), so the rule's evident intent, the in-plane distance, is what a 2D image gets."""
-    gts, segs = gt.astype(np.uint8), pred.astype(np.uint8)
-    errors = cc3d.connected_components((segs != gts).astype(np.uint8), connectivity=8)
-    sizes = np.bincount(errors.flat)
-    sizes[0] = 0
-    component = errors == np.argmax(sizes)
-    coords = np.argwhere(component)
-    lo, hi = coords.min(axis=0), coords.max(axis=0) + 1
-    crop = hi - lo
-    pad = np.maximum((crop * 0.25).astype(int), 1)
-    box = np.zeros(crop + 2 * pad, np.uint8)
-    box[pad[0]:pad[0] + crop[0], pad[1]:pad[1] + crop[1]] = component[lo[0]:hi[0], lo[1]:hi[1]]
-    inner = distance_transform_edt(box)[pad[0]:pad[0] + crop[0], pad[1]:pad[1] + crop[1]]
-    edt = np.zeros(component.shape, inner.dtype)
-    edt[lo[0]:hi[0], lo[1]:hi[1]] = inner
-    np.random.seed(42)
-    ties = np.argwhere(edt == edt.max())
-    y, x = ties[np.random.choice(len(ties))]
-    return int(x), int(y), int(gts[y, x])
+    (y, x), label = cvpr25_reference_nd(gt, pred, connectivity=8)
+    return x, y, label
 
 
 def random_pair(rng: np.random.Generator, size: int = 48) -> tuple[np.ndarray, np.ndarray]:
@@ -161,11 +145,14 @@ def test_a_miss_touching_a_false_positive_is_one_region_for_cvpr25_only() -> Non
     assert ritm_click(gt, pred)[2] == 0  # RITM: the deeper error, whatever its area
 
 
-def cvpr25_reference_3d(gt: np.ndarray, pred: np.ndarray) -> tuple[tuple[int, ...], int]:
-    """The script's steps on a volume: cc3d's 26-connected error components, the largest one's
-    EDT in its bounding box padded by a quarter of its size (at least 1), seed-42 tie draw."""
+def cvpr25_reference_nd(
+    gt: np.ndarray, pred: np.ndarray, connectivity: int = 26
+) -> tuple[tuple[int, ...], int]:
+    """The script's steps: cc3d's error components (26-connected in a volume, 8 in an image),
+    the largest one's EDT in its bounding box padded by a quarter of its size (at least 1),
+    seed-42 tie draw."""
     gts, segs = gt.astype(np.uint8), pred.astype(np.uint8)
-    errors = cc3d.connected_components((segs != gts).astype(np.uint8), connectivity=26)
+    errors = cc3d.connected_components((segs != gts).astype(np.uint8), connectivity=connectivity)
     sizes = np.bincount(errors.flat)
     sizes[0] = 0
     component = errors == np.argmax(sizes)
@@ -200,7 +187,7 @@ def test_the_3d_cvpr25_click_is_the_challenges_on_volumes() -> None:
                 mask |= (zz - c[0]) ** 2 + (yy - c[1]) ** 2 + (xx - c[2]) ** 2 < r * r
         if (gt == pred).all():
             continue
-        assert cvpr25_voxel(gt, pred) == cvpr25_reference_3d(gt, pred)
+        assert cvpr25_voxel(gt, pred) == cvpr25_reference_nd(gt, pred)
     corner = np.zeros((4, 4, 4), bool)
     corner[0, 0, 0] = corner[1, 1, 1] = corner[2, 2, 2] = True
     assert cvpr25_voxel(corner, np.zeros_like(corner))[1] == 1
