@@ -139,3 +139,23 @@ def test_the_leaderboard_ranks_within_a_settings_group_and_separates_the_others(
     assert page.count("<section") == 2 and "report.nsd: medsam" in page
     assert page.index("<td>good</td>") < page.index("<td>own</td>") < page.index("<td>weak</td>")
     assert (tmp_path / "board.csv").is_file()
+
+
+def test_the_runs_commands_are_cosmos_bench_subcommands(tmp_path: Path, capsys) -> None:
+    from cosmos_bench.cli import main
+
+    folder = tmp_path / "lab" / "results"
+    (folder / "scores" / "m").mkdir(parents=True)
+    (folder / "report").mkdir()
+    scores("m", [0.9, 0.7]).astype({"repeat": "int16", "click": "int16"}).to_parquet(
+        folder / "scores/m/d.parquet")
+    (folder / RECORD).write_text(json.dumps(RECORD_OF))
+    main(["export", str(tmp_path / "lab"), "--out", str(tmp_path / "lab.zip")])
+    main(["compare", str(tmp_path / "lab"), str(tmp_path / "lab.zip"), "--bootstrap", "50",
+          "--out", str(tmp_path / "same.csv")])  # fmt: skip
+    main(["leaderboard", str(tmp_path / "lab.zip"), "--out", str(tmp_path / "board.html")])
+    out = capsys.readouterr().out
+    assert "exported lab: 2 scores" in out and "m vs m S5 (single): 2 masks" in out
+    assert "difference +0.000" in out and (tmp_path / "board.html").is_file()
+    with pytest.raises(CosmosError, match="neither a run bundle"):
+        main(["compare", str(tmp_path / "lab"), str(tmp_path / "missing")])

@@ -45,7 +45,7 @@ from cosmos_bench.catalog.cards import (
 from cosmos_bench.catalog.schema import read_yaml
 from cosmos_bench.core.errors import ConfigError, CosmosError, run_cli
 from cosmos_bench.harmonize.index import index_counts
-from cosmos_bench.runs import commands
+from cosmos_bench.runs import commands as run_commands
 
 RESULTS = Path("results")
 CARDS = Path("config") / "datasets"
@@ -298,14 +298,14 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--raw", type=Path, help="the data folder (default: the card's local "
                        "source folder, else results/raw/ID)")  # fmt: skip
     check.add_argument("--json", action="store_true", help="print JSON")
-    commands.add_parsers(groups)
+    run_commands.add_parsers(groups)
     return top
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
-    if args.group in commands.COMMANDS:
-        commands.main(args)
+    if args.group in run_commands.COMMANDS:
+        run_commands.main(args)
         return
     root = args.root.resolve() if args.root else find_root(Path.cwd().resolve())
     if not (root / CARDS).is_dir():
