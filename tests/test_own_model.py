@@ -76,10 +76,13 @@ def test_a_broken_plugin_stops_the_workflow_before_any_job(tmp_path: Path) -> No
 
 
 @pytest.fixture(scope="module")
-def own_run(demo_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def own_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo's endoscopy set with the example's box model by `module:Class` from a folder on
     PYTHONPATH and its point model by the entry point of the installed example package, both
-    outside the repository: only their jobs (and the report) are new."""
+    outside the repository: only their jobs (and the report) are new. The shared demo run is
+    asked for here, not as an argument, so the module queues behind the SLURM and real-data
+    ones instead of idling while the demo is made (tests/conftest.py)."""
+    demo_run = request.getfixturevalue("demo_run")
     tmp = tmp_path_factory.mktemp("own")
     folder = shutil.copytree(EXAMPLE, tmp / "outside" / "own_model")
     site = tmp / "site"
@@ -119,12 +122,14 @@ def cosmos_bench(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.e2e
-def test_runs_export_compare_and_rank(demo_run: Path, own_run: Path, tmp_path: Path) -> None:
+def test_runs_export_compare_and_rank(own_run: Path, tmp_path: Path,
+                                      request: pytest.FixtureRequest) -> None:  # fmt: skip
     """export -> compare round-trips; the zoo against the example model on the same masks;
     another preset refused unless allowed; a leaderboard of the zoo, the example model and a
     second seed renders in Chromium without an error."""
     from browser import render
 
+    demo_run = request.getfixturevalue("demo_run")  # made by now: own_run asked for it
     # a run needs its record and scores to be compared (its report is not needed)
     record = ["results/report/provenance.json", "results/scores/otsu-box/demo-endo.parquet"]
     seed = copy_run(demo_run, tmp_path / "seed1")

@@ -175,8 +175,9 @@ def test_cvpr25_in_3d_is_the_box_chain_then_five_clicks_each_redecoding_its_slic
     torch.set_num_threads(2)
     model = LiteMedSAM(Path(get_asset_path()), torch.device("cpu"))
     images, mask = volume({k: [(30, 30, 6 + k), (30, 46, 4)] for k in range(1, 7)})
-    chain = box_chain(model, images, mask)
-    result = cvpr25_3d(model, images, mask)
+    shared: dict = {}  # each slice encoded once for both runs
+    chain = box_chain(model, images, mask, shared)
+    result = cvpr25_3d(model, images, mask, shared)
     assert len(result.steps) == 6
     np.testing.assert_array_equal(result.steps[0], chain.prediction)
     for before, after in zip(result.steps, result.steps[1:], strict=False):
