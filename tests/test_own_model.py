@@ -18,13 +18,16 @@ from cosmos_bench.core.errors import ConfigError
 EXAMPLE = ROOT / "examples" / "own_model"
 
 
-def _plugin_check(models_file: Path, *models: str, path: str = "") -> str:
-    run = subprocess.run(
-        [sys.executable, "-m", "cosmos_bench.models.plugins", *models, "--root", str(ROOT),
-         "--models-file", str(models_file)],
-        capture_output=True, text=True, env=user_env({"PYTHONPATH": path}),
-    )  # fmt: skip
-    return f"{run.returncode}\n{run.stderr}"
+def _plugin_check(models_file: Path, *models: str) -> str:
+    """`python -m cosmos_bench.models.plugins MODEL...` in this process: its exit status and
+    what it printed (the error with its file and fix, as run_cli prints it)."""
+    from cosmos_bench.models.plugins import main
+
+    try:
+        main([*models, "--root", str(ROOT), "--models-file", str(models_file)])
+    except ConfigError as err:
+        return f"1\n{err}"
+    return "0\n"
 
 
 def test_a_models_file_merges_over_the_zoo_and_a_clash_names_both_files(tmp_path: Path) -> None:
@@ -41,7 +44,9 @@ def test_a_models_file_merges_over_the_zoo_and_a_clash_names_both_files(tmp_path
         load_models(ROOT, [bad])
 
 
-def test_broken_plugins_name_the_entry_the_file_and_the_fix(tmp_path: Path) -> None:
+def test_broken_plugins_name_the_entry_the_file_and_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     folder = shutil.copytree(EXAMPLE, tmp_path / "mine")
     (folder / "not_a_model.py").write_text("class Thing:\n    accepts = {'box'}\n")
     models = folder / "broken.yaml"
@@ -52,17 +57,19 @@ def test_broken_plugins_name_the_entry_the_file_and_the_fix(tmp_path: Path) -> N
         "too-many-kinds: {adapter: 'cosmos_own_model:ChanVeseBox', prompts: [box, point]}\n"
         "fine: {adapter: 'cosmos_own_model:FloodPoint', prompts: [point]}\n"
     )
-    where = str(folder)
-    out = _plugin_check(models, "missing", path=where)
+    monkeypatch.syspath_prepend(str(folder))  # as PYTHONPATH would
+    for module in ("cosmos_own_model", "not_a_model"):
+        monkeypatch.delitem(sys.modules, module, raising=False)
+    out = _plugin_check(models, "missing")
     assert out.startswith("1") and "cannot import 'nowhere_pkg.models'" in out
     assert str(models) in out and "PYTHONPATH" in out and "pip install" in out
-    out = _plugin_check(models, "wrong-base", path=where)
+    out = _plugin_check(models, "wrong-base")
     assert "Thing is not a cosmos_bench.PromptableModel" in out and "subclass" in out
-    out = _plugin_check(models, "no-class", path=where)
+    out = _plugin_check(models, "no-class")
     assert "has no class 'ChanVese'" in out and "ChanVeseBox" in out
-    out = _plugin_check(models, "too-many-kinds", path=where)
+    out = _plugin_check(models, "too-many-kinds")
     assert "lists prompts ['point']" in out and "ChanVeseBox.accepts" in out
-    assert _plugin_check(models, "fine", path=where).startswith("0")
+    assert _plugin_check(models, "fine").startswith("0")
 
 
 def test_a_broken_plugin_stops_the_workflow_before_any_job(tmp_path: Path) -> None:
