@@ -69,5 +69,5 @@ def _adapter(entry: dict, weights: Path | None, device: torch.device, seed: int)
         return OtsuBox()
     from cosmos_bench.models.plugins import check
 
-    cls = check(entry.get("name", adapter), entry)
+    cls = check(adapter, entry)  # the workflow checked it by model id before any job
     return cls(weights=weights, device=device, seed=seed, **entry.get("options", {}))
