@@ -3,7 +3,7 @@ to end.
 
 The image encoders run at 1024x1024 (MedSAM2: 512x512; seconds each on a CPU), so every model
 encodes the two test images once as a batch and the first once alone; the other tests reuse those
-embeddings. The encoder inputs are captured with a forward pre-hook and compared with each
+embeddings. SAM's and MedSAM's ViT keeps its first three blocks (`shallow`). The encoder inputs are captured with a forward pre-hook and compared with each
 model's documented preprocessing, computed here independently.
 """
 
@@ -133,10 +133,21 @@ def two_threads():
     torch.set_num_threads(threads)
 
 
+def shallow(encoder: torch.nn.Module, depth: int = 3) -> None:
+    """Keep a ViT encoder's first blocks (two windowed, one global attention): what these tests
+    check (preprocessing, batching, decoding against the official predictor) does not depend
+    on depth, and ViT-B's twelve blocks cost 15 s per 1024 px image on two CPU threads, three
+    blocks 2 s. test_every_sam_family_entry_builds_its_architecture builds every one in full."""
+    assert [block.window_size for block in encoder.blocks[:depth]] == [14, 14, 0]
+    encoder.blocks = encoder.blocks[:depth]
+
+
 def encode(name: str) -> Encoded:
     """Build `name` at random init and encode the test images (batch, then the first alone)."""
     torch.manual_seed(0)
     model = build(load_models(ROOT)[name], None, CPU, seed=0)
+    if isinstance(model, SegmentAnything):
+        shallow(model.net.image_encoder)
     inputs: list[torch.Tensor] = []
     hook = model.net.image_encoder.register_forward_pre_hook(
         lambda _module, args: inputs.append(args[0].detach().clone())
@@ -399,6 +410,8 @@ def test_every_sam_family_entry_builds_its_architecture() -> None:
         else:
             size = entry.get("architecture", "vit_b")
             width = model.net.image_encoder.patch_embed.proj.out_channels
+            assert len(model.net.image_encoder.blocks) == {"vit_b": 12, "vit_l": 24,
+                                                           "vit_h": 32}[size]  # fmt: skip
             assert isinstance(model, MedSAM) == (entry["adapter"] == "medsam")
             assert isinstance(model, SegmentAnything)
         assert width == widths[size], name

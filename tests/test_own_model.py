@@ -3,6 +3,7 @@ repository, checked before any job, evaluated through the whole workflow on the 
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import pandas as pd
 import pytest
 from helpers import ROOT, check, copy_run, copy_workflow, snakemake, user_env
 
-from cosmos_bench.catalog.zoo import load_models
+from cosmos_bench.catalog.zoo import load_models, own_model_files
 from cosmos_bench.core.errors import ConfigError
 
 EXAMPLE = ROOT / "examples" / "own_model"
@@ -33,6 +34,9 @@ def _plugin_check(models_file: Path, *models: str) -> str:
 def test_a_models_file_merges_over_the_zoo_and_a_clash_names_both_files(tmp_path: Path) -> None:
     zoo = load_models(ROOT, [EXAMPLE / "models.yaml"])
     assert {"litemedsam", "chan-vese-box", "flood-point"} <= set(zoo)
+    # each own model's jobs are handed its file alone, named as the config names it
+    named = "examples/own_model/models.yaml"
+    assert own_model_files(ROOT, [named]) == {"chan-vese-box": named, "flood-point": named}
     clash = tmp_path / "clash.yaml"
     clash.write_text("litemedsam: {adapter: my_pkg:Model, prompts: [box]}\n")
     with pytest.raises(ConfigError, match="defined in both") as err:
@@ -111,7 +115,10 @@ def own_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
 
 @pytest.mark.e2e
 def test_own_models_from_outside_the_repository_run_on_the_demo(own_run: Path) -> None:
-    """Both stand beside the zoo in the tables and the report."""
+    """Both stand beside the zoo in the tables and the report; the zoo's models kept their
+    results (adding a models file reruns none of their jobs)."""
+    log = max((own_run / ".snakemake" / "log").glob("*.snakemake.log")).read_text()
+    assert set(re.findall(r"model=([^,\s]+)", log)) == {"chan-vese-box", "flood-point"}
     table = pd.read_csv(own_run / "results" / "tables" / "by_target.csv")
     rows = table[table.model.isin(["chan-vese-box", "flood-point"])]
     assert set(rows.model) == {"chan-vese-box", "flood-point"}

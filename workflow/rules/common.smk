@@ -9,7 +9,7 @@ import sys
 from cosmos_bench.acquire.sources import folder_state, local_path, mirrors_for, source_mirrors
 from cosmos_bench.catalog import finetune_ids
 from cosmos_bench.catalog.cards import CARDS_DIR, PART_KEYS, card_files
-from cosmos_bench.catalog.zoo import is_plugin, load_models
+from cosmos_bench.catalog.zoo import is_plugin, load_models, own_model_files
 from cosmos_bench.catalog.schema import coerce_scalars
 from cosmos_bench.catalog.selection import resolve, split_run
 from cosmos_bench.core.errors import CosmosError
@@ -36,9 +36,11 @@ if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
 else:
     shell.prefix(f"set -euo pipefail; PYTHON={shlex.quote(sys.executable)}; ")
 
-# The run's own models files, handed to every job that reads the zoo (empty for the zoo alone,
-# so a run without them keeps its params); their plug-in adapters are imported and checked
-# now, in a child process (the parse stays free of torch), so a broken one stops the run here.
+# The run's own models files: each job that reads the zoo is handed the one file that defines its
+# model (none for config/models.yaml's), so adding a lab's file to a finished run reruns only
+# its own models' jobs. Their plug-in adapters are imported and checked now, in a child process
+# (the parse stays free of torch), so a broken one stops the run here.
+OWN_MODELS = own_model_files(Path.cwd(), config["models_file"])
 MODELS_FILE_ARGS = " ".join(f"--models-file {shlex.quote(f)}" for f in config["models_file"])
 PLUGINS = sorted(m for m, entry in MODELS.items() if is_plugin(entry["adapter"]))
 if PLUGINS:
@@ -181,6 +183,13 @@ def model_weights(model):
 
 def weights_input(wildcards):
     return model_weights(wildcards.model)
+
+
+def models_file_arg(model):
+    """`--models-file` with the file that defines `model` (a fine-tuning run: its base), or
+    nothing for a model of config/models.yaml."""
+    base = finetune_ids.parse(model).base if finetune_ids.is_finetuned(model) else model
+    return f"--models-file {shlex.quote(OWN_MODELS[base])}" if base in OWN_MODELS else ""
 
 
 def split_arg(wildcards):

@@ -56,7 +56,7 @@ rule weights:
     params:
         mirrors=weights_mirrors_param,
         strict="--strict" if config["strict_checksums"] else "",
-        zoo=MODELS_FILE_ARGS,
+        zoo=lambda wildcards: models_file_arg(wildcards.model),
     resources:
         downloads=1,
     conda:

@@ -18,7 +18,7 @@ rule embed_cache:
         device=config["device"],
         seed=config["seed"],
         batch_size=config["infer"]["batch_size"],
-        zoo=MODELS_FILE_ARGS,
+        zoo=lambda wildcards: models_file_arg(wildcards.run),
     threads: 2
     resources:
         gpu=1,
@@ -60,7 +60,7 @@ rule train:
         validation=config["finetune"]["validation"],
         every=config["finetune"]["checkpoint_every"],
         inputs=train_args,
-        zoo=MODELS_FILE_ARGS,
+        zoo=lambda wildcards: models_file_arg(wildcards.run),
     threads: 2
     resources:
         gpu=1,

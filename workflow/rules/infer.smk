@@ -32,7 +32,7 @@ rule infer:
         resolution=config["score"]["resolution"],
         precision=config["infer"]["precision"],
         compile="--compile" if config["infer"]["compile"] else "",
-        zoo=MODELS_FILE_ARGS,
+        zoo=lambda wildcards: models_file_arg(wildcards.model),
     threads: 2
     resources:
         gpu=gpus_of,

@@ -50,7 +50,7 @@ rule propagate:
         targets=" ".join(config["propagation"]["targets"] or config["targets"]),
         device=config["device"],
         seed=config["seed"],
-        zoo=MODELS_FILE_ARGS,
+        zoo=lambda wildcards: models_file_arg(wildcards.model),
     threads: 2
     resources:
         gpu=gpus_of,

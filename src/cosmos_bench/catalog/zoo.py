@@ -46,6 +46,12 @@ def model_files(root: Path, files: Sequence[str | Path] = ()) -> dict[str, Path]
     return origin
 
 
+def own_model_files(root: Path, files: Sequence[str]) -> dict[str, str]:
+    """Each model of the run's own models files -> its file as the config names it: the one
+    file a job of that model needs (config/models.yaml's models need none)."""
+    return {name: str(f) for f in files for name in _read(zoo_paths(root, [f])[1])}
+
+
 def load_models(root: Path, files: Sequence[str | Path] = ()) -> dict[str, dict]:
     """Every model of the zoo and of the `models_file`s, each entry checked for shape."""
     zoo: dict[str, dict] = {}
