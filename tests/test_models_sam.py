@@ -3,8 +3,9 @@ to end.
 
 The image encoders run at 1024x1024 (MedSAM2: 512x512; seconds each on a CPU), so every model
 encodes the two test images once as a batch and the first once alone; the other tests reuse those
-embeddings. SAM's and MedSAM's ViT keeps its first three blocks (`shallow`). The encoder inputs are captured with a forward pre-hook and compared with each
-model's documented preprocessing, computed here independently.
+embeddings. SAM's and MedSAM's ViT keeps its first three blocks (`shallow`). The encoder inputs
+are captured with a forward pre-hook and compared with each model's documented preprocessing,
+computed here independently.
 """
 
 from __future__ import annotations
