@@ -63,8 +63,8 @@ def test_twenty_kills_then_the_run_completes_byte_identical(
     while sum(quota.values()):
         target = next(stage for stage in ORDER if quota[stage])
         ahead = set(ORDER[ORDER.index(target) :])
-        # the killed run's locks: removed as `snakemake --unlock` removes them, without parsing
-        # the workflow twenty times (the user's own `--unlock` comes once, after the last kill)
+        # a lock the killed run may have left: removed as `snakemake --unlock` removes it,
+        # without parsing the workflow twenty times
         shutil.rmtree(work / ".snakemake" / "locks", ignore_errors=True)
         proc = subprocess.Popen(
             [SNAKEMAKE, "--cores", "2", *SELECTION],
@@ -86,8 +86,7 @@ def test_twenty_kills_then_the_run_completes_byte_identical(
         quota[stage] -= 1
         struck.append(stage)
 
-    assert list((work / ".snakemake" / "locks").glob("*.lock")), "the killed run left no lock"
-    check(snakemake(work, "--unlock"))
+    check(snakemake(work, "--unlock"))  # as a user would after a kill, if locks were left
 
     assert len(struck) == 20
     assert {"download", "harmonize", "infer", "score"} <= set(struck), struck
