@@ -62,10 +62,12 @@ def test_numbers_given_as_text_are_read_where_the_schema_wants_numbers() -> None
         **copy.deepcopy(DEMO),
         "finetune": {"epochs": "3", "lr": "1e-4", "box_jitter": "20"},
         "harmonize": {"clip_percentiles": ["0.95", "99.5"], "max_side": "2048"},
+        "robustness": {"ranges": [["0", "10"], ["10", "20"]], "repeats": "2"},
     }
     coerce_scalars(config, ROOT)
     assert config["finetune"] == {"epochs": 3, "lr": 1e-4, "box_jitter": 20}
     assert config["harmonize"] == {"clip_percentiles": [0.95, 99.5], "max_side": 2048}
+    assert config["robustness"] == {"ranges": [[0, 10], [10, 20]], "repeats": 2}
     config["finetune"]["epochs"] = "three"  # left as text: validation names it
     coerce_scalars(config, ROOT)
     with pytest.raises(ConfigError, match="finetune/epochs"):

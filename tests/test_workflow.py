@@ -246,16 +246,19 @@ def test_the_studies_demo_reports_every_study(demo_run: Path, tmp_path: Path) ->
     """config/studies.yaml on a copy of the demo (its download, harmonization and weights are
     reused): S1 vs S5 per target, the jitter drop per mode, Dice after each click with
     NoC@85/90, and the CVPR 2025 protocol (box + five clicks), for LiteMedSAM and a weight-free
-    baseline. Two settings are smaller than the file's (a 4x4 grid, one repeat per jitter): the
-    tables' shapes do not depend on them, and they are most of the run's decoder calls on a
-    CPU."""
+    baseline; and the text strategies with the weight-free text stand-in (otsu-text), its rows
+    marked untrained. Two settings are smaller than the file's (a 4x4 grid, one repeat per
+    jitter): the tables' shapes do not depend on them, and they are most of the run's decoder
+    calls on a CPU."""
     work = copy_run(demo_run, tmp_path / "run")
     smaller = ('everything={"points_per_side": 4}', 'robustness={"repeats": 1}')
-    check(snakemake(work, "--configfile", "config/studies.yaml", "--config", *smaller))
+    text = ("models=[litemedsam,otsu-box,grabcut,otsu-text]",
+            "strategies=[S5,S2,S1,text,text-box]")  # fmt: skip
+    check(snakemake(work, "--configfile", "config/studies.yaml", "--config", *smaller, *text))
     html = (work / "results" / "report" / "index.html").read_text()
-    for text in ("Everything mode (S1) vs box (S5)", "Prompt robustness", "Iterative clicking",
-                 "CVPR 2025 interactive protocol"):  # fmt: skip
-        assert text in html
+    for title in ("Everything mode (S1) vs box (S5)", "Prompt robustness", "Iterative clicking",
+                  "CVPR 2025 interactive protocol", "Text prompts"):  # fmt: skip
+        assert title in html
     tables = work / "results" / "tables"
     s1 = pd.read_csv(tables / "everything_vs_box.csv")
     assert set(s1.selection) == {"oracle", "score"} and set(s1.target) == {"Endoscopy/polyp"}
@@ -269,6 +272,15 @@ def test_the_studies_demo_reports_every_study(demo_run: Path, tmp_path: Path) ->
     cvpr25 = pd.read_csv(tables / "cvpr25.csv").set_index("model")
     assert {"litemedsam", "grabcut"} <= set(cvpr25.index) and (cvpr25.n_masks == 12).all()
     assert cvpr25.dsc_auc.between(0, 4).all() and cvpr25.nsd_final.between(0, 1).all()
+    # text: only the model that takes it; S1's two rules for `text`, one answer for text-box
+    text_rows = pd.read_csv(tables / "text_prompts.csv")
+    assert set(text_rows.model) == {"otsu-text"} and (text_rows.n_masks == 12).all()
+    assert set(text_rows[text_rows.strategy == "text"].selection) == {"oracle", "score"}
+    assert set(text_rows.strategy) == {"text", "text-box"}
+    assert text_rows.empty_answers.between(0, 1).all() and text_rows.dice.between(0, 1).all()
+    by_target = pd.read_csv(tables / "by_target.csv")
+    assert set(by_target[by_target.model == "otsu-text"].strategy) == {"text", "text-box"}
+    assert "model not trained on text prompts" in html  # otsu-text's `text` rows
 
 
 def test_a_corrupt_archive_stops_the_download(tmp_path: Path) -> None:

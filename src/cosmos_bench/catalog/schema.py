@@ -143,9 +143,14 @@ def _coerce(values: Any, schema: dict, where: str) -> None:
         if sub.get("type") == "array" and isinstance(values[key], str):
             values[key] = [values[key]]  # `--config models_file=mine.yaml`: a list of one
         if isinstance(values[key], list):
-            kind = sub.get("items", {}).get("type", "")
-            values[key] = [_number(item, kind) for item in values[key]]
+            values[key] = _items(values[key], sub.get("items", {}))
         _coerce(values[key], sub, f"{name}.")
+
+
+def _items(values: list, schema: dict) -> list:
+    """Numbers given as text in a list and in the lists inside it (robustness.ranges)."""
+    return [_items(v, schema.get("items", {})) if isinstance(v, list)
+            else _number(v, schema.get("type", "")) for v in values]  # fmt: skip
 
 
 def coerce_scalars(config: dict, root: Path) -> None:

@@ -19,7 +19,9 @@ from cosmos_bench.core.errors import ConfigError
 ZOO = Path("config") / "models.yaml"
 PROMPT_KINDS = ("box", "point", "mask", "text")
 #: the adapters cosmos_bench.models builds itself; any other is a plug-in (models.plugins)
-BUILTIN_ADAPTERS = ("litemedsam", "sam", "medsam", "sam2", "grabcut", "random-walker", "otsu-box")
+BUILTIN_ADAPTERS = (
+    "litemedsam", "sam", "medsam", "sam2", "grabcut", "random-walker", "otsu-box", "otsu-text",
+)
 
 
 def is_plugin(adapter: str) -> bool:

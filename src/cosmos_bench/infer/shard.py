@@ -24,7 +24,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -40,10 +40,18 @@ from cosmos_bench.core.resample import resize_nearest
 from cosmos_bench.core.tables import write_table
 from cosmos_bench.harmonize.index import read_index
 from cosmos_bench.harmonize.shards import ShardReader
-from cosmos_bench.infer import everything
+from cosmos_bench.infer import everything, text
 from cosmos_bench.infer.clicks import CLICK_RULES, click_sessions, session_plan
 from cosmos_bench.infer.gpu import job_gpu, needs_gpu
-from cosmos_bench.infer.strategies import CLICK_STARTS, POINT_RULES, is_jittered, kinds_of
+from cosmos_bench.infer.phrases import load_phrases, phrase_of
+from cosmos_bench.infer.strategies import (
+    CLICK_STARTS,
+    POINT_RULES,
+    TEXT,
+    TEXT_STRATEGIES,
+    is_jittered,
+    kinds_of,
+)
 from cosmos_bench.infer.truth import Truth, jitter_rng, truth_of
 from cosmos_bench.models import Candidates, PromptableModel, build, resolve_device
 from cosmos_bench.models.base import PRECISIONS
@@ -75,6 +83,7 @@ class Study:
     everything: everything.Settings = everything.Settings()  # S1's grid and thresholds
     click_rule: str = "ritm"  # the next-click rule of the clicks-* sessions (infer.clicks)
     points: str = "paper"  # the point strategies' rule (strategies.POINT_RULES)
+    phrases: dict[str, str] = field(default_factory=dict)  # object -> phrase (infer.text)
 
     def rng(self, mask_id: str, strategy: str, repeat: int) -> np.random.Generator | None:
         return jitter_rng(self.seed, mask_id, strategy, repeat)
@@ -125,7 +134,9 @@ def prompt_rows(
         for strategy in strategies:
             for repeat in range(study.repeats if is_jittered(strategy) else 1):
                 rng = study.rng(truth.mask_id, strategy, repeat)
-                prompts.append(truth.prompt(strategy, rng, study.points))
+                phrase = (phrase_of(truth.target, study.phrases)
+                          if strategy in TEXT_STRATEGIES else None)  # fmt: skip
+                prompts.append(truth.prompt(strategy, rng, study.points, phrase))
                 keys.append((truth, strategy, repeat))
     if not prompts:
         return
@@ -133,6 +144,8 @@ def prompt_rows(
     answers = model.decode(embedding, prompts)
     t_prompt = (time.perf_counter() - t0) / len(prompts)
     for (truth, strategy, repeat), answer in zip(keys, answers, strict=True):
+        if not len(answer.scores):  # no mask at all (a text model that found nothing): empty
+            answer = Candidates(np.zeros((1, *truth.mask.shape), bool), np.full(1, np.nan))
         keep = range(len(answer.scores)) if store == "all" else selectable(answer, truth.source)
         for c in keep:
             yield _row(
@@ -186,6 +199,33 @@ def click_rows(
             )
 
 
+def text_rows(
+    model: PromptableModel,
+    embedding: object,
+    truths: list[Truth],
+    t_embed: float,
+    study: Study,
+) -> Iterator[dict]:
+    """`text`: each phrase decoded once per image, its instances matched to every mask of the
+    target by S1's rules (infer.text); both matches are stored."""
+    t0 = time.perf_counter()
+    matched = list(text.text_answers(model, embedding, truths, study.phrases))
+    seconds = t_embed + (time.perf_counter() - t0) / len(truths)
+    for truth, answer in matched:
+        for c in range(len(answer.scores)):
+            yield _row(
+                truth.mask_id,
+                truth.target,
+                TEXT,
+                rle.encode(answer.masks[c]),
+                truth.mask.shape,
+                candidate=c,
+                n_candidates=len(answer.scores),
+                model_score=float(answer.scores[c]),
+                seconds=seconds,
+            )
+
+
 def everything_rows(
     model: PromptableModel,
     embedding: object,
@@ -227,9 +267,12 @@ def image_rows(
 ) -> Iterator[dict]:
     """Every strategy on one image: one-shot prompts in one decoder call, Everything mode,
     then each click study (these two only on masks with pixels at the stored size)."""
-    one_shot = [s for s in strategies if s not in CLICK_STARTS and s != everything.STRATEGY]
+    matched = (everything.STRATEGY, TEXT)
+    one_shot = [s for s in strategies if s not in CLICK_STARTS and s not in matched]
     yield from prompt_rows(model, embedding, truths, one_shot, store, t_embed, study)
     stored = [truth for truth in truths if not truth.shrunk_away]
+    if TEXT in strategies and stored:
+        yield from text_rows(model, embedding, stored, t_embed, study)
     if everything.STRATEGY in strategies and stored:
         yield from everything_rows(model, embedding, stored, store, t_embed, study)
     for strategy in strategies:
@@ -377,6 +420,7 @@ def run(args: argparse.Namespace, entry: dict) -> None:
             everything.Settings(args.grid, args.points_per_batch),
             args.click_rule,
             args.points,
+            load_phrases(args.root) if set(strategies) & set(TEXT_STRATEGIES) else {},
         ),
         resolution=args.resolution,
     )

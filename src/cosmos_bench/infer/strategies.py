@@ -17,7 +17,10 @@ import numpy as np
 
 from cosmos_bench.infer import authors_points
 
-STRATEGIES = ("S2", "S3", "S4", "S5", "S6", "medsam-box", "medsam-box-N")
+STRATEGIES = ("S2", "S3", "S4", "S5", "S6", "medsam-box", "medsam-box-N", "text", "text-box")
+#: the object's name alone (its instances matched as S1's masks), and with S5's box
+TEXT, TEXT_BOX = "text", "text-box"
+TEXT_STRATEGIES = (TEXT, TEXT_BOX)
 #: whose rule places S2-S4's and S6's points: the paper's (below) or the authors' code's
 POINT_RULES = ("paper", "cosmos-code")
 MEDSAM_MARGIN = 5  # px per side, MedSAM's deterministic inference bbox_shift
@@ -45,7 +48,7 @@ class Prompt:
     point_labels: np.ndarray | None = None
     box: np.ndarray | None = None
     mask: np.ndarray | None = None
-    text: str | None = None  # a short phrase naming the object (reserved: no strategy sets it)
+    text: str | None = None  # a short phrase naming the object (the text strategies, infer.text)
 
     @property
     def kinds(self) -> frozenset[str]:
@@ -137,10 +140,12 @@ def make_prompt(
     mask: np.ndarray,
     rng: np.random.Generator | None = None,
     points: str = "paper",
+    phrase: str | None = None,
 ) -> Prompt:
     """The prompt of one strategy for one ground-truth mask; `rng` draws a jittered strategy's
     perturbation (required there, ignored by the deterministic ones); `points` is the rule of
-    the point strategies (POINT_RULES; `cosmos-code`: infer.authors_points)."""
+    the point strategies (POINT_RULES; `cosmos-code`: infer.authors_points); `phrase` names the
+    object for the text strategies (infer.text)."""
     if points not in POINT_RULES:
         raise ValueError(f"unknown point rule {points!r}; choose from {POINT_RULES}")
     if not mask.any():
@@ -157,6 +162,11 @@ def make_prompt(
         coords, labels = authors_points.authors_points(mask, strategy)
         box = tight_box(mask) if strategy == "S6" else None
         return Prompt(strategy, points=coords, point_labels=labels, box=box)
+    if strategy in TEXT_STRATEGIES:
+        if not phrase:
+            raise ValueError(f"{strategy} names the object: pass its phrase (infer.text)")
+        box = tight_box(mask) if strategy == TEXT_BOX else None
+        return Prompt(strategy, box=box, text=phrase)
     if strategy == "S2":
         return _points(strategy, positive_points(mask, 1))
     if strategy == "S3":
@@ -189,6 +199,8 @@ KINDS = {
     "S4": frozenset({"point"}),
     "S5": frozenset({"box"}),
     "S6": frozenset({"box", "point"}),
+    TEXT: frozenset({"text"}),
+    TEXT_BOX: frozenset({"text", "box"}),
 }
 
 

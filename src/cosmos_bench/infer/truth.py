@@ -33,11 +33,15 @@ class Truth:
         return not self.mask.any()
 
     def prompt(
-        self, strategy: str, rng: np.random.Generator | None, points: str = "paper"
+        self,
+        strategy: str,
+        rng: np.random.Generator | None,
+        points: str = "paper",
+        phrase: str | None = None,
     ) -> Prompt:
         """The strategy's prompt from the source mask, in the stored copy's coordinates
-        (`points`: the point rule, infer.points)."""
-        prompt = make_prompt(strategy, self.source, rng, points)
+        (`points`: the point rule, infer.points; `phrase`: the text strategies' object name)."""
+        prompt = make_prompt(strategy, self.source, rng, points, phrase)
         if self.source.shape == self.mask.shape:
             return prompt
         (h, w), (oh, ow) = self.mask.shape, self.source.shape

@@ -67,6 +67,10 @@ def _adapter(entry: dict, weights: Path | None, device: torch.device, seed: int)
         from cosmos_bench.models.otsu import OtsuBox
 
         return OtsuBox()
+    if adapter == "otsu-text":
+        from cosmos_bench.models.otsu_text import OtsuText
+
+        return OtsuText()
     from cosmos_bench.models.plugins import check
 
     cls = check(adapter, entry)  # the workflow checked it by model id before any job

@@ -52,7 +52,7 @@ class PromptableModel(ABC):
 
     #: the contract version the class implements (CONTRACT_VERSION when it was written)
     contract: int = 1
-    #: prompt kinds the model can take ({"box"}, {"box", "point"}, ...; "text" is reserved)
+    #: prompt kinds the model can take ({"box"}, {"box", "point"}, ..., "text": infer.text)
     accepts: frozenset[str] = frozenset()
     #: autocast precision of the neural parts (PRECISIONS), set by models.build
     precision: str = "auto"

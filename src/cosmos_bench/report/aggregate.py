@@ -37,6 +37,7 @@ from cosmos_bench.report.studies import (
     everything_vs_box,
     jitter_drop,
     noc_table,
+    text_prompts,
 )
 from cosmos_bench.report.summaries import (
     COMPLEXITY,
@@ -202,6 +203,7 @@ def aggregate(
         "factors": factor_analysis(masks, complexity),
         "jitter_drop": jitter_drop(masks),
         "everything_vs_box": everything_vs_box(masks),
+        "text_prompts": text_prompts(scores),
         "click_curves": click_curves(scores),
         "noc": noc_table(scores),
         "cvpr25": cvpr25_table(scores, objects3d),

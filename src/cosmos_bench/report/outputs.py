@@ -9,7 +9,7 @@ from __future__ import annotations
 TABLES = (
     "by_target", "by_object", "by_dataset", "by_modality", "overall", "model_pairs",
     "strategy_pairs", "oracle_gap", "factors", "jitter_drop", "everything_vs_box",
-    "click_curves", "noc", "cvpr25", "finetune", "finetune_loss", "propagation",
+    "text_prompts", "click_curves", "noc", "cvpr25", "finetune", "finetune_loss", "propagation",
     "propagation_objects", "failures", "paper_vs_ours",
 )  # fmt: skip
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from cosmos_bench.infer.strategies import CLICK_STARTS, Prompt
+from cosmos_bench.infer.phrases import load_phrases, phrase_of
+from cosmos_bench.infer.strategies import CLICK_STARTS, TEXT_BOX, TEXT_STRATEGIES, Prompt
 from cosmos_bench.infer.truth import Truth, jitter_rng
 
 #: Everything mode (cosmos_bench.infer.everything.STRATEGY): a point grid, no prompt to draw
@@ -48,6 +50,10 @@ def replay(
         return Replayed(None, "Everything mode: masks from a point grid, no prompt drawn")
     if strategy in CLICK_STARTS:
         return _replay_clicks(strategy, truth.mask, click, earlier, rule)
+    if strategy in TEXT_STRATEGIES:  # the phrase as the run's workflow folder names it
+        phrase = phrase_of(truth.target, load_phrases(Path.cwd()))
+        box = truth.prompt(TEXT_BOX, None, points, phrase) if strategy == TEXT_BOX else None
+        return Replayed(box, f'text prompt "{phrase}"')
     rng = jitter_rng(seed, truth.mask_id, strategy, repeat)
     return Replayed(truth.prompt(strategy, rng, points))
 

@@ -20,7 +20,7 @@ import pandas as pd
 from scipy.integrate import trapezoid
 
 from cosmos_bench.infer.clicks import noc
-from cosmos_bench.infer.strategies import CVPR25, is_jittered, jitter_of
+from cosmos_bench.infer.strategies import CVPR25, TEXT_STRATEGIES, is_jittered, jitter_of
 
 JITTER_COLUMNS = [
     "model", "base", "mode", "lo", "hi", "selection",
@@ -176,3 +176,35 @@ def everything_vs_box(masks: pd.DataFrame) -> pd.DataFrame:
         dice_gap=("gap", "mean"),
     )
     return table.reset_index()[S1_COLUMNS]
+
+
+TEXT_COLUMNS = ["model", "target", "strategy", "selection", "n_masks", "empty_answers",
+                "dice", "dice_answered", "dice_s5"]  # fmt: skip
+
+
+def text_prompts(scores: pd.DataFrame) -> pd.DataFrame:
+    """Per model, target, text strategy and selection rule: the share of masks the model
+    answered with nothing that overlaps them (`empty_answers`; Dice 0 there), the mean Dice
+    over all masks and over the answered ones, and S5's mean Dice on the same masks where the
+    run has S5 (under the same rule, or its single answer). One row per mask and rule: neither
+    strategy is jittered or clicked."""
+    masks = scores[scores["click"] == 0]
+    text = masks[masks["strategy"].isin(TEXT_STRATEGIES)]
+    if text.empty:
+        return pd.DataFrame(columns=TEXT_COLUMNS)
+    s5 = masks[masks["strategy"] == "S5"]
+    same_rule = s5[["model", "selection", "mask_id", "dice"]].rename(columns={"dice": "dice_s5"})
+    single = same_rule[same_rule["selection"] == "single"].drop(columns="selection")
+    paired = text.merge(same_rule, on=["model", "selection", "mask_id"], how="left")
+    paired = paired.merge(single, on=["model", "mask_id"], how="left", suffixes=("", "_single"))
+    paired["dice_s5"] = paired["dice_s5"].fillna(paired["dice_s5_single"])
+    paired["answered"] = paired["dice"].where(~paired["empty_prediction"].astype(bool))
+    table = paired.groupby(["model", "target", "strategy", "selection"], sort=True).agg(
+        n_masks=("mask_id", "nunique"),
+        empty_answers=("empty_prediction", "mean"),
+        dice=("dice", "mean"),
+        dice_answered=("answered", "mean"),
+        dice_s5=("dice_s5", "mean"),
+    )
+    return table.reset_index()[TEXT_COLUMNS]
+

@@ -34,6 +34,18 @@ STUDY_SECTIONS = {  # table -> (heading, introduction, columns shown)
             "dice_gap": "S5 - S1",
         },
     ),
+    "text_prompts": (
+        "Text prompts",
+        "The target's object named in words (resources/text_phrases.yaml): `text` alone, its "
+        "instances matched to each mask as S1's (oracle: best Dice; score: the best-scored "
+        "overlapping instance), and `text-box` with S5's box. An empty answer (nothing that "
+        "overlaps the mask) scores Dice 0 and is counted apart; S5 on the same masks beside.",
+        {
+            "model": "model", "target": "target", "strategy": "strategy",
+            "selection": "selection", "n_masks": "masks", "empty_answers": "empty answers",
+            "dice": "Dice", "dice_answered": "Dice (answered)", "dice_s5": "Dice S5",
+        },
+    ),
     "jitter_drop": (
         "Prompt robustness",
         "Each strategy with its points or box moved at random by a length in the range "
