@@ -2,10 +2,10 @@
 
 Baseline: each step encodes its images again (frozen encoder, no gradient) before training the
 mask decoder, what a training loop without a cache does. Ours: cosmos_bench.finetune's decoder
-arm, which encodes every training image once (cosmos_bench.finetuneset.cache_embeddings, fp16) and
-then trains on the cache. Both train LiteMedSAM (real weights) on the demo CT's masks with the
-same steps; the script prints steps/s of each, their ratio, the cache's one-time cost and the
-machine.
+arm, which encodes every training image once (cosmos_bench.finetune.trainset.cache_embeddings,
+fp16) and then trains on the cache. Both train LiteMedSAM (real weights) on the demo CT's
+masks with the same steps; the script prints steps/s of each, their ratio, the cache's one-time
+cost and the machine.
 
     .venv/bin/python benchmarks/bench_finetune.py [--steps 20] [--batch-size 4] [--device cpu]
 """

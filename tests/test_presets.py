@@ -107,3 +107,18 @@ def test_presets_reach_the_jobs_and_cosmos_code_runs_the_demo(tmp_path: Path) ->
     config = json.loads((work / "results" / "report" / "provenance.json").read_text())["config"]
     assert config["preset"] == "cosmos-code" and config["score"]["resolution"] == "native"
     assert config["harmonize"]["clip_percentiles"] == [0.95, 99.5]
+
+
+def test_the_schema_and_the_library_agree_on_defaults_and_bounds() -> None:
+    """A job run by hand (its argparse defaults) behaves as the workflow's defaults say."""
+    from cosmos_bench.infer import everything
+    from cosmos_bench.infer.clicks import N_CLICKS
+
+    schema = yaml.safe_load((ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    props = schema["properties"]
+    assert props["clicks"]["properties"]["n_clicks"]["default"] == N_CLICKS
+    grid = props["everything"]["properties"]["points_per_side"]
+    assert grid["default"] == everything.Settings().points_per_side
+    assert grid["maximum"] == everything.MAX_POINTS_PER_SIDE
+    with pytest.raises(ConfigError, match="points_per_side"):
+        everything.Settings(points_per_side=everything.MAX_POINTS_PER_SIDE + 1)

@@ -17,6 +17,17 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+#: score.resolution: where a mask is compared and prompted, `native` (the source's size, the
+#: paper) or `stored` (the shard's copy)
+RESOLUTIONS = ("native", "stored")
+
+
+def at_native_size(resolution: str, scale: float) -> bool:
+    """Whether a mask is read at the source's size: under `native`, for an image the
+    longest-side cap shrank (index `scale` < 1); inference and scoring both follow this."""
+    return resolution == "native" and float(scale) < 1.0
+
+
 INDEX_SCHEMA_VERSION = "6"
 INDEX_VERSION_KEY = "cosmos_bench.index_schema"
 #: harmonize's summary (JSON) in the index metadata: what the files held that no row shows,

@@ -198,7 +198,7 @@ def split_arg(wildcards):
 
 
 def gpus_of(wildcards):
-    """Neural models take one GPU (SLURM: --gpus=1; locally a lease, cosmos_bench.gpu); the
+    """Neural models take one GPU (SLURM: --gpus=1; locally a lease, cosmos_bench.infer.gpu); the
     weight-free baselines none, so they never wait for or hold one."""
     return int(needs_gpu(MODELS[wildcards.model]))
 

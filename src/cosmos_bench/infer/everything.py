@@ -35,6 +35,7 @@ from cosmos_bench.infer.strategies import Prompt
 from cosmos_bench.models.base import Candidates, PromptableModel
 
 STRATEGY = "S1"
+MAX_POINTS_PER_SIDE = 256  # the paper's ablation goes up to 256 (the config schema's bound)
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,8 @@ class Settings:
 
     def __post_init__(self) -> None:
         bad = []
-        if not 1 <= self.points_per_side <= 1024:
-            bad.append(f"points_per_side={self.points_per_side} (1 .. 1024)")
+        if not 1 <= self.points_per_side <= MAX_POINTS_PER_SIDE:
+            bad.append(f"points_per_side={self.points_per_side} (1 .. {MAX_POINTS_PER_SIDE})")
         if self.points_per_batch < 1:
             bad.append(f"points_per_batch={self.points_per_batch} (>= 1)")
         for name in ("pred_iou_thresh", "stability_score_thresh", "box_nms_thresh"):

@@ -33,7 +33,7 @@ import torch
 
 from cosmos_bench.catalog.finetune_ids import model_entry
 from cosmos_bench.catalog.zoo import load_models, models_argument
-from cosmos_bench.contracts import PREDICTION_SCHEMA
+from cosmos_bench.contracts import PREDICTION_SCHEMA, RESOLUTIONS
 from cosmos_bench.core import rle
 from cosmos_bench.core.progress import Console, eta
 from cosmos_bench.core.resample import resize_nearest
@@ -41,7 +41,7 @@ from cosmos_bench.core.tables import write_table
 from cosmos_bench.harmonize.index import read_index
 from cosmos_bench.harmonize.shards import ShardReader
 from cosmos_bench.infer import everything, text
-from cosmos_bench.infer.clicks import CLICK_RULES, click_sessions, session_plan
+from cosmos_bench.infer.clicks import CLICK_RULES, N_CLICKS, click_sessions, session_plan
 from cosmos_bench.infer.gpu import job_gpu, needs_gpu
 from cosmos_bench.infer.phrases import load_phrases, phrase_of
 from cosmos_bench.infer.strategies import (
@@ -58,7 +58,6 @@ from cosmos_bench.models.base import PRECISIONS
 from cosmos_bench.score.metrics import dice
 
 STORE = ("selected", "all", "none")
-RESOLUTIONS = ("native", "stored")
 
 
 def usable_strategies(strategies: list[str], accepts: set[str], model_id: str) -> list[str]:
@@ -78,7 +77,7 @@ class Study:
 
     seed: int = 0
     repeats: int = 1
-    clicks: int = 20  # clicks per iterative session
+    clicks: int = N_CLICKS  # clicks per iterative session
     feed_logits: bool = True  # the previous low-res logits as the mask prompt, where taken
     everything: everything.Settings = everything.Settings()  # S1's grid and thresholds
     click_rule: str = "ritm"  # the next-click rule of the clicks-* sessions (infer.clicks)
@@ -364,7 +363,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--precision", choices=PRECISIONS, default="auto")
     parser.add_argument("--compile", action="store_true", help="torch.compile the networks")
     parser.add_argument("--repeats", type=int, default=1, help="repeats of jittered strategies")
-    parser.add_argument("--clicks", type=int, default=20, help="clicks per iterative session")
+    parser.add_argument("--clicks", type=int, default=N_CLICKS, help="clicks per session")
     parser.add_argument("--no-feed-logits", action="store_true", help="clicks without masks")
     parser.add_argument("--click-rule", choices=sorted(CLICK_RULES), default="ritm",
                         help="the next-click rule of the clicks-* sessions")  # fmt: skip

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cosmos_bench.contracts import at_native_size
 from cosmos_bench.harmonize.shards import ShardReader
 from cosmos_bench.infer.strategies import Prompt, is_jittered, make_prompt, prompt_seed
 
@@ -52,7 +53,7 @@ def truth_of(reader: ShardReader, row: int, mask: object, resolution: str) -> Tr
     """Index row `mask` (mask_id, target, layer, label, scale) of the image at shard `row`."""
     stored = reader.mask(row, int(mask.layer), int(mask.label))
     target = str(getattr(mask, "target", ""))
-    if resolution == "stored" or float(mask.scale) >= 1.0:
+    if not at_native_size(resolution, mask.scale):
         return Truth(str(mask.mask_id), target, stored, stored)
     source = reader.native_mask(row, int(mask.layer), int(mask.label))
     return Truth(str(mask.mask_id), target, stored, source)

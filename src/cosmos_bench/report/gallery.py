@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from cosmos_bench.contracts import RESOLUTIONS
 from cosmos_bench.core.atomic import write_bytes
 from cosmos_bench.core.errors import run_cli
 from cosmos_bench.core.resample import resize_nearest
@@ -33,7 +34,7 @@ from cosmos_bench.report.overlay import pictures
 from cosmos_bench.report.replay import replay
 from cosmos_bench.report.shapes import decoded
 from cosmos_bench.score.metrics import dice
-from cosmos_bench.score.shard import RESOLUTIONS, select
+from cosmos_bench.score.shard import select
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from cosmos_bench.contracts import RESOLUTIONS
 from cosmos_bench.core import rle
 from cosmos_bench.core.atomic import write_bytes
 from cosmos_bench.core.errors import run_cli
@@ -33,7 +34,7 @@ from cosmos_bench.harmonize.shards import ShardReader, shard_name
 from cosmos_bench.infer.strategies import is_jittered
 from cosmos_bench.infer.truth import truth_of
 from cosmos_bench.score.metrics import dice
-from cosmos_bench.score.shard import RESOLUTIONS, select
+from cosmos_bench.score.shard import select
 
 SHAPE_COLUMNS = ["mask_id", "strategy", "repeat", "selection", "pred_area_px",
                  "pred_components", "pred_outside_box_px"]  # fmt: skip

@@ -32,7 +32,13 @@ import pyarrow.parquet as pq
 
 from cosmos_bench.catalog.cards import load_ontology
 from cosmos_bench.catalog.schema import read_yaml
-from cosmos_bench.contracts import SCORE_SCHEMA, SCORES_VERSION, SCORES_VERSION_KEY
+from cosmos_bench.contracts import (
+    RESOLUTIONS,
+    SCORE_SCHEMA,
+    SCORES_VERSION,
+    SCORES_VERSION_KEY,
+    at_native_size,
+)
 from cosmos_bench.core import rle
 from cosmos_bench.core.errors import ConfigError
 from cosmos_bench.core.resample import resize_nearest
@@ -44,7 +50,6 @@ from cosmos_bench.score.factors import Factors, modality_codes, object_factors
 
 META = ["uid", "dataset", "cohort", "case", "split", "modality", "object", "target"]
 KEYS = ["mask_id", "strategy", "repeat", "click", "selection"]
-RESOLUTIONS = ("native", "stored")
 SCORE_COLUMNS = [f.name for f in fields(metrics.Scores)]
 EXTRA = ["nsd_tolerance_mm", "nsd_medsam", "spacing_known"]
 FACTOR_COLUMNS = [f.name for f in fields(Factors)]
@@ -133,7 +138,7 @@ def score_shard(
                     image_row = int(first["row"])
                     image = reader.image(image_row)
                 layer, label = int(first["layer"]), int(first["label"])
-                native = resolution == "native" and first["scale"] < 1.0
+                native = at_native_size(resolution, first["scale"])
                 gt = (reader.native_mask if native else reader.mask)(image_row, layer, label)
                 scale = float(first["scale"]) if native else 1.0
                 spacing, known = _spacing(first, scale)
