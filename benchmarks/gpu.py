@@ -64,9 +64,9 @@ from torch.utils.flop_counter import FlopCounterMode
 from cosmos_bench.catalog.zoo import load_models
 from cosmos_bench.core import rle
 from cosmos_bench.core.atomic import write_bytes
+from cosmos_bench.core.gpu import job_gpu
 from cosmos_bench.core.hashing import sha256_file
 from cosmos_bench.infer.everything import Settings
-from cosmos_bench.infer.gpu import job_gpu
 from cosmos_bench.infer.shard import Study, Truth, everything_rows, image_rows, usable_strategies
 from cosmos_bench.models import PromptableModel, build, resolve_device
 from cosmos_bench.score.metrics import dice
@@ -852,7 +852,7 @@ def status_line(record: dict) -> str:
 
 @contextmanager
 def gpu_for(args: argparse.Namespace) -> Iterator[None]:
-    """A GPU leased like an infer job's (cosmos_bench.infer.gpu), so the benchmark never shares
+    """A GPU leased like an infer job's (cosmos_bench.core.gpu), so the benchmark never shares
     one with a running workflow; a CUDA_VISIBLE_DEVICES the user set is kept as it is."""
     if args.device == "cpu" or "CUDA_VISIBLE_DEVICES" in os.environ:
         context = nullcontext()

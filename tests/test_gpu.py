@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cosmos_bench.infer.gpu import gpu_lease, job_gpu
+from cosmos_bench.core.gpu import gpu_lease, job_gpu
 
 
 def _hold(devices: list[str], directory: str, seconds: float, queue) -> None:
@@ -46,7 +46,7 @@ def test_no_two_jobs_ever_hold_one_device(tmp_path: Path) -> None:
 def test_a_killed_job_frees_its_device(tmp_path: Path) -> None:
     """kill -9 while holding: the kernel drops the flock, the next job gets the device."""
     code = (
-        "import sys, time; from pathlib import Path; from cosmos_bench.infer.gpu import gpu_lease\n"
+        "import sys, time; from pathlib import Path; from cosmos_bench.core.gpu import gpu_lease\n"
         f"with gpu_lease(['7'], Path({str(tmp_path)!r})):\n"
         "    print('held', flush=True); time.sleep(60)\n"
     )

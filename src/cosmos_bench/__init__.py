@@ -36,7 +36,7 @@ _API = {  # public name -> (module, attribute)
     "resolve_device": ("cosmos_bench.models", "resolve_device"),
     "PromptableModel": ("cosmos_bench.models", "PromptableModel"),
     "Candidates": ("cosmos_bench.models", "Candidates"),
-    "Prompt": ("cosmos_bench.infer.strategies", "Prompt"),
+    "Prompt": ("cosmos_bench.core.prompt", "Prompt"),
     "make_prompt": ("cosmos_bench.infer.strategies", "make_prompt"),
     "PAPER_STRATEGIES": ("cosmos_bench.infer.strategies", "PAPER_STRATEGIES"),
     "score": ("cosmos_bench.score.metrics", "score"),

@@ -13,7 +13,7 @@ from cosmos_bench.catalog.zoo import is_plugin, load_models, own_model_files
 from cosmos_bench.catalog.schema import coerce_scalars
 from cosmos_bench.catalog.selection import resolve, split_run
 from cosmos_bench.core.errors import CosmosError
-from cosmos_bench.infer.gpu import needs_gpu
+from cosmos_bench.core.gpu import needs_gpu
 from cosmos_bench.infer.strategies import CVPR25, PAPER_STRATEGIES, jitter_strategies
 from cosmos_bench.report.outputs import FIGURES as REPORT_FIGURES
 from cosmos_bench.report.outputs import TABLES as REPORT_TABLES
@@ -198,7 +198,7 @@ def split_arg(wildcards):
 
 
 def gpus_of(wildcards):
-    """Neural models take one GPU (SLURM: --gpus=1; locally a lease, cosmos_bench.infer.gpu); the
+    """Neural models take one GPU (SLURM: --gpus=1; locally a lease, cosmos_bench.core.gpu); the
     weight-free baselines none, so they never wait for or hold one."""
     return int(needs_gpu(MODELS[wildcards.model]))
 

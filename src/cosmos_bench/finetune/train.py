@@ -34,6 +34,7 @@ from cosmos_bench.catalog.finetune_ids import model_entry, parse
 from cosmos_bench.catalog.zoo import load_models, models_argument
 from cosmos_bench.core.atomic import write_bytes
 from cosmos_bench.core.errors import CosmosError
+from cosmos_bench.core.gpu import job_gpu
 from cosmos_bench.core.hashing import sha256_file
 from cosmos_bench.finetune.lora import add_lora, merge_lora
 from cosmos_bench.finetune.loss import NativeTargets, batch_loss, best_dice
@@ -51,7 +52,6 @@ from cosmos_bench.finetune.trainset import (
     shard_paths,
     training_masks,
 )
-from cosmos_bench.infer.gpu import job_gpu
 from cosmos_bench.models import build, resolve_device
 from cosmos_bench.models.base import PromptableModel, autocast
 

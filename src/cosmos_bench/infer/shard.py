@@ -35,6 +35,7 @@ from cosmos_bench.catalog.finetune_ids import model_entry
 from cosmos_bench.catalog.zoo import load_models, models_argument
 from cosmos_bench.contracts import PREDICTION_SCHEMA, RESOLUTIONS
 from cosmos_bench.core import rle
+from cosmos_bench.core.gpu import job_gpu, needs_gpu
 from cosmos_bench.core.progress import Console, eta
 from cosmos_bench.core.resample import resize_nearest
 from cosmos_bench.core.tables import write_table
@@ -42,7 +43,6 @@ from cosmos_bench.harmonize.index import read_index
 from cosmos_bench.harmonize.shards import ShardReader
 from cosmos_bench.infer import everything, text
 from cosmos_bench.infer.clicks import CLICK_RULES, N_CLICKS, click_sessions, session_plan
-from cosmos_bench.infer.gpu import job_gpu, needs_gpu
 from cosmos_bench.infer.phrases import load_phrases, phrase_of
 from cosmos_bench.infer.strategies import (
     CLICK_STARTS,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
+from cosmos_bench.core.prompt import Prompt
 from cosmos_bench.infer import authors_points
 
 STRATEGIES = ("S2", "S3", "S4", "S5", "S6", "medsam-box", "medsam-box-N", "text", "text-box")
@@ -35,35 +36,6 @@ JITTER_MODES = {
     "box-edges-signed": "box",
 }
 _JITTERED = re.compile(rf"(S[2-6])-({'|'.join(JITTER_MODES)})-(0|[1-9][0-9]*)-(0|[1-9][0-9]*)")
-
-
-@dataclass(frozen=True)
-class Prompt:
-    """Points (N, 2) with labels (N,) 1 = positive, 0 = negative, and/or a box (4,), and/or a
-    mask: the low-resolution logits a model returned before (`Candidates.low_res`), fed back
-    as its mask prompt in iterative clicking."""
-
-    strategy: str
-    points: np.ndarray | None = None
-    point_labels: np.ndarray | None = None
-    box: np.ndarray | None = None
-    mask: np.ndarray | None = None
-    text: str | None = None  # a short phrase naming the object (the text strategies, infer.text)
-
-    @property
-    def kinds(self) -> frozenset[str]:
-        given = (("point", self.points), ("box", self.box), ("mask", self.mask),
-                 ("text", self.text))  # fmt: skip
-        return frozenset(kind for kind, v in given if v is not None)
-
-    def scaled(self, sy: float, sx: float) -> Prompt:
-        """The prompt in an image resized by (sy, sx): a prompt taken on the source's mask,
-        handed to the model with the stored copy (coordinates multiplied, as SAM's
-        ResizeLongestSide maps them)."""
-        factor = np.array([sx, sy], np.float32)
-        points = None if self.points is None else self.points * factor
-        box = None if self.box is None else self.box * np.tile(factor, 2)
-        return replace(self, points=points, box=box)
 
 
 def tight_box(mask: np.ndarray) -> np.ndarray:

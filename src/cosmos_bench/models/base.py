@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from cosmos_bench.infer.strategies import Prompt
+from cosmos_bench.core.prompt import Prompt
 
 #: the version of this contract (PromptableModel, Candidates, Prompt; docs/own-model.md); a
 #: plug-in states the one it implements in `contract`

@@ -21,7 +21,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from cosmos_bench.infer.strategies import Prompt
+from cosmos_bench.core.prompt import Prompt
 from cosmos_bench.models.base import Candidates, PromptableModel, as_rgb
 
 ITERATIONS = 5

@@ -11,7 +11,7 @@ import numpy as np
 from scipy import ndimage
 from skimage.segmentation import random_walker
 
-from cosmos_bench.infer.strategies import Prompt
+from cosmos_bench.core.prompt import Prompt
 from cosmos_bench.models.base import Candidates, PromptableModel
 from cosmos_bench.models.grabcut import click_region
 

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
-from cosmos_bench.infer.strategies import Prompt
+from cosmos_bench.core.prompt import Prompt
 from cosmos_bench.models.base import (
     STABILITY_OFFSET,
     Candidates,

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cosmos_bench.infer.strategies import Prompt
+from cosmos_bench.core.prompt import Prompt
 from cosmos_bench.models.base import (
     Candidates,
     PromptableModel,

@@ -24,7 +24,7 @@ import torch
 from cosmos_bench.catalog.finetune_ids import model_entry
 from cosmos_bench.catalog.zoo import load_models, models_argument
 from cosmos_bench.core.errors import ConfigError
-from cosmos_bench.infer.gpu import job_gpu, needs_gpu
+from cosmos_bench.core.gpu import job_gpu, needs_gpu
 from cosmos_bench.models import build, resolve_device
 from cosmos_bench.propagation.cvpr25 import cvpr25_3d, step_scores
 from cosmos_bench.propagation.protocols import (
