@@ -227,7 +227,7 @@ def test_local_gpu_leases_keep_two_jobs_off_one_device(tmp_path: Path) -> None:
     )
     env = {"COSMOS_GPUS": "0,1", "COSMOS_GPU_LOCK_DIR": str(tmp_path / "locks")}
     run = snakemake(work, "--configfile", "gpus.yaml", "--resources", "gpu=2", "--set-threads",
-                    "infer=1", "--until", "infer", env=env)  # fmt: skip
+                    "infer=1", env=env)  # fmt: skip
     check(run)
     spans = {}
     for log in sorted((work / "logs" / "infer" / "litemedsam" / "demo-endo").glob("*.log")):
