@@ -129,14 +129,24 @@ def test_the_text_table_counts_empty_answers_apart() -> None:
     assert text_prompts(scores[scores.strategy == "S5"]).empty
 
 
-def test_a_text_box_answered_with_nothing_is_one_empty_mask() -> None:
+def test_text_box_matches_each_masks_own_answer_and_nothing_is_one_empty_mask() -> None:
+    """text-box: one prompt per mask (phrase + its tight box), its instances matched by the same
+    two rules, so two rows per mask whatever the count; a model that answers a box prompt with
+    no mask at all (any strategy) stores one empty mask."""
     from cosmos_bench.core import rle
-    from cosmos_bench.infer.shard import Study, prompt_rows
+    from cosmos_bench.infer.shard import Study, prompt_rows, text_rows
 
     truth = disc(32, 32, 8)
-    model = Instances(np.zeros((0, 64, 64), bool), [])
     study = Study(phrases={"liver": "liver"})
-    [row] = prompt_rows(model, None, [Truth("a", "CT/liver", truth, truth)], ["text-box"],
+    boxed = Instances(np.stack([disc(5, 5, 3), truth]), [0.9, 0.4])
+    rows = list(text_rows(boxed, None, [Truth("a", "CT/liver", truth, truth)], "text-box", 0.0,
+                          study))  # fmt: skip
+    assert [(r["strategy"], r["candidate"], r["n_candidates"]) for r in rows] == [
+        ("text-box", 0, 2), ("text-box", 1, 2)]  # fmt: skip
+    assert all(rle.decode(r["rle"], (64, 64)).sum() == truth.sum() for r in rows)
+    assert boxed.seen == ["liver"]  # the phrase travels with the box
+    nothing = Instances(np.zeros((0, 64, 64), bool), [])
+    [row] = prompt_rows(nothing, None, [Truth("a", "CT/liver", truth, truth)], ["S5"],
                         "selected", 0.0, study)  # fmt: skip
-    assert (row["strategy"], row["candidate"], row["n_candidates"]) == ("text-box", 0, 1)
+    assert (row["strategy"], row["candidate"], row["n_candidates"]) == ("S5", 0, 1)
     assert np.isnan(row["model_score"]) and not rle.decode(row["rle"], (64, 64)).any()

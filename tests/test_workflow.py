@@ -275,8 +275,8 @@ def test_the_studies_demo_reports_every_study(demo_run: Path, tmp_path: Path) ->
     # text: only the model that takes it; S1's two rules for `text`, one answer for text-box
     text_rows = pd.read_csv(tables / "text_prompts.csv")
     assert set(text_rows.model) == {"otsu-text"} and (text_rows.n_masks == 12).all()
-    assert set(text_rows[text_rows.strategy == "text"].selection) == {"oracle", "score"}
-    assert set(text_rows.strategy) == {"text", "text-box"}
+    assert set(zip(text_rows.strategy, text_rows.selection, strict=True)) == {
+        ("text", "oracle"), ("text", "score"), ("text-box", "oracle"), ("text-box", "score")}
     assert text_rows.empty_answers.between(0, 1).all() and text_rows.dice.between(0, 1).all()
     by_target = pd.read_csv(tables / "by_target.csv")
     assert set(by_target[by_target.model == "otsu-text"].strategy) == {"text", "text-box"}

@@ -43,11 +43,10 @@ from cosmos_bench.harmonize.index import read_index
 from cosmos_bench.harmonize.shards import ShardReader
 from cosmos_bench.infer import everything, text
 from cosmos_bench.infer.clicks import CLICK_RULES, N_CLICKS, click_sessions, session_plan
-from cosmos_bench.infer.phrases import load_phrases, phrase_of
+from cosmos_bench.infer.phrases import load_phrases
 from cosmos_bench.infer.strategies import (
     CLICK_STARTS,
     POINT_RULES,
-    TEXT,
     TEXT_STRATEGIES,
     is_jittered,
     kinds_of,
@@ -133,9 +132,7 @@ def prompt_rows(
         for strategy in strategies:
             for repeat in range(study.repeats if is_jittered(strategy) else 1):
                 rng = study.rng(truth.mask_id, strategy, repeat)
-                phrase = (phrase_of(truth.target, study.phrases)
-                          if strategy in TEXT_STRATEGIES else None)  # fmt: skip
-                prompts.append(truth.prompt(strategy, rng, study.points, phrase))
+                prompts.append(truth.prompt(strategy, rng, study.points))
                 keys.append((truth, strategy, repeat))
     if not prompts:
         return
@@ -202,20 +199,23 @@ def text_rows(
     model: PromptableModel,
     embedding: object,
     truths: list[Truth],
+    strategy: str,
     t_embed: float,
     study: Study,
 ) -> Iterator[dict]:
-    """`text`: each phrase decoded once per image, its instances matched to every mask of the
-    target by S1's rules (infer.text); both matches are stored."""
+    """`text` and `text-box`: the model's instances matched to each mask by S1's rules
+    (infer.text); both matches are stored."""
     t0 = time.perf_counter()
-    matched = list(text.text_answers(model, embedding, truths, study.phrases))
+    matched = list(
+        text.text_answers(model, embedding, truths, study.phrases, strategy, study.points)
+    )
     seconds = t_embed + (time.perf_counter() - t0) / len(truths)
     for truth, answer in matched:
         for c in range(len(answer.scores)):
             yield _row(
                 truth.mask_id,
                 truth.target,
-                TEXT,
+                strategy,
                 rle.encode(answer.masks[c]),
                 truth.mask.shape,
                 candidate=c,
@@ -266,12 +266,13 @@ def image_rows(
 ) -> Iterator[dict]:
     """Every strategy on one image: one-shot prompts in one decoder call, Everything mode,
     then each click study (these two only on masks with pixels at the stored size)."""
-    matched = (everything.STRATEGY, TEXT)
+    matched = (everything.STRATEGY, *TEXT_STRATEGIES)
     one_shot = [s for s in strategies if s not in CLICK_STARTS and s not in matched]
     yield from prompt_rows(model, embedding, truths, one_shot, store, t_embed, study)
     stored = [truth for truth in truths if not truth.shrunk_away]
-    if TEXT in strategies and stored:
-        yield from text_rows(model, embedding, stored, t_embed, study)
+    for strategy in TEXT_STRATEGIES:
+        if strategy in strategies and stored:
+            yield from text_rows(model, embedding, stored, strategy, t_embed, study)
     if everything.STRATEGY in strategies and stored:
         yield from everything_rows(model, embedding, stored, store, t_embed, study)
     for strategy in strategies:

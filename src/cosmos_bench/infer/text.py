@@ -9,7 +9,9 @@ scores, once per image and phrase. The instances are matched to each ground-trut
 target by S1's rules (infer.everything.match): `oracle` the instance with the highest Dice,
 `score` the best-scored instance that overlaps the mask; both an empty mask when the model
 found nothing or nothing overlaps, which the report counts apart as empty answers.
-`text-box`: the phrase and S5's tight box in one prompt, one answer per mask, selected as S5's.
+`text-box`: the phrase and S5's tight box in one prompt per mask; the instances it answers
+with are matched to that mask by the same two rules, so the strategy has the same two rows per
+mask whether a model finds one instance in the box or several.
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ import numpy as np
 
 from cosmos_bench.infer import everything
 from cosmos_bench.infer.phrases import phrase_of
-from cosmos_bench.infer.strategies import TEXT, Prompt
+from cosmos_bench.infer.strategies import TEXT, TEXT_BOX, Prompt
 
 if TYPE_CHECKING:
     from cosmos_bench.infer.truth import Truth
     from cosmos_bench.models.base import Candidates, PromptableModel
+
 
 def instances(answer: Candidates, shape: tuple[int, int]) -> everything.Generated:
     """A text answer's K instances as S1's generated masks, best score first (a model without
@@ -41,16 +44,27 @@ def instances(answer: Candidates, shape: tuple[int, int]) -> everything.Generate
 
 
 def text_answers(
-    model: PromptableModel, embedding: object, truths: list[Truth], phrases: Mapping[str, str]
+    model: PromptableModel,
+    embedding: object,
+    truths: list[Truth],
+    phrases: Mapping[str, str],
+    strategy: str = TEXT,
+    points: str = "paper",
 ) -> Iterator[tuple[Truth, Candidates]]:
-    """Each mask's two matched instances (oracle, score), one decoder call for all the image's
-    phrases."""
-    by_phrase: dict[str, list[Truth]] = {}
+    """Each mask's two matched instances (oracle, score), all the image's prompts in one
+    decoder call: one per phrase for `text`, one per mask for `text-box`."""
+    groups: dict[object, list[Truth]] = {}
+    prompts: list[Prompt] = []
     for truth in truths:
-        by_phrase.setdefault(phrase_of(truth.target, phrases), []).append(truth)
-    prompts = [Prompt(TEXT, text=phrase) for phrase in by_phrase]
+        phrase = phrase_of(truth.target, phrases)
+        key = phrase if strategy == TEXT else truth.mask_id
+        if key not in groups:
+            groups[key] = []
+            prompts.append(Prompt(TEXT, text=phrase) if strategy == TEXT
+                           else truth.prompt(TEXT_BOX, None, points, phrase))  # fmt: skip
+        groups[key].append(truth)
     answers = model.decode(embedding, prompts) if prompts else []
-    for (_, group), answer in zip(by_phrase.items(), answers, strict=True):
+    for group, answer in zip(groups.values(), answers, strict=True):
         shape = group[0].mask.shape
         matched = everything.match(instances(answer, shape), np.stack([t.mask for t in group]))
         yield from zip(group, matched, strict=True)
