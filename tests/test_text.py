@@ -107,6 +107,12 @@ def test_the_stand_in_answers_with_components_largest_first_or_nothing() -> None
     assert len(boxed.scores) == 1 and np.array_equal(boxed.masks[0], disc(45, 45, 5))
     (flat,) = model.decode(model.embed(np.full((64, 64), 7, np.uint8)), [Prompt("text", text="x")])
     assert len(flat.scores) == 0 and flat.masks.shape == (0, 64, 64)
+    # a box alone (S5) gets one answer, always
+    box = np.array([0, 0, 63, 63], np.float32)
+    (s5,) = model.decode(embedding, [Prompt("S5", box=box)])
+    assert len(s5.scores) == 1 and np.array_equal(s5.masks[0], disc(20, 20, 9))
+    (empty,) = model.decode(model.embed(np.full((64, 64), 7, np.uint8)), [Prompt("S5", box=box)])
+    assert len(empty.scores) == 1 and not empty.masks.any()
 
 
 def test_the_text_table_counts_empty_answers_apart() -> None:

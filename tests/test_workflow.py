@@ -279,7 +279,8 @@ def test_the_studies_demo_reports_every_study(demo_run: Path, tmp_path: Path) ->
         ("text", "oracle"), ("text", "score"), ("text-box", "oracle"), ("text-box", "score")}
     assert text_rows.empty_answers.between(0, 1).all() and text_rows.dice.between(0, 1).all()
     by_target = pd.read_csv(tables / "by_target.csv")
-    assert set(by_target[by_target.model == "otsu-text"].strategy) == {"text", "text-box"}
+    # and S5 (a box without a phrase: one answer each); no point strategy
+    assert set(by_target[by_target.model == "otsu-text"].strategy) == {"S5", "text", "text-box"}
     assert "model not trained on text prompts" in html  # otsu-text's `text` rows
 
 

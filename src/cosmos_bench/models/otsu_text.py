@@ -3,8 +3,10 @@
 
 It cannot read: every phrase gets the same answer, the connected components of Otsu's
 foreground (the class that covers less of the image), largest first, each scored by its share
-of the region; with a box (`text-box`) only the box is thresholded. Components smaller than
-MIN_SHARE of the region are dropped, so a flat image answers with no instance at all. Its
+of the region; with a box (`text-box`) only the box is thresholded. A box without a phrase (S5)
+gets one answer, the largest component, as every box prompt gets one count of candidates.
+Components smaller than MIN_SHARE of the region are dropped, so a flat image answers with no
+instance at all. Its
 scores are what a real model's would be to the text strategies' matching (infer.text), which
 is all the demo shows with it.
 """
@@ -28,7 +30,16 @@ class OtsuText(PromptableModel):
         return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
 
     def decode(self, embedding: np.ndarray, prompts: list[Prompt]) -> list[Candidates]:
-        return [self._instances(embedding, p.box) for p in prompts]
+        return [self._instances(embedding, p.box) if p.text is not None
+                else self._largest(embedding, p.box) for p in prompts]  # fmt: skip
+
+    def _largest(self, grey: np.ndarray, box: np.ndarray) -> Candidates:
+        """A box without a phrase (S5): one answer, as every box prompt gets, the largest
+        component (or an empty mask)."""
+        found = self._instances(grey, box)
+        if len(found.scores):
+            return Candidates(found.masks[:1], found.scores[:1])
+        return Candidates(np.zeros((1, *grey.shape), bool), np.array([np.nan]))
 
     def _instances(self, grey: np.ndarray, box: np.ndarray | None) -> Candidates:
         h, w = grey.shape
