@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -184,21 +184,11 @@ def click_rows(
             )
 
 
-def text_rows(
-    model: PromptableModel,
-    embedding: object,
-    truths: list[Truth],
-    strategy: str,
-    t_embed: float,
-    study: Study,
+def matched_rows(
+    strategy: str, matched: Iterable[tuple[Truth, Candidates]], seconds: float
 ) -> Iterator[dict]:
-    """`text` and `text-box`: the model's instances matched to each mask by S1's rules
-    (infer.text); both matches are stored."""
-    t0 = time.perf_counter()
-    matched = list(
-        text.text_answers(model, embedding, truths, study.phrases, strategy, study.points)
-    )
-    seconds = t_embed + (time.perf_counter() - t0) / len(truths)
+    """The rows of masks matched by S1's two rules (Everything mode, the text strategies): both
+    matches of every mask are stored."""
     for truth, answer in matched:
         for c in range(len(answer.scores)):
             yield _row(
@@ -214,6 +204,23 @@ def text_rows(
             )
 
 
+def text_rows(
+    model: PromptableModel,
+    embedding: object,
+    truths: list[Truth],
+    strategy: str,
+    t_embed: float,
+    study: Study,
+) -> Iterator[dict]:
+    """`text` and `text-box`: the model's instances matched to each mask by S1's rules
+    (infer.text)."""
+    t0 = time.perf_counter()
+    matched = list(
+        text.text_answers(model, embedding, truths, study.phrases, strategy, study.points)
+    )
+    yield from matched_rows(strategy, matched, t_embed + (time.perf_counter() - t0) / len(truths))
+
+
 def everything_rows(
     model: PromptableModel,
     embedding: object,
@@ -223,25 +230,13 @@ def everything_rows(
     study: Study,
 ) -> Iterator[dict]:
     """S1: the image's masks generated once from the point grid, then matched to each ground
-    truth by both rules (cosmos_bench.infer.everything); both matches are stored."""
+    truth by both rules (cosmos_bench.infer.everything)."""
     shape = truths[0].mask.shape
     t0 = time.perf_counter()
     generated = everything.generate(model, embedding, shape, study.everything)
     answers = everything.match(generated, np.stack([truth.mask for truth in truths]))
     seconds = t_embed + (time.perf_counter() - t0) / len(truths)
-    for truth, answer in zip(truths, answers, strict=True):
-        for c in range(len(answer.scores)):
-            yield _row(
-                truth.mask_id,
-                truth.target,
-                everything.STRATEGY,
-                rle.encode(answer.masks[c]),
-                shape,
-                candidate=c,
-                n_candidates=len(answer.scores),
-                model_score=float(answer.scores[c]),
-                seconds=seconds,
-            )
+    yield from matched_rows(everything.STRATEGY, zip(truths, answers, strict=True), seconds)
 
 
 def image_rows(
