@@ -132,19 +132,7 @@ def prompt_rows(
         if not len(answer.scores):  # no mask at all (a text model that found nothing): empty
             answer = Candidates(np.zeros((1, *truth.mask.shape), bool), np.full(1, np.nan))
         keep = range(len(answer.scores)) if store == "all" else selectable(answer, truth.source)
-        for c in keep:
-            yield _row(
-                truth.mask_id,
-                truth.target,
-                strategy,
-                rle.encode(answer.masks[c]),
-                truth.mask.shape,
-                repeat=repeat,
-                candidate=c,
-                n_candidates=len(answer.scores),
-                model_score=float(answer.scores[c]),
-                seconds=t_embed + t_prompt,
-            )
+        yield from answer_rows(truth, strategy, answer, keep, t_embed + t_prompt, repeat)
 
 
 def click_rows(
@@ -184,24 +172,37 @@ def click_rows(
             )
 
 
+def answer_rows(
+    truth: Truth,
+    strategy: str,
+    answer: Candidates,
+    keep: Iterable[int],
+    seconds: float,
+    repeat: int = 0,
+) -> Iterator[dict]:
+    """One row per kept candidate of a mask's answer."""
+    for c in keep:
+        yield _row(
+            truth.mask_id,
+            truth.target,
+            strategy,
+            rle.encode(answer.masks[c]),
+            truth.mask.shape,
+            repeat=repeat,
+            candidate=c,
+            n_candidates=len(answer.scores),
+            model_score=float(answer.scores[c]),
+            seconds=seconds,
+        )
+
+
 def matched_rows(
     strategy: str, matched: Iterable[tuple[Truth, Candidates]], seconds: float
 ) -> Iterator[dict]:
     """The rows of masks matched by S1's two rules (Everything mode, the text strategies): both
     matches of every mask are stored."""
     for truth, answer in matched:
-        for c in range(len(answer.scores)):
-            yield _row(
-                truth.mask_id,
-                truth.target,
-                strategy,
-                rle.encode(answer.masks[c]),
-                truth.mask.shape,
-                candidate=c,
-                n_candidates=len(answer.scores),
-                model_score=float(answer.scores[c]),
-                seconds=seconds,
-            )
+        yield from answer_rows(truth, strategy, answer, range(len(answer.scores)), seconds)
 
 
 def text_rows(
