@@ -282,6 +282,12 @@ def test_the_studies_demo_reports_every_study(demo_run: Path, tmp_path: Path) ->
     # and S5 (a box without a phrase: one answer each); no point strategy
     assert set(by_target[by_target.model == "otsu-text"].strategy) == {"S5", "text", "text-box"}
     assert "model not trained on text prompts" in html  # otsu-text's `text` rows
+    # an edited phrase reruns the text model's inference, and no other model's
+    phrases = work / "resources" / "text_phrases.yaml"
+    phrases.write_text(phrases.read_text().replace("  polyp: polyp", "  polyp: colon polyp"))
+    jobs = planned_jobs(snakemake(work, "--dry-run", "--configfile", "config/studies.yaml",
+                                  "--config", *smaller, *text))  # fmt: skip
+    assert {w["model"] for rule, w in jobs if rule == "infer"} == {"otsu-text"}
 
 
 def test_a_corrupt_archive_stops_the_download(tmp_path: Path) -> None:

@@ -14,7 +14,8 @@ from cosmos_bench.catalog.schema import coerce_scalars
 from cosmos_bench.catalog.selection import resolve, split_run
 from cosmos_bench.core.errors import CosmosError
 from cosmos_bench.core.gpu import needs_gpu
-from cosmos_bench.infer.strategies import CVPR25, PAPER_STRATEGIES, jitter_strategies
+from cosmos_bench.infer.phrases import load_phrases
+from cosmos_bench.infer.strategies import CVPR25, PAPER_STRATEGIES, TEXT_STRATEGIES, jitter_strategies
 from cosmos_bench.report.outputs import FIGURES as REPORT_FIGURES
 from cosmos_bench.report.outputs import TABLES as REPORT_TABLES
 from snakemake.exceptions import IncompleteCheckpointException
@@ -88,6 +89,13 @@ STRATEGIES = (
     )
     + [f"clicks-{start}" for start in config["clicks"]["starts"]]
     + ([CVPR25] if config["clicks"]["cvpr25"] else [])
+)
+# the text strategies' phrases (resources/text_phrases.yaml); a run without them does not read
+# the file
+PHRASES = (
+    json.dumps(load_phrases(Path.cwd()), sort_keys=True)
+    if set(STRATEGIES) & set(TEXT_STRATEGIES)
+    else ""
 )
 
 
@@ -190,6 +198,14 @@ def models_file_arg(model):
     nothing for a model of config/models.yaml."""
     base = finetune_ids.parse(model).base if finetune_ids.is_finetuned(model) else model
     return f"--models-file {shlex.quote(OWN_MODELS[base])}" if base in OWN_MODELS else ""
+
+
+def phrases_param(wildcards):
+    """The phrases, for the infer jobs of a model that takes text: an edited phrase reruns them
+    and no other model's."""
+    model = wildcards.model
+    base = finetune_ids.parse(model).base if finetune_ids.is_finetuned(model) else model
+    return PHRASES if "text" in MODELS.get(base, {}).get("prompts", []) else ""
 
 
 def split_arg(wildcards):

@@ -33,6 +33,7 @@ rule infer:
         precision=config["infer"]["precision"],
         compile="--compile" if config["infer"]["compile"] else "",
         zoo=lambda wildcards: models_file_arg(wildcards.model),
+        phrases=phrases_param,
     threads: 2
     resources:
         gpu=gpus_of,
