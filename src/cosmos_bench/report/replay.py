@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -51,11 +52,17 @@ def replay(
     if strategy in CLICK_STARTS:
         return _replay_clicks(strategy, truth.mask, click, earlier, rule)
     if strategy in TEXT_STRATEGIES:  # the phrase as the run's workflow folder names it
-        phrase = phrase_of(truth.target, load_phrases(Path.cwd()))
+        phrase = phrase_of(truth.target, _run_phrases())
         box = truth.prompt(TEXT_BOX, None, points, phrase) if strategy == TEXT_BOX else None
         return Replayed(box, f'text prompt "{phrase}"')
     rng = jitter_rng(seed, truth.mask_id, strategy, repeat)
     return Replayed(truth.prompt(strategy, rng, points))
+
+
+@cache
+def _run_phrases() -> dict[str, str]:
+    """The run's phrases, read once per gallery job (the job runs in the workflow folder)."""
+    return load_phrases(Path.cwd())
 
 
 def _replay_clicks(
