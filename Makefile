@@ -12,6 +12,8 @@ export PATH := $(abspath $(BIN)):$(PATH)
 SYSTEM_PACKAGES := chromium chromium-driver slurm-wlm munge
 SYSTEM_COMMANDS := chromium chromedriver slurmctld slurmd munged
 
+# sam3 caps numpy, huggingface-hub, tqdm and typing_extensions below the lock's pins: it goes in
+# without its pins (pyproject.toml lists the packages its modules that the adapter imports need).
 # sam2 ships only as source: it is built against the pinned torch already in the venv (no build
 # environment pulling a second torch) and without its optional CUDA extension.
 $(STAMP): pyproject.toml requirements.lock
@@ -20,6 +22,7 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet -c requirements.lock torch torchvision 'setuptools>=70' wheel
 	SAM2_BUILD_CUDA=0 $(BIN)/python -m pip install --quiet --no-build-isolation -c requirements.lock sam2
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[test]'
+	$(BIN)/python -m pip install --quiet --no-deps -c requirements.lock sam3
 	touch $@
 
 demo: $(STAMP)
