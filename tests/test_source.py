@@ -160,7 +160,7 @@ def test_unpinned_weights_are_recorded_and_refused_when_strict(tmp_path: Path) -
         with pytest.raises(CosmosError, match="strict_checksums"):
             fetch_weights("medsam", tmp_path, dest, {}, strict=True)
         assert not dest.exists()
-        digest = fetch_weights("medsam", tmp_path, dest, {})
+        digest = fetch_weights("medsam", tmp_path, dest, {})["medsam_vit_b.pth"]
     assert digest == hashlib.sha256(blob).hexdigest() and dest.read_bytes() == blob
     assert (tmp_path / "weights" / "medsam.pth.sha256").read_text() == f"{digest}  medsam.pth\n"
 
@@ -261,3 +261,83 @@ def test_the_manifest_is_readable_by_all_like_every_other_output(
     manifest = download(toy, tmp_path / "downloads", tmp_path)
     assert stat.S_IMODE(manifest.stat().st_mode) == 0o644
     assert [p.name for p in manifest.parent.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def write_zoo(root: Path, models: dict) -> None:
+    import yaml
+
+    (root / "config").mkdir(exist_ok=True)
+    (root / "config" / "models.yaml").write_text(yaml.safe_dump(models))
+
+
+def test_a_model_folder_is_fetched_file_by_file_and_renamed_when_whole(tmp_path: Path) -> None:
+    """nnInteractive's weights are a folder: each file verified, the folder appears complete."""
+    import hashlib
+
+    from loopback import serve
+
+    from cosmos_bench.acquire.weights import fetch_weights
+    from cosmos_bench.core.errors import CosmosError
+
+    blobs = {"/m/plans.json": b'{"plans": 1}', "/m/fold_0/checkpoint_final.pth": b"\x80" * 999}
+    dest = tmp_path / "weights" / "nni.d"
+    with serve(blobs) as (base, log):
+        files = [
+            {"path": "plans.json", "url": f"{base}/m/plans.json"},
+            {"path": "fold_0/checkpoint_final.pth", "url": f"{base}/m/fold_0/checkpoint_final.pth",
+             "sha256": hashlib.sha256(blobs["/m/fold_0/checkpoint_final.pth"]).hexdigest()},
+        ]  # fmt: skip
+        entry = {"adapter": "x:Y", "prompts": ["box"], "weights": {"files": files}}
+        write_zoo(tmp_path, {"nni": entry})
+        with pytest.raises(CosmosError, match="plans.json and strict_checksums"):
+            fetch_weights("nni", tmp_path, dest, strict=True)
+        hashes = fetch_weights("nni", tmp_path, dest)
+        assert (dest / "fold_0" / "checkpoint_final.pth").read_bytes() == b"\x80" * 999
+        assert (dest / "plans.json").read_bytes() == b'{"plans": 1}'
+        record = (tmp_path / "weights" / "nni.d.sha256").read_text()
+        assert record == f"{hashes['plans.json']}  plans.json\n"  # the unpinned file only
+        files[1]["sha256"] = "0" * 64
+        write_zoo(tmp_path, {"nni": entry})
+        with pytest.raises(ChecksumError, match="model nni"):
+            fetch_weights("nni", tmp_path, dest)
+    assert (dest / "plans.json").exists()  # the verified folder is kept, not half replaced
+    assert len(log) == 4
+
+
+def test_gated_weights_are_taken_from_the_manual_folder_with_instructions(tmp_path: Path) -> None:
+    from cosmos_bench.acquire.weights import fetch_weights
+    from cosmos_bench.core.errors import CosmosError
+
+    url = "https://huggingface.co/facebook/sam3/resolve/main/sam3.pt"
+    gated = "accept the licence on https://huggingface.co/facebook/sam3"
+    entry = {"adapter": "sam3", "prompts": ["text"], "weights": {"url": url, "gated": gated}}
+    write_zoo(tmp_path, {"sam3": entry})
+    dest = tmp_path / "results" / "sam3.pth"
+    with pytest.raises(CosmosError) as refused:
+        fetch_weights("sam3", tmp_path, dest, manual_dir=Path("manual"))
+    placed = tmp_path / "manual" / "weights" / "sam3" / "sam3.pt"
+    assert f"{gated}; then place sam3.pt (from {url}) at {placed}" in str(refused.value)
+    placed.parent.mkdir(parents=True)
+    placed.write_bytes(b"sam3 weights")
+    fetch_weights("sam3", tmp_path, dest, manual_dir=Path("manual"))
+    assert dest.read_bytes() == b"sam3 weights"
+
+
+@pytest.mark.parametrize(
+    "weights",
+    [
+        {"url": "https://x/a.pt", "sha256": "AB"},
+        {"files": []},
+        {"files": [{"path": "../a", "url": "https://x/a"}]},
+        {"files": [{"url": "https://x/a"}]},
+        {"url": "https://x/a.pt", "files": [{"path": "a", "url": "https://x/a"}]},
+        {"url": "https://x/a.pt", "gated": ["no"]},
+    ],
+)
+def test_malformed_weights_entries_are_refused_with_both_forms(tmp_path: Path, weights) -> None:
+    from cosmos_bench.catalog.zoo import load_models
+    from cosmos_bench.core.errors import ConfigError
+
+    write_zoo(tmp_path, {"m": {"adapter": "sam", "prompts": ["box"], "weights": weights}})
+    with pytest.raises(ConfigError, match="`files` with a path and url"):
+        load_models(tmp_path)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 from cosmos_bench.acquire.sources import folder_state, local_path, mirrors_for, source_mirrors
+from cosmos_bench.acquire.weights import weight_files
 from cosmos_bench.catalog import finetune_ids
 from cosmos_bench.catalog.cards import CARDS_DIR, PART_KEYS, card_files
 from cosmos_bench.catalog.zoo import is_plugin, load_models, own_model_files
@@ -151,7 +152,7 @@ def weights_mirrors_param(wildcards):
     weights of a zoo model outside `models` can be fetched too)."""
     zoo = MODELS if wildcards.model in MODELS else load_models(Path.cwd(), config["models_file"])
     entry = zoo.get(wildcards.model, {})
-    urls = [entry["weights"]["url"]] if "weights" in entry else []
+    urls = [f["url"] for f in weight_files(entry["weights"])] if "weights" in entry else []
     return json.dumps(mirrors_for(urls, config["mirrors"]), sort_keys=True)
 
 
@@ -182,11 +183,24 @@ def instance_masks_arg(wildcards):
     return "--instance-masks" if "all" in keep or wildcards.dataset in keep else ""
 
 
+def weights_source_args(wildcards):
+    """The weights job's models file and, for gated weights only, the manual folder they are
+    placed in (the other models' jobs keep their params, so they do not rerun)."""
+    args = models_file_arg(wildcards.model)
+    zoo = MODELS if wildcards.model in MODELS else load_models(Path.cwd(), config["models_file"])
+    if "gated" in zoo.get(wildcards.model, {}).get("weights", {}):
+        args += f" --manual-dir {shlex.quote(config['manual_dir'])}"
+    return args.strip()
+
+
 def model_weights(model):
     """A model's verified weights file: downloaded (the zoo) or trained (a fine-tuning run)."""
     if finetune_ids.is_finetuned(model):
         return [finetune_ids.run_weights(model)]
-    return [f"results/weights/{model}.pth"] if "weights" in MODELS[model] else []
+    if "weights" not in MODELS[model]:
+        return []
+    folder = "files" in MODELS[model]["weights"]  # a model folder (nnInteractive's)
+    return [f"results/weights/{model}.d" if folder else f"results/weights/{model}.pth"]
 
 
 def weights_input(wildcards):

@@ -56,7 +56,7 @@ rule weights:
     params:
         mirrors=weights_mirrors_param,
         strict="--strict" if config["strict_checksums"] else "",
-        zoo=lambda wildcards: models_file_arg(wildcards.model),
+        zoo=weights_source_args,
     resources:
         downloads=1,
     conda:
@@ -64,3 +64,9 @@ rule weights:
     shell:
         "$PYTHON -m cosmos_bench.acquire.weights --model {wildcards.model} --out {output} "
         "--mirrors {params.mirrors:q} {params.strict} {params.zoo} 3>&2 > {log} 2>&1"
+
+
+# A model whose weights are a folder of files (nnInteractive's model folder)
+use rule weights as weights_folder with:
+    output:
+        directory("results/weights/{model}.d"),

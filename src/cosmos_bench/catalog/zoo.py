@@ -93,17 +93,38 @@ def _check_entry(name: str, entry: dict, path: Path) -> None:
         raise ConfigError(f"model {name!r}: `prompts` must list prompt kinds, got {prompts!r}",
                           **where, fix=f"choose from {', '.join(PROMPT_KINDS)}")  # fmt: skip
     weights = entry.get("weights")
-    if weights is not None and not (
-        isinstance(weights, dict) and isinstance(weights.get("url"), str)
-        and re.fullmatch(r"[0-9a-f]{64}", str(weights.get("sha256", "0" * 64)))
-    ):  # fmt: skip
+    if weights is not None and not _weights_ok(weights):
         raise ConfigError(f"model {name!r}: `weights` needs a url (and, once known, the "
-                          "file's 64-digit lowercase sha256)", **where,
+                          "file's 64-digit lowercase sha256), or `files` with a path and url "
+                          "each (a model folder)", **where,
                           fix="weights: {url: https://..., sha256: <sha256sum of the file>}, "
-                              "or no `weights` for a weight-free model")  # fmt: skip
+                              "weights: {files: [{path: plans.json, url: https://..., sha256: "
+                              "...}]}, or no `weights` for a weight-free model")  # fmt: skip
     if not isinstance(entry.get("options", {}), dict):
         raise ConfigError(f"model {name!r}: `options` must be a mapping (keyword arguments)",
                           **where, fix="options: {threshold: 0.5}")  # fmt: skip
+
+
+def _weights_ok(weights: object) -> bool:
+    """One file ({url, sha256?}) or a folder ({files: [{path, url, sha256?}]}), either `gated`
+    (with the instructions a user follows)."""
+    if not isinstance(weights, dict) or not isinstance(weights.get("gated", ""), str):
+        return False
+    files = weights.get("files", [weights])
+    if not isinstance(files, list) or not files or ("files" in weights) == ("url" in weights):
+        return False
+    return all(
+        isinstance(f, dict) and isinstance(f.get("url"), str)
+        and re.fullmatch(r"[0-9a-f]{64}", str(f.get("sha256", "0" * 64)))
+        and ("files" not in weights or _relative(f.get("path")))
+        for f in files
+    )  # fmt: skip
+
+
+def _relative(path: object) -> bool:
+    """A file's place inside a model folder: relative, without `..`."""
+    return isinstance(path, str) and bool(path) and not path.startswith("/") and (
+        ".." not in path.split("/"))  # fmt: skip
 
 
 def models_argument(parser: argparse.ArgumentParser) -> None:
