@@ -111,7 +111,9 @@ def test_the_full_run_is_the_papers_experiment_and_the_zoo_runs_beside_it() -> N
     assert len(cards) == 51 and paper["harmonize"]["min_mask_pixels"] == 50
     zoo = run_config("cosmos-zoo.yaml")
     _, models = resolve(zoo, ROOT)
-    assert {"medsam", "litemedsam", "sam2.1-hiera-t", "otsu-box"} <= set(models)
+    assert {"medsam", "litemedsam", "sam2.1-hiera-t", "sam3", "otsu-box"} <= set(models)
+    assert {"text", "text-box"} <= set(zoo["strategies"])
+    assert "text" in models["sam3"]["prompts"]
 
 
 def test_all_datasets_and_a_modality_filter() -> None:

@@ -13,7 +13,8 @@ from helpers import copy_workflow
 pytestmark = pytest.mark.e2e  # the real snakemake CLI, a few seconds per plan
 
 #: top-level packages the workflow's parse must not import; the jobs import what they need
-HEAVY = ("torch", "torchvision", "matplotlib", "sam2", "segment_anything", "scipy", "skimage")
+HEAVY = ("torch", "torchvision", "matplotlib", "sam2", "segment_anything", "scipy", "skimage",
+         "sam3", "nnInteractive", "nnunetv2")  # fmt: skip
 
 #: runs snakemake's CLI in-process and prints, at exit, the heavy packages it left loaded
 PROBE = """
@@ -45,3 +46,17 @@ def test_a_dry_run_of_every_study_imports_no_torch_nor_matplotlib(tmp_path) -> N
     work = copy_workflow(tmp_path)
     configs = ("config/studies.yaml", "config/finetune.yaml", "config/propagation.yaml")
     assert _loaded_after(work, "-n", "--quiet", "--configfile", *configs) == []
+
+
+def test_the_modern_zoo_plans_sam3_with_text_and_nninteractive_with_its_folder(tmp_path) -> None:
+    """`snakemake -n --configfile config/cosmos-zoo.yaml`: the shipped plug-ins pass the parse's
+    check, SAM 3's gated file and nnInteractive's model folder are planned, nothing heavy loads."""
+    work = copy_workflow(tmp_path)
+    args = ["-n", "--configfile", "config/cosmos-zoo.yaml"]
+    run = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", *args], cwd=work,
+                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "output: results/weights/sam3.pth" in run.stdout
+    assert "output: results/weights/nninteractive.d" in run.stdout
+    assert "results/scores/sam3/totalsegmentator.parquet" in run.stdout
+    assert _loaded_after(work, "-n", "--quiet", *args[1:]) == []

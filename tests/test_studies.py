@@ -131,3 +131,9 @@ def test_the_cvpr25_table_scores_as_the_challenge_script() -> None:
     assert (three.dimension, three.n_cases, three.n_masks) == ("3d", 2, 3)
     for column in ("dsc_box", "dsc_final", "nsd_final", "dsc_auc", "nsd_auc"):
         assert getattr(three, column) == pytest.approx(getattr(two, column))
+    # a volume model's native runs (cvpr25-3d) are rows of their own beside the box chain's
+    native = objects[objects["protocol"] == "cvpr25"].assign(protocol="cvpr25-3d", model="v")
+    table = cvpr25_table(pd.DataFrame(rows), pd.concat([objects, native], ignore_index=True))
+    assert list(zip(table["model"], table["dimension"], strict=True)) == [
+        ("m", "2d"), ("m", "3d"), ("v", "3d-native")]
+    assert table.loc[2, "dsc_auc"] == pytest.approx(three.dsc_auc)

@@ -134,6 +134,16 @@ SCORE_SCHEMA = pa.schema(
     ]
 )
 
+#: the 3D study's protocols (a propagation run's `model/protocol`, the `protocol` column of its
+#: scores): propagation.protocols runs them, the report groups by them
+BOX_CHAIN, SAM2_PROPAGATE, CVPR25_2D, CVPR25_3D = (
+    "box-chain",
+    "sam2-propagate",
+    "cvpr25",
+    "cvpr25-3d",
+)
+PROTOCOLS = (BOX_CHAIN, SAM2_PROPAGATE, CVPR25_2D, CVPR25_3D)
+
 VOLUME_OBJECT_COLUMNS = [
     "object_id", "dataset", "part", "cohort", "case", "split", "modality", "object", "target",
     "file",

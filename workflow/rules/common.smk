@@ -103,7 +103,7 @@ PHRASES = (
 wildcard_constraints:
     dataset="[a-z0-9][a-z0-9-]*",
     model="[A-Za-z0-9.+@_-]+",
-    protocol="box-chain|sam2-propagate|cvpr25",
+    protocol="box-chain|sam2-propagate|cvpr25-3d|cvpr25",
     run="[A-Za-z0-9._-]+\\+(decoder|lora|both)@[A-Za-z0-9_-]+",
     shard="[0-9]{5}",
 

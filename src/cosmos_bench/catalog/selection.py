@@ -105,8 +105,8 @@ def resolve(config: dict, root: Path) -> tuple[dict[str, Card], dict[str, dict]]
             raise ConfigError(f"propagation run {run}: sam2-propagate needs a SAM 2 model",
                               fix="use box-chain for other models")  # fmt: skip
         takes = set(models[model]["prompts"])
-        if protocol == "cvpr25" and not {"box", "point"} <= takes:
-            raise ConfigError(f"propagation run {run}: cvpr25 clicks need a model that takes "
+        if protocol in ("cvpr25", "cvpr25-3d") and not {"box", "point"} <= takes:
+            raise ConfigError(f"propagation run {run}: {protocol} clicks need a model that takes "
                               f"boxes and points; {model} takes {sorted(takes)}",
                               fix="use box-chain for this model")  # fmt: skip
     return cards, models

@@ -23,14 +23,16 @@ import torch
 
 from cosmos_bench.catalog.finetune_ids import model_entry
 from cosmos_bench.catalog.zoo import load_models, models_argument
+from cosmos_bench.contracts import PROTOCOLS
 from cosmos_bench.core.errors import ConfigError
 from cosmos_bench.core.gpu import job_gpu, needs_gpu
 from cosmos_bench.models import build, resolve_device
 from cosmos_bench.propagation.cvpr25 import cvpr25_3d, step_scores
+from cosmos_bench.propagation.native3d import METHODS, cvpr25_native3d, segments_volumes
 from cosmos_bench.propagation.protocols import (
     CVPR25_PROTOCOL,
+    NATIVE3D_PROTOCOL,
     PROTOCOL,
-    PROTOCOLS,
     SAM2_PROTOCOL,
     box_chain,
     lost_slices,
@@ -47,7 +49,8 @@ COLUMNS = [
 
 
 def check_protocol(protocol: str, entry: dict, model: str) -> None:
-    """box-chain needs box prompts; sam2-propagate needs SAM 2's video predictor."""
+    """box-chain needs box prompts; sam2-propagate needs SAM 2's video predictor; cvpr25 boxes
+    and points; cvpr25-3d a model that segments volumes (propagation.native3d.METHODS)."""
     if protocol not in PROTOCOLS:
         raise ConfigError(f"unknown 3D protocol {protocol!r}", fix=f"choose from {PROTOCOLS}")
     if protocol == SAM2_PROTOCOL and entry["adapter"] != "sam2":
@@ -57,6 +60,18 @@ def check_protocol(protocol: str, entry: dict, model: str) -> None:
     if protocol == CVPR25_PROTOCOL and not {"box", "point"} <= set(entry["prompts"]):
         raise ConfigError(f"{model}: cvpr25 needs a model that takes boxes and points",
                           fix="use box-chain")  # fmt: skip
+    if protocol == NATIVE3D_PROTOCOL and not _segments_volumes(entry, model):
+        raise ConfigError(f"{model}: cvpr25-3d needs a model that segments whole volumes "
+                          f"(its class has {', '.join(METHODS)})",
+                          fix="use cvpr25, the protocol for 2D models")  # fmt: skip
+
+
+def _segments_volumes(entry: dict, model: str) -> bool:
+    """Whether the entry's adapter class has the native 3D methods (no built-in one has)."""
+    from cosmos_bench.catalog.zoo import is_plugin
+    from cosmos_bench.models.plugins import plugin_class
+
+    return is_plugin(entry["adapter"]) and segments_volumes(plugin_class(entry["adapter"], model))
 
 
 def video_predictor(entry: dict, weights: Path | None, device: torch.device):
@@ -135,6 +150,11 @@ def main(argv: list[str] | None = None) -> None:
 
             def run(images: np.ndarray, truth: np.ndarray, embeddings: dict):
                 return sam2_propagate(model, video, images, truth)
+
+        elif args.protocol == NATIVE3D_PROTOCOL:
+
+            def run(images: np.ndarray, truth: np.ndarray, embeddings: dict):
+                return cvpr25_native3d(model, images, truth)
 
         elif args.protocol == CVPR25_PROTOCOL:
 

@@ -1,5 +1,6 @@
 """3D from promptable models: LiteMedSAM's CVPR24 box chain (`box-chain`, any 2D model) and
-SAM 2's video propagation (`sam2-propagate`), each from one box on the middle slice.
+SAM 2's video propagation (`sam2-propagate`), each from one box on the middle slice. (The
+CVPR 2025 protocols, `cvpr25` and `cvpr25-3d`, are in propagation.cvpr25 and .native3d.)
 
 One object of one volume is segmented slice by slice over its z-extent (the first to the last
 slice the ground truth touches). The middle slice of that extent is segmented from its tight
@@ -23,13 +24,14 @@ import numpy as np
 import torch
 from PIL import Image
 
+from cosmos_bench.contracts import BOX_CHAIN, CVPR25_2D, CVPR25_3D, SAM2_PROPAGATE
 from cosmos_bench.infer.strategies import Prompt, medsam_box, tight_box
 from cosmos_bench.models.base import Candidates, PromptableModel
 
-PROTOCOL = "box-chain"
-SAM2_PROTOCOL = "sam2-propagate"
-CVPR25_PROTOCOL = "cvpr25"  # the box chain, then five clicks (propagation.cvpr25)
-PROTOCOLS = (PROTOCOL, SAM2_PROTOCOL, CVPR25_PROTOCOL)
+PROTOCOL = BOX_CHAIN
+SAM2_PROTOCOL = SAM2_PROPAGATE
+CVPR25_PROTOCOL = CVPR25_2D  # the box chain, then five clicks (propagation.cvpr25)
+NATIVE3D_PROTOCOL = CVPR25_3D  # the same in 3D, for volume models (propagation.native3d)
 BOX_MARGIN = 3
 
 

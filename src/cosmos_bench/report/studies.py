@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy.integrate import trapezoid
 
+from cosmos_bench.contracts import CVPR25_2D, CVPR25_3D
 from cosmos_bench.infer.clicks import noc
 from cosmos_bench.infer.strategies import CVPR25, TEXT_STRATEGIES, is_jittered, jitter_of
 
@@ -113,23 +114,28 @@ CVPR25_COLUMNS = [
 ]  # fmt: skip
 
 
+#: the 3D protocols of the table: a 2D model through the box chain, a volume model natively
+DIMENSIONS = {CVPR25_2D: "3d", CVPR25_3D: "3d-native"}
+
+
 def cvpr25_table(scores: pd.DataFrame, objects3d: pd.DataFrame | None = None) -> pd.DataFrame:
     """The CVPR 2025 protocol as its script scores it: DSC and NSD after the box (step 1) and
     after each of five clicks (steps 2-6); per case the mean over its classes; the AUC is the
     trapezoid over the five click steps at unit spacing (the box step is not in it), final =
     after the fifth click; then the mean over cases. In 2D a case is an image, its classes its
     masks, the NSD MedSAM's (`nsd_medsam`: the slab, tolerance 2, 0 below Dice 0.2), the 2D
-    form of its own; in 3D (the propagation study's `cvpr25` runs) a case is a volume, its
-    classes its objects, the NSD the script's own at 2 mm (propagation.cvpr25)."""
+    form of its own; in 3D (the propagation study's `cvpr25` runs, dimension `3d`, and
+    `cvpr25-3d` runs of volume models, `3d-native`) a case is a volume, its classes its objects,
+    the NSD the script's own at 2 mm (propagation.cvpr25)."""
     rows = scores[(scores["strategy"] == CVPR25) & (scores["click"] > 0)]
     steps = rows[["model", "uid", "click", "dice", "nsd_medsam", "mask_id"]].assign(dimension="2d")
     if objects3d is not None and not objects3d.empty:
-        runs = objects3d[objects3d["protocol"] == CVPR25]
+        runs = objects3d[objects3d["protocol"].isin(DIMENSIONS)]
         flat = pd.DataFrame({
             "model": runs["model"], "uid": runs["dataset"] + "/" + runs["case"].astype(str),
             "click": [list(range(1, len(s) + 1)) for s in runs["dice_steps"]],
             "dice": runs["dice_steps"], "nsd_medsam": runs["nsd_steps"],
-            "mask_id": runs["object_id"], "dimension": "3d",
+            "mask_id": runs["object_id"], "dimension": runs["protocol"].map(DIMENSIONS),
         }).explode(["click", "dice", "nsd_medsam"])  # fmt: skip
         steps = pd.concat([steps, flat], ignore_index=True)
     if steps.empty:
