@@ -1,5 +1,6 @@
-"""The case gallery, the predictions' shapes, the failure taxonomy and the paper table, on a tiny
-harmonized dataset inferred by a fake two-candidate model (seconds, no weights)."""
+"""The case gallery, the predictions' shapes (scored with them), the failure taxonomy and the
+paper table, on a tiny harmonized dataset inferred by a fake two-candidate model (seconds, no
+weights)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from helpers import ROOT
 
 from cosmos_bench.catalog.cards import load_card, load_ontology
 from cosmos_bench.contracts import PREDICTION_SCHEMA, SCORE_SCHEMA
+from cosmos_bench.core import rle
+from cosmos_bench.core.prompt import tight_box
 from cosmos_bench.core.tables import write_table
 from cosmos_bench.harmonize.dataset import harmonize
 from cosmos_bench.harmonize.shards import ShardReader
@@ -21,14 +24,14 @@ from cosmos_bench.infer.strategies import Prompt, make_prompt, prompt_seed
 from cosmos_bench.models.base import Candidates, PromptableModel
 from cosmos_bench.report.build import build_report
 from cosmos_bench.report.cases import choose_cases, picture_name, shown_rows
-from cosmos_bench.report.gallery import build_gallery, read_manifest
+from cosmos_bench.report.gallery import build_gallery
 from cosmos_bench.report.gallery import main as gallery_main
+from cosmos_bench.report.manifest import read_manifest
 from cosmos_bench.report.overlay import THUMB_SIDE, object_window, pictures
 from cosmos_bench.report.paper import load_paper, paper_table
 from cosmos_bench.report.replay import replay
-from cosmos_bench.report.shapes import dataset_shapes, shape_of
-from cosmos_bench.report.shapes import main as shapes_main
 from cosmos_bench.report.taxonomy import failures
+from cosmos_bench.score.shape import Shape, shape_of
 from cosmos_bench.score.shard import score_shard
 
 STRATEGIES = ["S5", "S2", "S5-box-shift-0-10", "clicks-S5"]
@@ -110,7 +113,7 @@ def test_cases_are_worst_median_best_and_the_largest_gap() -> None:
     rows = [
         {"mask_id": f"d/c/z{i}#1", "uid": f"d/c/z{i}", "dataset": "d", "case": "c",
          "target": "CT/liver", "model": "m", "strategy": "S5", "repeat": 0, "click": 0,
-         "selection": selection, "dice": dice}
+         "selection": selection, "candidate": 0, "dice": dice}
         for i, (oracle, score) in enumerate([(0.9, 0.9), (0.5, 0.1), (0.7, 0.6), (0.7, 0.7)])
         for selection, dice in (("oracle", oracle), ("score", score))
     ]  # fmt: skip
@@ -166,8 +169,9 @@ def test_replayed_prompts_are_the_ones_inference_gave(run: tuple[Path, TwoGuesse
 def test_the_gallery_draws_every_case_from_the_shards(run: tuple[Path, TwoGuesses]) -> None:
     results, model = run
     out = results / "report" / "gallery"
+    stored = sorted((results / "predictions").rglob("shard-*.parquet"))
     cases = build_gallery([results / "scores" / MODEL / "tiny.parquet"],
-                          results / "harmonized", results / "predictions", out, 7)  # fmt: skip
+                          results / "harmonized", stored, out, 7)  # fmt: skip
     assert set(cases.target) == {"CT/liver", "CT/lesion"}
     assert set(cases.strategy) == {"S5", "S2", "clicks-S5"}
     assert {"worst", "median", "best", "gap: oracle", "gap: score"} <= set(cases.role)
@@ -181,7 +185,7 @@ def test_the_gallery_draws_every_case_from_the_shards(run: tuple[Path, TwoGuesse
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     gallery_main(["--scores", str(results / "scores" / MODEL / "tiny.parquet"),
                   "--harmonized", str(results / "harmonized"),
-                  "--predictions", str(results / "predictions"), "--seed", "7",
+                  "--predictions", *map(str, stored), "--seed", "7",
                   "--resolution", "native", "--out", str(out)])  # fmt: skip
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # byte-stable
     assert json.loads((out / "manifest.json").read_text())["version"] == 1
@@ -202,7 +206,7 @@ def test_replayed_click_prompts_match_the_session(run: tuple[Path, TwoGuesses]) 
             truth = Truth(case.mask_id, case.target, gt, gt)
             same = predictions[(predictions.mask_id == case.mask_id)
                                & (predictions.strategy == case.strategy)]  # fmt: skip
-            earlier = [chosen_mask(same[same.click == k], truth, "single")
+            earlier = [chosen_mask(same[(same.click == k) & (same.n_candidates == 1)], 0)
                        for k in range(1, case.click)]  # fmt: skip
             shown = replay(case.strategy, truth, case.repeat, 7, case.click, earlier).prompt
             assert any(same_prompt(shown, seen) for seen in model.seen), case
@@ -229,41 +233,45 @@ def test_shapes_measure_components_and_leaks() -> None:
     pred = np.zeros((20, 20), bool)
     pred[2:5, 2:5] = True
     pred[10:15, 10:15] = True
-    assert shape_of(pred, (10, 10, 14, 14)) == (34, 2, 9)
-    assert shape_of(np.zeros((4, 4), bool), (0, 0, 1, 1)) == (0, 0, 0)
+    assert shape_of(pred, np.array([10, 10, 14, 14])) == Shape(2, 9)
+    assert shape_of(pred, np.array([0, 0, 0, 0])) == Shape(2, 34)  # every pixel outside
+    assert shape_of(np.zeros((4, 4), bool), np.array([0, 0, 1, 1])) == Shape(0, 0)
+    gt = np.zeros((9, 12), bool)
+    gt[2:5, 3:11] = True
+    assert tight_box(gt).tolist() == [3, 2, 10, 4]
+
+
+def test_scoring_records_the_chosen_candidate_and_its_shape(run: tuple[Path, TwoGuesses]) -> None:
+    """Each score row names the candidate its rule chose; decoding that candidate gives the
+    area, pieces and leak scoring recorded (the ground truth's tight box from the shard)."""
+    results, _ = run
+    scores = pd.read_parquet(results / "scores" / MODEL / "tiny.parquet")
+    predictions = pd.read_parquet(results / "predictions" / MODEL / "tiny" / "shard-00000.parquet")
+    index = pd.read_parquet(results / "harmonized" / "tiny" / "index.parquet").set_index("mask_id")
+    keys = ["mask_id", "strategy", "repeat", "click", "candidate"]
+    rows = scores.merge(predictions[[*keys, "rle", "height", "width"]], on=keys)
+    assert len(rows) == len(scores) and set(scores.candidate) == {0, 1}
+    assert (scores[scores.selection == "oracle"].candidate == 0).any()
+    with ShardReader(results / "harmonized" / "tiny" / "shards" / "shard-00000.h5") as reader:
+        for row in rows.itertuples():
+            where = index.loc[row.mask_id]
+            gt = reader.mask(int(where["row"]), int(where["layer"]), int(where["label"]))
+            pred = rle.decode(np.asarray(row.rle), (row.height, row.width))
+            shape = shape_of(pred, tight_box(gt))
+            assert (row.pred_area_px, row.pred_components, row.pred_outside_box_px) == (
+                pred.sum(), shape.pred_components, shape.pred_outside_box_px)
 
 
 def test_failure_shares_per_target(run: tuple[Path, TwoGuesses]) -> None:
     results, _ = run
-    shapes = dataset_shapes(results / "predictions" / MODEL / "tiny",
-                            results / "harmonized" / "tiny" / "index.parquet",
-                            results / "harmonized" / "tiny" / "shards")  # fmt: skip
     scores = pd.read_parquet(results / "scores" / MODEL / "tiny.parquet")
-    one_shot = scores[(scores.click == 0) & ~scores.strategy.str.contains("shift")]
-    assert len(shapes) == len(one_shot)
-    # the measured area is the one scoring saw (the same candidate)
-    both = one_shot.merge(shapes, on=["mask_id", "strategy", "repeat", "selection"])
-    assert (both.pred_area_px_x == both.pred_area_px_y).all()
-    table = failures(scores, shapes.assign(model=MODEL))
+    table = failures(scores)
     assert set(table.selection) == {"oracle", "score"}
     assert set(table.strategy) == {"S5", "S2"}
     s5 = table[table.strategy == "S5"].set_index(["selection", "target"])
     assert s5.loc[("score", "CT/lesion"), "leaking"] > 0  # 4 px off a small object's box
     assert (s5.loc["oracle", "leaking"] == 0).all()
     assert (table.n_shapes == table.n_predictions).all()
-    out = results.parent / "shapes.parquet"
-    shapes_main(["--predictions", str(results / "predictions" / MODEL / "tiny"),
-                 "--index", str(results / "harmonized" / "tiny" / "index.parquet"),
-                 "--shards", str(results / "harmonized" / "tiny" / "shards"),
-                 "--out", str(out)])  # fmt: skip
-    pd.testing.assert_frame_equal(pd.read_parquet(out), shapes, check_dtype=False)
-    shapes_main(["--predictions", str(results / "none"), "--index",
-                 str(results / "harmonized" / "tiny" / "index.parquet"), "--shards",
-                 str(results / "harmonized" / "tiny" / "shards"), "--out", str(out)])  # fmt: skip
-    assert pd.read_parquet(out).empty  # nothing stored: no rows, no error
-    unmeasured = failures(scores)
-    assert unmeasured.leaking.isna().all() and (unmeasured.n_shapes == 0).all()
-    assert unmeasured["empty"].notna().all()
 
 
 def test_the_paper_table_says_which_rows_compare() -> None:
@@ -303,15 +311,10 @@ def test_the_report_opens_with_a_figure_and_links_the_gallery(
     results, _ = run
     gallery = results / "report" / "gallery"
     build_gallery([results / "scores" / MODEL / "tiny.parquet"], results / "harmonized",
-                  results / "predictions", gallery, 7)  # fmt: skip
-    shapes = tmp_path / "shapes" / MODEL / "tiny.parquet"
-    shapes.parent.mkdir(parents=True)
-    dataset_shapes(results / "predictions" / MODEL / "tiny",
-                   results / "harmonized" / "tiny" / "index.parquet",
-                   results / "harmonized" / "tiny" / "shards").to_parquet(shapes)  # fmt: skip
+                  sorted((results / "predictions").rglob("shard-*.parquet")), gallery, 7)
     html_path = results / "report" / "index.html"
     build_report([results / "scores" / MODEL / "tiny.parquet"], tmp_path / "tables",
-                 tmp_path / "figures", html_path, {"seed": 7}, n_boot=50, shapes=[shapes],
+                 tmp_path / "figures", html_path, {"seed": 7}, n_boot=50,
                  gallery=gallery, paper=ROOT / "resources" / "paper_results.yaml")  # fmt: skip
     page = html_path.read_text("utf-8")
     body = page.split("<body>", 1)[1]

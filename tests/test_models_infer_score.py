@@ -21,7 +21,6 @@ from cosmos_bench.harmonize.index import write_index
 from cosmos_bench.harmonize.shards import ShardReader
 from cosmos_bench.infer.shard import infer_shard, usable_strategies
 from cosmos_bench.infer.strategies import make_prompt
-from cosmos_bench.models.base import decode_grouped
 from cosmos_bench.models.grabcut import GrabCut
 from cosmos_bench.models.litemedsam import LiteMedSAM
 from cosmos_bench.models.otsu import OtsuBox
@@ -76,17 +75,21 @@ def test_compiled_call_sizes_give_the_same_answers(litemedsam: LiteMedSAM) -> No
     masks = [gt, gt[::-1].copy(), gt[:, ::-1].copy(), gt.T.copy()]
     prompts = [make_prompt("S5", m) for m in masks] + [make_prompt("S5", m) for m in masks[:3]]
     embedding = litemedsam.embed(image)
-    seen: list[int] = []
-
-    def decode_batch(batch):
-        seen.append(len(batch))
-        return litemedsam._decode_batch(embedding, batch)
-
-    with torch.inference_mode():  # as LiteMedSAM.decode runs it
-        split = decode_grouped(prompts, decode_batch, chunk=4, calls="binary")
-        alone = [litemedsam._decode_batch(embedding, [p])[0] for p in prompts]
+    seen: list[int] = []  # prompts per mask-decoder call, as the decoder receives them
+    hook = litemedsam.decoder.register_forward_pre_hook(
+        lambda _module, args: seen.append(len(args[2]))  # the sparse prompt embeddings
+    )
+    try:
+        alone = [litemedsam.decode(embedding, [p])[0] for p in prompts]
+        seen.clear()
+        litemedsam.calls = "binary"  # a compiled decoder on a CPU
+        split = litemedsam.decode(embedding, prompts)
         seen_split, seen[:] = list(seen), []
-        padded = decode_grouped(prompts, decode_batch, chunk=4, calls="padded")
+        litemedsam.calls = "padded"  # on a GPU
+        padded = litemedsam.decode(embedding, prompts)
+    finally:
+        hook.remove()
+        litemedsam.calls = "free"
     assert seen_split == [4, 2, 1] and seen == [4, 4] and len(split) == len(padded) == 7
     for a, b, c in zip(split, padded, alone, strict=True):
         assert np.array_equal(a.masks, c.masks) and np.array_equal(b.masks, c.masks)

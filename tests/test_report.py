@@ -13,7 +13,7 @@ import pytest
 
 from cosmos_bench.harmonize.splits import split_of
 from cosmos_bench.report.aggregate import aggregate
-from cosmos_bench.report.build import build_report, load_scores
+from cosmos_bench.report.build import build_report, load_scores, write_tables
 from cosmos_bench.report.html_table import untrained_note
 from cosmos_bench.report.outputs import FIGURES, TABLES
 from cosmos_bench.report.summaries import per_mask
@@ -60,6 +60,8 @@ def score_row(
         "aspect_ratio": 0.5 + 0.1 * (index % 3), "intensity_difference": 10.0 + 3 * index,
         "f_final": 4.0 + (index % 2), "f_final_paper": 3.0 + (index % 3),
         "modality_code": 0 if modality == "CT" else 1, "empty_prediction": dice == 0.0,
+        "candidate": 0, "pred_area_px": int(100 * dice), "pred_components": int(dice > 0),
+        "pred_outside_box_px": 0,
     }  # fmt: skip
 
 
@@ -145,21 +147,24 @@ def test_mask_and_target_weighting_differ_on_unbalanced_targets() -> None:
     assert by_target.loc["CT/kidney", "mean_dice"] == pytest.approx(0.1)
 
 
-def test_aggregate_columns_and_groups(shards: list[Path]) -> None:
+def test_aggregate_columns_and_groups(shards: list[Path], tmp_path: Path) -> None:
+    """Each summary has its declared columns (the CSV a user reads, in docs/report.md), every
+    metric with its CI."""
+    from cosmos_bench.report.summaries import DISTANCES, OVERALL_COLUMNS, RUN_KEYS, STAT_COLUMNS
+
     tables = aggregate(load_scores(shards))
-    stats = ["n_masks", "n_cases", "n_images", "mean_dice", "median_dice", "std_dice",
-             "mean_iou", "mean_nsd", "mean_hd95_mm", "mean_hd_px", "ci_low", "ci_high",
-             "nsd_ci_low", "nsd_ci_high", "hd95_mm_ci_low", "hd95_mm_ci_high",
-             "hd_px_ci_low", "hd_px_ci_high"]  # fmt: skip
-    assert list(tables["by_target"].columns) == ["model", "strategy", "selection", "target", *stats]
-    assert list(tables["by_dataset"].columns) == ["model", "strategy", "selection", "dataset",
-                                                   *stats]  # fmt: skip
-    assert list(tables["by_modality"].columns) == ["model", "strategy", "selection", "modality",
-                                                    *stats]  # fmt: skip
-    assert list(tables["overall"].columns) == [
-        "model", "strategy", "selection", "n_masks", "n_cases", "n_targets",
-        "dice_mask_weighted", "dice_target_weighted", "ci_low", "ci_high",
-    ]  # fmt: skip
+    for by in ("target", "object", "dataset", "modality"):
+        assert list(tables[f"by_{by}"].columns) == [*RUN_KEYS, by, *STAT_COLUMNS]
+    for metric in ("dice", *DISTANCES):
+        mean = "mean_dice" if metric == "dice" else f"mean_{metric}"
+        low, high = ("ci_low", "ci_high") if metric == "dice" else (f"{metric}_ci_low",
+                                                                    f"{metric}_ci_high")
+        table = tables["by_target"].dropna(subset=[low])  # one case: no bootstrap interval
+        assert len(table) and (table[low] <= table[mean] + 1e-12).all()
+        assert (table[mean] <= table[high] + 1e-12).all()
+    assert list(tables["overall"].columns) == OVERALL_COLUMNS
+    written = write_tables({"by_target": tables["by_target"]}, tmp_path)
+    assert pd.read_csv(written[0]).columns.tolist() == [*RUN_KEYS, "target", *STAT_COLUMNS]
     # 2 models x 2 strategies x 3 targets; n_cases counts (dataset, case), so c0 twice
     assert len(tables["by_target"]) == 12
     ct = tables["by_modality"].query("model == 'grabcut' and strategy == 'S5' and modality == 'CT'")

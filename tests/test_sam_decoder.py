@@ -8,7 +8,8 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cosmos_bench.models.base import _calls
+from cosmos_bench.core.prompt import Prompt
+from cosmos_bench.models.base import Candidates, decode_grouped
 from cosmos_bench.models.sam_decoder import ImageSharedDecoder
 
 
@@ -90,16 +91,28 @@ def test_mask_prompts_fall_back_to_the_original(lite_net) -> None:
     assert all(torch.equal(a, b) for a, b in zip(out, ref, strict=True))
 
 
-@given(n=st.integers(0, 300), chunk=st.sampled_from([1, 2, 4, 32, 256]), binary=st.booleans())
-def test_calls_cover_every_prompt_once_in_order(n: int, chunk: int, binary: bool) -> None:
-    calls = _calls(list(range(n)), chunk, binary)
-    assert [i for call in calls for i in call] == list(range(n))
-    sizes = [len(call) for call in calls]
+@given(n=st.integers(0, 300), chunk=st.sampled_from([1, 2, 4, 32, 256]),
+       calls=st.sampled_from(["free", "binary", "padded"]))  # fmt: skip
+def test_grouped_decoding_answers_every_prompt_once_in_order(n: int, chunk: int, calls) -> None:
+    """decode_grouped's call sizes per rule, seen by the decoder; every prompt answered by its
+    own decoding, in the order given (padding copies are decoded and dropped)."""
+    prompts = [Prompt("S5", box=np.array([i, 0, i + 1, 1], np.float32)) for i in range(n)]
+    sizes: list[int] = []
+
+    def decode_batch(batch: list[Prompt]) -> list[Candidates]:
+        sizes.append(len(batch))
+        return [Candidates(np.zeros((1, 1, 1), bool), np.array([p.box[0]])) for p in batch]
+
+    answers = decode_grouped(prompts, decode_batch, chunk, calls)
+    assert [float(a.scores[0]) for a in answers] == [float(i) for i in range(n)]
     assert all(0 < s <= chunk for s in sizes)
-    if binary:  # full chunks, then distinct falling powers of two: few shapes to compile
-        rest = [s for s in sizes if s != chunk] if n % chunk else []
-        assert all(s & (s - 1) == 0 for s in rest)
-        assert rest == sorted(set(rest), reverse=True)
+    full, rest = n // chunk, n % chunk
+    if calls == "free":
+        assert sizes == [chunk] * full + ([rest] if rest else [])
+    elif calls == "padded":  # one call size: what a compiled decoder on a GPU wants
+        assert sizes == [chunk] * (full + bool(rest))
+    else:  # full chunks, then distinct falling powers of two: few shapes to compile
+        assert sizes[:full] == [chunk] * full and sum(sizes) == n
+        tail = sizes[full:]
+        assert all(s & (s - 1) == 0 for s in tail) and tail == sorted(set(tail), reverse=True)
         assert len({*sizes}) <= int(np.log2(chunk)) + 1
-    else:
-        assert sizes == [chunk] * (n // chunk) + ([n % chunk] if n % chunk else [])

@@ -108,7 +108,7 @@ def test_the_demo_runs_through_the_slurm_profile(
     logs = slurm_work / "logs" / "slurm"
     rules = {p.name.removeprefix("rule_") for p in logs.iterdir()}
     assert rules == {"download", "unpack", "harmonize", "weights", "infer", "score",
-                     "gather_scores", "prediction_shapes", "gallery", "provenance",
+                     "gather_scores", "gallery", "provenance",
                      "report"}  # fmt: skip
     submitted = out.count("has been submitted with SLURM jobid")
     assert submitted == len(list(logs.rglob("*.log")))

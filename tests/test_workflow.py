@@ -128,8 +128,8 @@ def test_partial_reruns_touch_only_their_dataset(demo_run: Path) -> None:
         rules = {rule for rule, _ in jobs}
         # infer and score jobs appear once the harmonize checkpoint has rerun
         assert {"harmonize", "gather_scores", "report"} <= rules
-        assert rules <= {"harmonize", "infer", "score", "gather_scores", "prediction_shapes",
-                         "gallery", "provenance", "report", "all"}  # fmt: skip
+        assert rules <= {"harmonize", "infer", "score", "gather_scores", "gallery", "provenance",
+                         "report", "all"}  # fmt: skip
         assert {w["dataset"] for _, w in jobs if "dataset" in w} == {"demo-endo"}
         target = planned_jobs(snakemake(demo_run, "--dry-run", "dataset_demo-endo"))
         assert {rule for rule, _ in target} <= {"harmonize", "infer", "score", "gather_scores",

@@ -90,7 +90,7 @@ PREDICTION_SCHEMA = pa.schema(
     ]
 )
 
-SCORES_VERSION = "5"
+SCORES_VERSION = "6"
 SCORES_VERSION_KEY = "cosmos_bench.scores"
 SCORE_SCHEMA = pa.schema(
     [
@@ -108,6 +108,7 @@ SCORE_SCHEMA = pa.schema(
         ("repeat", pa.int16()),
         ("click", pa.int16()),  # the click number of an iterative strategy, else 0
         ("selection", pa.string()),
+        ("candidate", pa.int16()),  # the prediction's candidate that the selection rule chose
         ("dice", pa.float64()),
         ("iou", pa.float64()),
         ("conformity", pa.float64()),  # (3 Dice - 2) / Dice, 0 at Dice 0 (official COSMOS code)
@@ -120,6 +121,8 @@ SCORE_SCHEMA = pa.schema(
         ("empty_prediction", pa.bool_()),  # distances are then the image diagonal (penalty)
         ("spacing_known", pa.bool_()),  # false: 1 mm/px assumed, distances are in pixels
         ("pred_area_px", pa.int64()),
+        ("pred_components", pa.int32()),  # 8-connected pieces of the prediction (score.shape)
+        ("pred_outside_box_px", pa.int64()),  # predicted pixels outside the truth's tight box
         ("area_px", pa.int64()),
         ("area_mm2", pa.float64()),  # NaN where the spacing is unknown
         ("aspect_ratio", pa.float64()),

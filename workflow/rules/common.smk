@@ -242,6 +242,18 @@ def stored_predictions(path):
     return temp(path) if config["infer"]["store_predictions"] == "none" else path
 
 
+def stored_prediction_files(wildcards):
+    """Every stored prediction file of the run, for the gallery; none when they are temporary."""
+    if config["infer"]["store_predictions"] == "none":
+        return []
+    return [
+        f"results/predictions/{model}/{dataset}/shard-{shard}.parquet"
+        for dataset in DATASETS
+        for shard in shards_of(dataset)
+        for model in MODELS
+    ]
+
+
 def shards_of(dataset):
     """Shard numbers of a harmonized dataset, known once its checkpoint has run."""
     shards = checkpoints.harmonize.get(dataset=dataset).output.shards

@@ -1,7 +1,7 @@
-# Report: provenance of the run; the predictions' shapes and the case gallery, read from the
-# stored predictions and the shards; then tables, figures and the HTML page from all score files.
-# The shapes and gallery jobs wait for the score files and read whatever predictions are stored
-# (none under `store_predictions: none`), so they never call for inference again.
+# Report: provenance of the run; the case gallery, drawn from the stored predictions and the
+# shards; then tables, figures and the HTML page from all score files. Under
+# `store_predictions: none` the gallery reads no prediction (they are temporary), so it never
+# calls for inference again.
 
 
 rule provenance:
@@ -21,33 +21,12 @@ rule provenance:
         "--manifests {input.manifests} --weights {input.weights} --out {output} > {log} 2>&1"
 
 
-rule prediction_shapes:
-    input:
-        scores="results/scores/{model}/{dataset}.parquet",
-        index="results/harmonized/{dataset}/index.parquet",
-        shards="results/harmonized/{dataset}/shards",
-    output:
-        "results/report/shapes/{model}/{dataset}.parquet",
-    log:
-        "logs/report/shapes/{model}/{dataset}.log",
-    benchmark:
-        "benchmarks/runs/shapes/{model}/{dataset}.tsv"
-    params:
-        resolution=config["score"]["resolution"],
-    conda:
-        "../../envs/cosmos.yaml"
-    shell:
-        "$PYTHON -m cosmos_bench.report.shapes "
-        "--predictions results/predictions/{wildcards.model}/{wildcards.dataset} "
-        "--index {input.index} --shards {input.shards} --resolution {params.resolution} "
-        "--out {output} > {log} 2>&1"
-
-
 rule gallery:
     input:
         scores=expand("results/scores/{model}/{dataset}.parquet", model=MODELS, dataset=DATASETS),
         indexes=expand("results/harmonized/{dataset}/index.parquet", dataset=DATASETS),
         shards=expand("results/harmonized/{dataset}/shards", dataset=DATASETS),
+        predictions=stored_prediction_files,
     output:
         directory("results/report/gallery"),
     log:
@@ -61,7 +40,7 @@ rule gallery:
         "../../envs/cosmos.yaml"
     shell:
         "$PYTHON -m cosmos_bench.report.gallery --scores {input.scores} "
-        "--harmonized results/harmonized --predictions results/predictions "
+        "--harmonized results/harmonized --predictions {input.predictions} "
         "--seed {params.seed} --resolution {params.resolution} --click-rule {params.click_rule} "
         "--points {params.points} --out {output} > {log} 2>&1"
 
@@ -74,9 +53,6 @@ rule report:
         losses=expand("results/finetune/{run}/loss.csv", run=FINETUNE_RUNS),
         propagation=all_propagation,
         indexes=expand("results/harmonized/{dataset}/index.parquet", dataset=DATASETS),
-        shapes=expand(
-            "results/report/shapes/{model}/{dataset}.parquet", model=MODELS, dataset=DATASETS
-        ),
         gallery="results/report/gallery",
         paper="resources/paper_results.yaml",
     output:
@@ -121,4 +97,4 @@ rule report:
         "--bootstrap {params.bootstrap} --ci-level {params.level} --finetune {params.runs} "
         "--complexity {params.complexity} --nsd {params.nsd} --hd-empty {params.hd_empty} "
         "--propagation {input.propagation} --indexes {input.indexes} "
-        "--shapes {input.shapes} --gallery {input.gallery} --paper {input.paper} > {log} 2>&1"
+        "--gallery {input.gallery} --paper {input.paper} > {log} 2>&1"

@@ -1,13 +1,21 @@
 """A prompt as every model takes it: points, a box, a mask and/or a phrase, in the image's
-pixels. The ground floor's vocabulary: models/ and the stages share it, and the public API
-exports it as `cosmos_bench.Prompt` (the own-model contract); the strategies that build
-prompts from ground-truth masks are infer.strategies."""
+pixels, and the tight box of a mask (the box every strategy and measure shares). The ground
+floor's vocabulary: models/ and the stages share it, and the public API exports `Prompt` as
+`cosmos_bench.Prompt` (the own-model contract); the strategies that build prompts from
+ground-truth masks are infer.strategies."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
 import numpy as np
+
+
+def tight_box(mask: np.ndarray) -> np.ndarray:
+    """(x0, y0, x1, y1) of a non-empty mask's pixels, inclusive: S5's box, and the box scoring
+    measures a prediction's leak against (score.shape)."""
+    ys, xs = np.nonzero(mask)
+    return np.array([xs.min(), ys.min(), xs.max(), ys.max()], dtype=np.float32)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-from cosmos_bench.core.prompt import Prompt
+from cosmos_bench.core.prompt import Prompt, tight_box
 from cosmos_bench.infer import authors_points
 
 STRATEGIES = ("S2", "S3", "S4", "S5", "S6", "medsam-box", "medsam-box-N", "text", "text-box")
@@ -36,11 +36,6 @@ JITTER_MODES = {
     "box-edges-signed": "box",
 }
 _JITTERED = re.compile(rf"(S[2-6])-({'|'.join(JITTER_MODES)})-(0|[1-9][0-9]*)-(0|[1-9][0-9]*)")
-
-
-def tight_box(mask: np.ndarray) -> np.ndarray:
-    ys, xs = np.nonzero(mask)
-    return np.array([xs.min(), ys.min(), xs.max(), ys.max()], dtype=np.float32)
 
 
 def _strided(ys: np.ndarray, xs: np.ndarray, n: int) -> np.ndarray:

@@ -174,7 +174,6 @@ def aggregate(
     runs: Mapping[str, dict] | None = None,
     objects3d: pd.DataFrame | None = None,
     complexity: str = "paper",
-    shapes: pd.DataFrame | None = None,
     paper: Mapping[str, Any] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Every table of the report, rounded so the CSVs are byte-stable.
@@ -183,8 +182,7 @@ def aggregate(
     prompts. The summaries by target, object, modality and dataset keep the jittered strategies
     out (their drop is the robustness table). `runs` maps each fine-tuning run to its
     metadata (`meta`, weights.json) and loss log (`log`); `objects3d` holds the 3D study's
-    per-object scores (cosmos_bench.propagation); `shapes` the predictions' shapes
-    (report.shapes) for the failure taxonomy; `paper` the paper's published numbers
+    per-object scores (cosmos_bench.propagation); `paper` the paper's published numbers
     (resources/paper_results.yaml, report.paper)."""
     runs = runs or {}
     masks = per_mask(scores[scores["click"] == 0])
@@ -213,7 +211,7 @@ def aggregate(
         "finetune_loss": loss_table({m: r["log"] for m, r in runs.items()}),
         "propagation": propagation(objects),
         "propagation_objects": objects,
-        "failures": failures(scores, shapes),
+        "failures": failures(scores),
     }
     tables["paper_vs_ours"] = paper_table(tables, paper or {})
     assert tuple(tables) == TABLES

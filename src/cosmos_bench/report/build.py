@@ -28,12 +28,11 @@ from cosmos_bench.core.errors import CosmosError
 from cosmos_bench.harmonize.index import index_counts
 from cosmos_bench.report import figures
 from cosmos_bench.report.aggregate import aggregate
-from cosmos_bench.report.gallery import read_manifest
+from cosmos_bench.report.manifest import read_manifest
 from cosmos_bench.report.outputs import FIGURES
 from cosmos_bench.report.page import write_html
 from cosmos_bench.report.paper import load_paper
 from cosmos_bench.report.provenance import stage_seconds
-from cosmos_bench.report.shapes import read_shapes
 from cosmos_bench.report.stats import CI_LEVEL, N_BOOTSTRAP
 from cosmos_bench.report.summaries import (
     COMPLEXITY,
@@ -43,14 +42,15 @@ from cosmos_bench.report.summaries import (
     one_shot,
     per_mask,
 )
-from cosmos_bench.report.summary import write_summary
+from cosmos_bench.report.summary_md import write_summary
+from cosmos_bench.report.taxonomy import SHAPE
 
 #: what the report reads of the score files (the rest of SCORE_SCHEMA stays on disk): every
-#: identity column before the metrics, Dice, IoU, the boundary metrics, the factors and
-#: whether the prediction was empty (the failure taxonomy)
+#: identity column before the metrics, Dice, IoU, the boundary metrics, the factors and the
+#: failure taxonomy's measures (empty, the prediction's shape)
 SCORE_COLUMNS = (
     *SCORE_SCHEMA.names[: SCORE_SCHEMA.names.index("dice")], "dice", "iou", *DISTANCES, *FACTORS,
-    COMPLEXITY["paper"], "empty_prediction", NSD_CONVENTIONS["medsam"],
+    COMPLEXITY["paper"], "empty_prediction", *SHAPE, NSD_CONVENTIONS["medsam"],
 )
 
 
@@ -155,15 +155,14 @@ def build_report(
     complexity: str = "paper",
     nsd: str = "contour",
     hd_empty: str = "diagonal",
-    shapes: Iterable[Path] = (),
     gallery: Path | None = None,
     paper: Path | None = None,
 ) -> None:
     """Load, aggregate, write tables, figures, the HTML page and the summary, naming each.
     `indexes` (harmonized/{dataset}/index.parquet) give the catalog section its counts;
-    `shapes` (report.shapes) the failure taxonomy its leaks and fragments; `gallery` is the
-    gallery job's folder; `paper` resources/paper_results.yaml. `nsd` names the NSD convention
-    every summary reports (NSD_CONVENTIONS); the tables say which in `nsd_convention`.
+    `gallery` is the gallery job's folder; `paper` resources/paper_results.yaml. `nsd` names
+    the NSD convention every summary reports (NSD_CONVENTIONS); the tables say which in
+    `nsd_convention`.
     `hd_empty` is the paper's HD of an empty prediction: the diagonal, or 0 as the authors'
     get_score.py returns."""
     scores = load_scores(score_paths)
@@ -181,7 +180,7 @@ def build_report(
     )
     seed = int(provenance.get("seed") or 0)
     tables = aggregate(scores, seed, n_boot, level, runs, objects3d, complexity,
-                       read_shapes(list(shapes)), load_paper(paper) if paper else {})  # fmt: skip
+                       load_paper(paper) if paper else {})  # fmt: skip
     for table in tables.values():
         if "mean_nsd" in table:
             table.insert(table.columns.get_loc("mean_nsd"), "nsd_convention", nsd)
@@ -259,10 +258,6 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--indexes", nargs="*", type=Path, default=[],
         help="the harmonized indexes, for the catalog's image and mask counts",
     )  # fmt: skip
-    parser.add_argument(
-        "--shapes", nargs="*", type=Path, default=[],
-        help="the predictions' shapes (python -m cosmos_bench.report.shapes), for the failures",
-    )  # fmt: skip
     parser.add_argument("--gallery", type=Path, help="the gallery job's folder (manifest.json)")
     parser.add_argument(
         "--paper", type=Path, help="the paper's numbers (resources/paper_results.yaml)"
@@ -277,6 +272,6 @@ def main(argv: list[str] | None = None) -> None:
     build_report(
         args.scores, args.tables_dir, args.figures_dir, args.html, provenance,
         args.summary, args.benchmarks, args.bootstrap, args.ci_level, args.finetune,
-        args.propagation, args.indexes, args.complexity, args.nsd, args.hd_empty, args.shapes,
+        args.propagation, args.indexes, args.complexity, args.nsd, args.hd_empty,
         args.gallery, args.paper,
     )  # fmt: skip

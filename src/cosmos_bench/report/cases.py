@@ -70,7 +70,8 @@ def picture_name(model: str, strategy: str, selection: str, mask_id: str, repeat
 
 
 def choose_cases(scores: pd.DataFrame) -> pd.DataFrame:
-    """The gallery's cases (CASE_COLUMNS), sorted by target, model, strategy and role."""
+    """The gallery's cases (CASE_COLUMNS and the `candidate` their selection chose), sorted by
+    target, model, strategy and role."""
     rows = shown_rows(scores)
     records = []
     for (target, model, strategy), group in rows.groupby(_KEYS, sort=True):
@@ -83,10 +84,10 @@ def choose_cases(scores: pd.DataFrame) -> pd.DataFrame:
                 "selection": row["selection"], "role": role, "mask_id": mask_id,
                 "dataset": row["dataset"], "case": row["case"], "uid": row["uid"],
                 "repeat": int(row["repeat"]), "click": int(row["click"]),
-                "dice": float(row["dice"]), "order": order,
+                "dice": float(row["dice"]), "candidate": int(row["candidate"]), "order": order,
                 "file": picture_name(model, strategy, row["selection"], mask_id,
                                      int(row["repeat"]), int(row["click"])),
             })  # fmt: skip
-    cases = pd.DataFrame(records, columns=[*CASE_COLUMNS, "order"])
+    cases = pd.DataFrame(records, columns=[*CASE_COLUMNS, "candidate", "order"])
     cases = cases.sort_values([*_KEYS, "order"], kind="mergesort", ignore_index=True)
-    return cases[CASE_COLUMNS]
+    return cases[[*CASE_COLUMNS, "candidate"]]

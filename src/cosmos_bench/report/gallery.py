@@ -1,19 +1,20 @@
 """The gallery job: draw the cases report.cases chooses, from the shards and the predictions.
 
 It reads the score files, picks the cases, then opens each shard that holds one and reads only
-the chosen masks' prediction rows (each prediction file's row groups are per target). Writes
+the chosen masks' prediction rows (each prediction file's row groups are per target), decoding
+the candidate scoring recorded as chosen. Writes
 into one folder under results/: `{file}.png` (whole image), `{file}-thumb.png` (zoomed) and
 `manifest.json`, the cases with their Dice and caption notes, which the report reads. The
 pictures show patient images, so they stay in the results folder: the HTML page links them.
 
 `python -m cosmos_bench.report.gallery --scores ... --harmonized results/harmonized
---predictions results/predictions --seed 0 --out results/report/gallery`
+--predictions results/predictions/{model}/{dataset}/shard-N.parquet ... --seed 0
+--out results/report/gallery` (no prediction files: every case drawn without its prediction)
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -23,23 +24,19 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from cosmos_bench.contracts import RESOLUTIONS
+from cosmos_bench.core import rle
 from cosmos_bench.core.atomic import write_bytes
 from cosmos_bench.core.errors import run_cli
-from cosmos_bench.core.resample import resize_nearest
 from cosmos_bench.harmonize.index import read_index
 from cosmos_bench.harmonize.shards import ShardReader, shard_name
 from cosmos_bench.infer.truth import Truth, truth_of
-from cosmos_bench.report.cases import CASE_COLUMNS, choose_cases
+from cosmos_bench.report.cases import choose_cases
+from cosmos_bench.report.manifest import write_manifest
 from cosmos_bench.report.overlay import pictures
 from cosmos_bench.report.replay import replay
-from cosmos_bench.report.shapes import decoded
-from cosmos_bench.score.metrics import dice
-from cosmos_bench.score.shard import select
 
-MANIFEST = "manifest.json"
-MANIFEST_VERSION = 1
 _READ = ["mask_id", "uid", "dataset", "case", "target", "model", "strategy", "repeat", "click",
-         "selection", "dice"]  # fmt: skip
+         "selection", "candidate", "dice"]  # fmt: skip
 _PREDICTION_COLUMNS = ["mask_id", "strategy", "repeat", "click", "candidate", "n_candidates",
                        "model_score", "height", "width", "rle"]  # fmt: skip
 
@@ -51,29 +48,26 @@ def load_scores(paths: Iterable[Path]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=_READ)
 
 
-def read_predictions(path: Path, targets: list[str], mask_ids: list[str]) -> pd.DataFrame:
-    """The rows of the chosen masks only (row groups of other targets are skipped)."""
-    if not path.is_file():
+def read_predictions(
+    path: Path | None, targets: list[str], mask_ids: list[str]
+) -> pd.DataFrame:
+    """The rows of the chosen masks only (row groups of other targets are skipped); none when
+    the predictions are not stored."""
+    if path is None or not path.is_file():
         return pd.DataFrame(columns=_PREDICTION_COLUMNS)
     filters = [("target", "in", sorted(set(targets))), ("mask_id", "in", sorted(set(mask_ids)))]
     table = pq.read_table(path, columns=_PREDICTION_COLUMNS, filters=filters)
     return table.to_pandas()
 
 
-def chosen_mask(rows: pd.DataFrame, truth: Truth, selection: str) -> np.ndarray | None:
-    """The candidate (at the stored size) the case's selection rule picked, by the scoring
-    step's rule (score.shard.select, Dice where scoring measures it), or None when the
-    prediction is not stored."""
-    if rows.empty:
+def chosen_mask(rows: pd.DataFrame, candidate: int) -> np.ndarray | None:
+    """The prediction's candidate that scoring recorded as chosen (its score row's
+    `candidate`), at the stored size; None when it is not stored."""
+    row = rows[rows["candidate"] == candidate]
+    if row.empty:
         return None
-    rows = rows.sort_values("candidate", kind="mergesort").reset_index(drop=True)
-    masks = decoded(rows)
-    scored = truth.source
-    rows = rows.assign(dice=[dice(resize_nearest(m, scored.shape), scored) for m in masks])
-    picked = dict(select(rows))
-    if selection not in picked:
-        return None
-    return masks[int(picked[selection].name)]
+    first = row.iloc[0]
+    return rle.decode(np.asarray(first["rle"]), (int(first["height"]), int(first["width"])))
 
 
 def draw_case(case: pd.Series, image: np.ndarray, truth: Truth, predictions: pd.DataFrame,
@@ -83,10 +77,11 @@ def draw_case(case: pd.Series, image: np.ndarray, truth: Truth, predictions: pd.
     same = predictions[(predictions["mask_id"] == case["mask_id"])
                        & (predictions["strategy"] == case["strategy"])
                        & (predictions["repeat"] == case["repeat"])]  # fmt: skip
-    pred = chosen_mask(same[same["click"] == case["click"]], truth, case["selection"])
+    pred = chosen_mask(same[same["click"] == case["click"]], int(case["candidate"]))
     earlier = []
     for k in range(1, int(case["click"])):
-        mask = chosen_mask(same[same["click"] == k], truth, "single")
+        at_k = same[(same["click"] == k) & (same["n_candidates"] == 1)]  # a session's masks
+        mask = chosen_mask(at_k, 0)
         if mask is None:
             break
         earlier.append(mask)
@@ -103,10 +98,20 @@ def draw_case(case: pd.Series, image: np.ndarray, truth: Truth, predictions: pd.
     return full, thumb, "; ".join(notes)
 
 
+def prediction_files(paths: Iterable[Path]) -> dict[tuple[str, str, int], Path]:
+    """(model, dataset, shard) -> its prediction file, from paths that end in
+    {model}/{dataset}/shard-NNNNN.parquet (as the workflow names them, under any prefix)."""
+    found = {}
+    for path in map(Path, paths):
+        shard = int(path.stem.removeprefix("shard-"))
+        found[(path.parent.parent.name, path.parent.name, shard)] = path
+    return found
+
+
 def draw_gallery(
     cases: pd.DataFrame,
     harmonized: Path,
-    predictions: Path,
+    predictions: dict[tuple[str, str, int], Path],
     out: Path,
     seed: int,
     resolution: str = "native",
@@ -125,7 +130,7 @@ def draw_gallery(
             with ShardReader(shard_path) as reader:
                 for model, of_model in in_shard.groupby("model", sort=True):
                     stored = read_predictions(
-                        predictions / model / dataset / f"shard-{int(shard):05d}.parquet",
+                        predictions.get((model, dataset, int(shard))),
                         list(of_model["target"]), list(of_model["mask_id"]),
                     )  # fmt: skip
                     for case in of_model.itertuples(index=False):
@@ -142,32 +147,10 @@ def draw_gallery(
     return cases.assign(note=cases["file"].map(notes).fillna(""))
 
 
-def write_manifest(cases: pd.DataFrame, out: Path) -> Path:
-    """manifest.json: the cases in gallery order (sorted keys, no timestamps: byte-stable)."""
-    records = [
-        {**{c: row[c] for c in CASE_COLUMNS}, "dice": round(float(row["dice"]), 6),
-         "repeat": int(row["repeat"]), "click": int(row["click"]), "note": row["note"]}
-        for _, row in cases.iterrows()
-    ]  # fmt: skip
-    document = {"version": MANIFEST_VERSION, "cases": records}
-    path = out / MANIFEST
-    write_bytes(path, (json.dumps(document, indent=1, sort_keys=True) + "\n").encode("utf-8"))
-    return path
-
-
-def read_manifest(folder: Path) -> pd.DataFrame:
-    """The gallery's cases (CASE_COLUMNS + `note`); empty when there is no gallery."""
-    path = Path(folder) / MANIFEST
-    if not path.is_file():
-        return pd.DataFrame(columns=[*CASE_COLUMNS, "note"])
-    cases = json.loads(path.read_text("utf-8"))["cases"]
-    return pd.DataFrame(cases, columns=[*CASE_COLUMNS, "note"])
-
-
 def build_gallery(
     score_paths: list[Path],
     harmonized: Path,
-    predictions: Path,
+    predictions: Iterable[Path],
     out: Path,
     seed: int,
     resolution: str = "native",
@@ -178,7 +161,8 @@ def build_gallery(
     start = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     cases = choose_cases(load_scores(score_paths))
-    drawn = draw_gallery(cases, harmonized, predictions, out, seed, resolution, rule, points)
+    stored = prediction_files(predictions)
+    drawn = draw_gallery(cases, harmonized, stored, out, seed, resolution, rule, points)
     write_manifest(drawn, out)
     print(
         f"gallery: {len(drawn)} cases, {drawn['file'].nunique()} pictures, "
@@ -193,7 +177,10 @@ def main(argv: list[str] | None = None) -> None:
                                      description=__doc__.split("\n\n")[0])  # fmt: skip
     parser.add_argument("--scores", nargs="+", type=Path, required=True)
     parser.add_argument("--harmonized", type=Path, required=True, help="results/harmonized")
-    parser.add_argument("--predictions", type=Path, required=True, help="results/predictions")
+    parser.add_argument(
+        "--predictions", nargs="*", type=Path, default=[],
+        help="the stored prediction files ({model}/{dataset}/shard-N.parquet); none: not stored",
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, help="the run's seed (jittered prompts)")
     parser.add_argument(
         "--resolution", choices=RESOLUTIONS, default="native",

@@ -27,7 +27,7 @@ def untrained_note(model: str, strategy: str, provenance: Mapping[str, Any]) -> 
     return f"model not trained on {' and '.join(kinds)} prompts" if kinds else ""
 
 
-def _fmt(value: Any) -> tuple[str, bool]:
+def cell_text(value: Any) -> tuple[str, bool]:
     """Escaped cell text and whether it is numeric; floats to 3 decimals, NaN as a dash."""
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         return str(int(value)), True
@@ -38,7 +38,7 @@ def _fmt(value: Any) -> tuple[str, bool]:
     return html.escape(str(value)), False
 
 
-def _html_table(
+def html_table(
     frame: pd.DataFrame,
     columns: Mapping[str, str],
     notes: list[str] | None = None,
@@ -57,7 +57,7 @@ def _html_table(
     for record, note, bold in zip(records, notes, strong, strict=True):
         cells = []
         for value in record:
-            text, numeric = _fmt(value)
+            text, numeric = cell_text(value)
             classes = " ".join(c for c, on in (("num", numeric), ("strong", bold)) if on)
             cells.append(f'<td class="{classes}">{text}</td>' if classes else f"<td>{text}</td>")
         if show_notes:
@@ -70,12 +70,12 @@ def _html_table(
     )
 
 
-def _row_notes(frame: pd.DataFrame, provenance: Mapping[str, Any]) -> list[str]:
+def row_notes(frame: pd.DataFrame, provenance: Mapping[str, Any]) -> list[str]:
     return [
         untrained_note(str(m), str(s), provenance)
         for m, s in zip(frame["model"], frame["strategy"], strict=True)
     ]
 
 
-def _names(values: Iterable[Any]) -> str:
+def listed_names(values: Iterable[Any]) -> str:
     return ", ".join(sorted({str(v) for v in values}))

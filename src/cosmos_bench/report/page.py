@@ -20,18 +20,18 @@ from cosmos_bench.report.catalog_section import catalog_section
 from cosmos_bench.report.gallery_html import gallery_section
 from cosmos_bench.report.overview import overview_section
 from cosmos_bench.report.sections import (
-    _comparison_section,
-    _factor_section,
-    _failure_section,
-    _figure_section,
-    _finetune_section,
-    _group_section,
-    _paper_section,
-    _propagation_section,
-    _provenance_section,
-    _summary_section,
+    comparison_section,
     coverage,
+    factor_section,
+    failure_section,
+    figure_section,
+    finetune_section,
+    group_section,
+    paper_section,
     partial_warning,
+    propagation_section,
+    provenance_section,
+    summary_section,
 )
 from cosmos_bench.report.study_sections import STUDY_SECTIONS, study_section
 from cosmos_bench.report.taxonomy import LEAK_SHARE
@@ -153,27 +153,27 @@ def write_html(
         partial_warning(tables, provenance),
         overview_section(tables, overview_plot, _scope(tables, provenance), level),
         f'<nav class="sections">{nav}</nav>',
-        _summary_section(tables, provenance),
+        summary_section(tables, provenance),
         gallery_section(gallery if gallery is not None else pd.DataFrame(), gallery_dir, out),
-        _paper_section(tables["paper_vs_ours"]),
-        _failure_section(tables["failures"], LEAK_SHARE),
+        paper_section(tables["paper_vs_ours"]),
+        failure_section(tables["failures"], LEAK_SHARE),
         catalog_section(provenance),
-        _group_section("Per target", "per-target", tables["by_target"], "target", provenance),
-        _group_section("Per modality", "per-modality", tables["by_modality"], "modality",
+        group_section("Per target", "per-target", tables["by_target"], "target", provenance),
+        group_section("Per modality", "per-modality", tables["by_modality"], "modality",
                        provenance),
-        _group_section("Per object", "per-object", tables["by_object"], "object", provenance),
-        _group_section("Per dataset", "per-dataset", tables["by_dataset"], "dataset", provenance),
-        _comparison_section(tables),
-        _factor_section(
+        group_section("Per object", "per-object", tables["by_object"], "object", provenance),
+        group_section("Per dataset", "per-dataset", tables["by_dataset"], "dataset", provenance),
+        comparison_section(tables),
+        factor_section(
             tables["factors"],
             provenance.get("config", {}).get("report", {}).get("complexity", "paper"),
         ),
         *(study_section(*STUDY_SECTIONS[name][:2], tables[name], STUDY_SECTIONS[name][2])
           for name in STUDY_SECTIONS),
-        _propagation_section(tables["propagation"]),
-        _finetune_section(tables, runs or {}),
-        _figure_section(other_figures, out),
-        _provenance_section(provenance),
+        propagation_section(tables["propagation"]),
+        finetune_section(tables, runs or {}),
+        figure_section(other_figures, out),
+        provenance_section(provenance),
     ])  # fmt: skip
     page = (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from cosmos_bench.report.html_table import SIGNIFICANT_P, _html_table, _names, _row_notes
+from cosmos_bench.report.html_table import SIGNIFICANT_P, html_table, listed_names, row_notes
 from cosmos_bench.report.outputs import CAPTIONS
 from cosmos_bench.report.summaries import DISTANCES, FACTORS, RUN_KEYS
 
@@ -38,10 +38,10 @@ def coverage(tables: Mapping[str, pd.DataFrame], provenance: Mapping[str, Any]) 
     n_masks = overall["n_masks"]
     low, high = int(n_masks.min()), int(n_masks.max())
     facts = {
-        "Datasets": _names(tables["by_dataset"]["dataset"]),
-        "Targets": _names(tables["by_target"]["target"]),
-        "Models": _names(overall["model"]),
-        "Strategies": _names(overall["strategy"]),
+        "Datasets": listed_names(tables["by_dataset"]["dataset"]),
+        "Targets": listed_names(tables["by_target"]["target"]),
+        "Models": listed_names(overall["model"]),
+        "Strategies": listed_names(overall["strategy"]),
         "Masks": f"{high if low == high else f'{low}-{high}'} per model x strategy",
     }
     catalog = provenance.get("catalog") or {}
@@ -70,7 +70,7 @@ def partial_warning(tables: Mapping[str, pd.DataFrame], provenance: Mapping[str,
     return f'<p class="partial">Partial run: {html.escape(partial)}.</p>' if partial else ""
 
 
-def _summary_section(tables: Mapping[str, pd.DataFrame], provenance: Mapping[str, Any]) -> str:
+def summary_section(tables: Mapping[str, pd.DataFrame], provenance: Mapping[str, Any]) -> str:
     """Scope of the run at a glance plus the overall table with both Dice weightings."""
     facts = coverage(tables, provenance)
     facts.pop("Partial run", "")
@@ -88,11 +88,11 @@ def _summary_section(tables: Mapping[str, pd.DataFrame], provenance: Mapping[str
         "<p>Mask-weighted: mean over all masks (its 95% CI resamples cases, i.e. patients, "
         "with replacement). Target-weighted: mean of the per-target means, so every target "
         "counts equally. Repeats of a mask are averaged first.</p>"
-        + _html_table(overall, columns, _row_notes(overall, provenance), table_id="overall")
+        + html_table(overall, columns, row_notes(overall, provenance), table_id="overall")
     )
 
 
-_GROUP_COLUMNS = {
+GROUP_COLUMNS = {
     "model": "model", "strategy": "strategy", "selection": "selection",
     "n_masks": "masks", "n_cases": "cases", "mean_dice": "mean Dice",
     "ci_low": "95% CI low", "ci_high": "95% CI high", "median_dice": "median Dice",
@@ -115,15 +115,15 @@ def with_interval_cells(table: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def _group_section(
+def group_section(
     title: str, anchor: str, table: pd.DataFrame, by: str, provenance: Mapping[str, Any]
 ) -> str:
     """One table per group column value order (target, object, modality, dataset)."""
     rows = with_interval_cells(table.sort_values([by, *RUN_KEYS], kind="mergesort"))
     convention = table["nsd_convention"].iloc[0] if "nsd_convention" in table and len(table) else ""
-    columns = {by: by, **_GROUP_COLUMNS, "mean_nsd": f"mean NSD ({convention})".replace(" ()", "")}
-    return collapsible(anchor, title, _html_table(
-        rows, columns, _row_notes(rows, provenance), table_id=f"{anchor}-table"
+    columns = {by: by, **GROUP_COLUMNS, "mean_nsd": f"mean NSD ({convention})".replace(" ()", "")}
+    return collapsible(anchor, title, html_table(
+        rows, columns, row_notes(rows, provenance), table_id=f"{anchor}-table"
     ))  # fmt: skip
 
 
@@ -134,7 +134,7 @@ _PAIR_COLUMNS = {
 }  # fmt: skip
 
 
-def _comparison_section(tables: Mapping[str, pd.DataFrame]) -> str:
+def comparison_section(tables: Mapping[str, pd.DataFrame]) -> str:
     """Paired differences on the same masks: models (same prompts), strategies, oracle gap."""
     parts = [
         "<p>Differences on the same masks (for models, the same prompts), with a 95% CI that "
@@ -144,10 +144,10 @@ def _comparison_section(tables: Mapping[str, pd.DataFrame]) -> str:
     models, strategies, gap = tables["model_pairs"], tables["strategy_pairs"], tables["oracle_gap"]
     if not models.empty:
         parts.append("<h3>Model vs model</h3>")
-        parts.append(_html_table(models, {"strategy": "strategy", **_PAIR_COLUMNS}))
+        parts.append(html_table(models, {"strategy": "strategy", **_PAIR_COLUMNS}))
     if not strategies.empty:
         parts.append("<h3>Strategy vs strategy</h3>")
-        parts.append(_html_table(strategies, {"model": "model", **_PAIR_COLUMNS}))
+        parts.append(html_table(strategies, {"model": "model", **_PAIR_COLUMNS}))
     if not gap.empty:
         parts.append(
             "<h3>Oracle minus score selection</h3><p>What the paper's rule (best candidate by "
@@ -158,13 +158,13 @@ def _comparison_section(tables: Mapping[str, pd.DataFrame]) -> str:
             "dice_oracle": "Dice oracle", "dice_score": "Dice score", "oracle_gap": "gap",
             "ci_low": "95% CI low", "ci_high": "95% CI high",
         }  # fmt: skip
-        parts.append(_html_table(gap, columns))
+        parts.append(html_table(gap, columns))
     if len(parts) == 1:
         return ""
     return collapsible("comparisons", "Paired comparisons", "".join(parts))
 
 
-def _factor_section(factors: pd.DataFrame, complexity: str = "paper") -> str:
+def factor_section(factors: pd.DataFrame, complexity: str = "paper") -> str:
     """The paper's Table 6: partial Spearman rho per factor, strategy and model; bold p < .001."""
     if factors.empty:
         return ""
@@ -186,7 +186,7 @@ def _factor_section(factors: pd.DataFrame, complexity: str = "paper") -> str:
         columns = {"model": "model", "strategy": "strategy", "selection": "selection",
                    "n_masks": "masks", **{f: f for f in FACTORS if f in flat}}  # fmt: skip
         parts.append(f"<h3>Outcome: {html.escape(str(outcome))}</h3>")
-        parts.append(_html_table(flat, columns, strong=significant))
+        parts.append(html_table(flat, columns, strong=significant))
     return collapsible("factors", "Factors", "".join(parts))
 
 
@@ -206,7 +206,7 @@ _RUN_COLUMNS = {
 }  # fmt: skip
 
 
-def _finetune_section(tables: Mapping[str, pd.DataFrame], runs: Mapping[str, dict]) -> str:
+def finetune_section(tables: Mapping[str, pd.DataFrame], runs: Mapping[str, dict]) -> str:
     """The fine-tuning study: each run's training, then its paired gain on the test split."""
     if not runs:
         return ""
@@ -226,8 +226,8 @@ def _finetune_section(tables: Mapping[str, pd.DataFrame], runs: Mapping[str, dic
         "Target <em>all</em> pools every test mask; <em>trained on</em> says whether the "
         "target's object was in the training subset. Under the paper's oracle rule and the "
         "model's own score rule where the model gives several candidates.</p>",
-        _html_table(meta, _RUN_COLUMNS),
-        _html_table(order.drop(columns="_all"), _FINETUNE_COLUMNS),
+        html_table(meta, _RUN_COLUMNS),
+        html_table(order.drop(columns="_all"), _FINETUNE_COLUMNS),
     ]))  # fmt: skip
 
 
@@ -240,7 +240,7 @@ _PROPAGATION_COLUMNS = {
 }  # fmt: skip
 
 
-def _propagation_section(table: pd.DataFrame) -> str:
+def propagation_section(table: pd.DataFrame) -> str:
     """The 3D study next to the 2D scores of the same objects."""
     if table.empty:
         return ""
@@ -252,11 +252,11 @@ def _propagation_section(table: pd.DataFrame) -> str:
         "HD95 in mm. <em>Lost</em>: the prediction is empty on a slice where the object is; "
         "<em>missed</em>: empty on every slice. The 2D column is the same model's mean S5 "
         "Dice (a box on every slice) over the same objects' 2D masks.</p>"
-        + _html_table(table, _PROPAGATION_COLUMNS)
+        + html_table(table, _PROPAGATION_COLUMNS)
     ))
 
 
-def _figure_section(paths: Iterable[Path], html_path: Path) -> str:
+def figure_section(paths: Iterable[Path], html_path: Path) -> str:
     """PNGs inlined as data URIs so the page stands alone when copied or mailed; each links its
     SVG (next to the PNG) for print."""
     parts = ['<h2 id="figures">Figures</h2>']
@@ -291,7 +291,7 @@ def _render_provenance_value(key: str, value: Any) -> str:
     return f"<p><code>{html.escape(str(value))}</code></p>"
 
 
-def _provenance_section(provenance: Mapping[str, Any]) -> str:
+def provenance_section(provenance: Mapping[str, Any]) -> str:
     """Known keys first in a fixed order, then any other key, so nothing given is dropped."""
     known = [k for k in PROVENANCE_LABELS if k in provenance]
     extra = sorted(k for k in provenance if k not in PROVENANCE_LABELS)
@@ -313,7 +313,7 @@ _PAPER_COLUMNS = {
 }  # fmt: skip
 
 
-def _paper_section(table: pd.DataFrame) -> str:
+def paper_section(table: pd.DataFrame) -> str:
     """This run beside the paper's published numbers, saying which rows compare and why not."""
     if table.empty:
         return ""
@@ -329,7 +329,7 @@ def _paper_section(table: pd.DataFrame) -> str:
         "beside them. <em>Approximate</em>: the same quantity, measured on other objects or "
         f"with a perturbation the paper does not define. <strong>{comparable} of "
         f"{len(table)} rows have a comparable published number.</strong></p>"
-        + _html_table(table, _PAPER_COLUMNS, table_id="paper-table")
+        + html_table(table, _PAPER_COLUMNS, table_id="paper-table")
     )
 
 
@@ -341,7 +341,7 @@ def _share(value: float) -> str:
     return "–" if pd.isna(value) else f"{100 * value:.1f}%"
 
 
-def _failure_section(table: pd.DataFrame, leak_share: float) -> str:
+def failure_section(table: pd.DataFrame, leak_share: float) -> str:
     """Per target: how often a prediction is empty, leaks outside the box or is in pieces."""
     if table.empty:
         return ""
@@ -352,18 +352,12 @@ def _failure_section(table: pd.DataFrame, leak_share: float) -> str:
         "fragmented": "fragmented",
     }  # fmt: skip
     shown = shown.sort_values(["target", "model", "strategy", "selection"], kind="mergesort")
-    unmeasured = int((table["n_shapes"] == 0).sum())
-    missing = (
-        f" {unmeasured} rows have no stored prediction to measure (infer.store_predictions: "
-        "none), so their leaking and fragmented shares are unknown (a dash)."
-        if unmeasured else ""
-    )  # fmt: skip
     body = (
         "<p>Per target, the share of predictions that are <em>empty</em> (no pixel), that "
         f"<em>leak</em> (more than {leak_share:.0%} of the predicted pixels outside the ground "
         "truth's tight box, the S5 box) and that are <em>fragmented</em> (more than one "
-        "8-connected component). One-shot, unperturbed strategies, every repeat; leaking and "
-        "fragmented are measured on the stored predictions (results/report/shapes)."
-        f"{missing}</p>" + _html_table(shown, columns, table_id="failures-table")
+        "8-connected component). One-shot, unperturbed strategies, every repeat; scoring "
+        "measures each chosen prediction where it scores it (score.shape).</p>"
+        + html_table(shown, columns, table_id="failures-table")
     )
     return collapsible("failures", "How predictions fail", body, len(shown) <= FAILURES_OPEN)

@@ -8,7 +8,7 @@ import html
 
 import pandas as pd
 
-from cosmos_bench.report.html_table import _html_table
+from cosmos_bench.report.html_table import html_table
 from cosmos_bench.report.sections import collapsible
 
 
@@ -18,7 +18,7 @@ def study_section(
     """One study's table under its heading; nothing when the run did not include the study."""
     if table.empty:
         return ""
-    body = f"<p>{html.escape(intro)}</p>{_html_table(table, columns)}"
+    body = f"<p>{html.escape(intro)}</p>{html_table(table, columns)}"
     return collapsible(anchor or "study-" + title.split()[0].lower(), title, body)
 
 

@@ -28,6 +28,16 @@ NSD_CONVENTIONS = {"contour": "nsd", "medsam": "nsd_medsam"}
 #: the boundary-complexity rules (report.complexity) and their score columns: the paper's
 #: stopping rule, or the corrected search for the first order reaching Dice > 0.97
 COMPLEXITY = {"paper": "f_final_paper", "corrected": "f_final"}
+#: the columns of each per-group summary (by_target, by_object, by_dataset, by_modality) after
+#: its run keys and group: counts, Dice, IoU and the distances, then each one's case-bootstrap CI
+STAT_COLUMNS = [
+    "n_masks", "n_cases", "n_images", "mean_dice", "median_dice", "std_dice", "mean_iou",
+    *(f"mean_{d}" for d in DISTANCES), "ci_low", "ci_high",
+    *(f"{d}_ci_{end}" for d in DISTANCES for end in ("low", "high")),
+]  # fmt: skip
+#: the overall table's columns: both weightings, the CI of the mask-weighted mean
+OVERALL_COLUMNS = [*RUN_KEYS, "n_masks", "n_cases", "n_targets", "dice_mask_weighted",
+                   "dice_target_weighted", "ci_low", "ci_high"]  # fmt: skip
 
 
 def per_mask(scores: pd.DataFrame) -> pd.DataFrame:
@@ -101,7 +111,7 @@ def summarise(
     table = _with_ci(table, grouped, "dice", seed, n_boot, level)
     for distance in DISTANCES:
         table = _with_ci(table, grouped, distance, seed, n_boot, level, f"{distance}_")
-    return table
+    return table[[*keys, *STAT_COLUMNS]]
 
 
 def overall(
@@ -122,4 +132,4 @@ def overall(
     )
     target_weighted = by_target.groupby(RUN_KEYS, sort=True, observed=True)["mean_dice"].mean()
     table["dice_target_weighted"] = target_weighted
-    return _with_ci(table.reset_index(), grouped, "dice", seed, n_boot, level)
+    return _with_ci(table.reset_index(), grouped, "dice", seed, n_boot, level)[OVERALL_COLUMNS]

@@ -7,14 +7,13 @@ that falls apart into pieces, so a low mean Dice says *why* it is low.
 - fragmented: more than one 8-connected component (a ground truth in several pieces makes its
   predictions count too: the harmonize step's `components` option splits such objects).
 
-Empty comes from the scores; leaking and fragmented from the predictions' shapes
-(report.shapes), and are missing (NaN) where predictions were not stored. Over one-shot,
-unperturbed strategies and every repeat, per (model, strategy, selection, target).
+All three come from the score files: scoring measures every chosen prediction's shape where it
+scores it (score.shape), whether or not predictions are stored. Over one-shot, unperturbed
+strategies and every repeat, per (model, strategy, selection, target).
 """
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from cosmos_bench.infer.strategies import is_jittered
@@ -23,20 +22,15 @@ LEAK_SHARE = 0.10
 FAILURE_COLUMNS = ["model", "strategy", "selection", "target", "n_predictions", "n_shapes",
                    "empty", "leaking", "fragmented"]  # fmt: skip
 _KEYS = ["model", "mask_id", "strategy", "repeat", "selection"]
+SHAPE = ["pred_area_px", "pred_components", "pred_outside_box_px"]
 
 
-def failures(scores: pd.DataFrame, shapes: pd.DataFrame | None = None) -> pd.DataFrame:
+def failures(scores: pd.DataFrame) -> pd.DataFrame:
     """FAILURE_COLUMNS: shares of all predictions of each group; `n_shapes` says how many of
-    them had a stored prediction to measure."""
+    them have a measured shape (every one that scoring measured)."""
     rows = scores[(scores["click"] == 0) & ~scores["strategy"].map(is_jittered)]
-    rows = rows[[*_KEYS, "target", "empty_prediction"]]
-    if shapes is not None and len(shapes):
-        measured = shapes[[*_KEYS, "pred_area_px", "pred_components", "pred_outside_box_px"]]
-        rows = rows.merge(measured.astype({"repeat": rows["repeat"].dtype}), on=_KEYS,
-                          how="left")  # fmt: skip
-    else:
-        rows = rows.assign(pred_area_px=np.nan, pred_components=np.nan, pred_outside_box_px=np.nan)
-    known = rows["pred_area_px"].notna()
+    rows = rows[[*_KEYS, "target", "empty_prediction", *SHAPE]]
+    known = rows["pred_components"].notna()
     area = rows["pred_area_px"].astype(float)
     rows = rows.assign(
         known=known,

@@ -6,8 +6,10 @@ Selection rules over a prompt's candidates:
   paper's rule) and `score` (the candidate the model itself rates best, what a user gets).
 
 Every candidate gets its Dice, because selection needs it. The other metrics
-(cosmos_bench.score.metrics) are computed only for the chosen candidates, and once for a candidate
-that both rules choose. The object's factors (score.factors) are computed once per mask.
+(cosmos_bench.score.metrics) and the prediction's shape (score.shape, for the failure taxonomy)
+are computed only for the chosen candidates, and once for a candidate that both rules choose;
+each row names its `candidate`, so the report reads the chosen mask without choosing again. The
+object's factors (score.factors) are computed once per mask.
 
 An image without a known spacing (NaN in the index) is measured at 1 mm per pixel, so its
 distances and tolerance count in pixels; `spacing_known` is false on its rows.
@@ -41,17 +43,20 @@ from cosmos_bench.contracts import (
 )
 from cosmos_bench.core import rle
 from cosmos_bench.core.errors import ConfigError
+from cosmos_bench.core.prompt import tight_box
 from cosmos_bench.core.resample import resize_nearest
 from cosmos_bench.core.tables import write_table
 from cosmos_bench.harmonize.index import read_index
 from cosmos_bench.harmonize.shards import ShardReader
 from cosmos_bench.score import medsam, metrics
 from cosmos_bench.score.factors import Factors, modality_codes, object_factors
+from cosmos_bench.score.shape import Shape, shape_of
 
 META = ["uid", "dataset", "cohort", "case", "split", "modality", "object", "target"]
 KEYS = ["mask_id", "strategy", "repeat", "click", "selection"]
 SCORE_COLUMNS = [f.name for f in fields(metrics.Scores)]
 EXTRA = ["nsd_tolerance_mm", "nsd_medsam", "spacing_known"]
+SHAPE_COLUMNS = [f.name for f in fields(Shape)]
 FACTOR_COLUMNS = [f.name for f in fields(Factors)]
 
 
@@ -143,6 +148,7 @@ def score_shard(
                 scale = float(first["scale"]) if native else 1.0
                 spacing, known = _spacing(first, scale)
                 boundary = metrics.Boundary.of(gt, spacing)
+                box = tight_box(gt)
                 tolerance = tolerances.of(first["target"])
                 real = (float(first["spacing_y"]) * scale, float(first["spacing_x"]) * scale)
                 code = modalities.get(first["modality"], -1)
@@ -155,10 +161,12 @@ def score_shard(
             ]
             cand.iloc[s:e, cand.columns.get_loc("dice")] = [metrics.dice(p, gt) for p in preds]
             scored: dict[int, metrics.Scores] = {}
+            shapes: dict[int, Shape] = {}
             for rule, chosen in select(cand.iloc[s:e]):
                 k = int(chosen.name) - s
                 if k not in scored:
                     scored[k] = metrics.score(preds[k], gt, spacing, tolerance, boundary)
+                    shapes[k] = shape_of(preds[k], box)
                 rows.append(
                     {
                         "mask_id": mask_id,
@@ -166,13 +174,15 @@ def score_shard(
                         "repeat": first["repeat"],
                         "click": first["click"],
                         "selection": rule,
+                        "candidate": int(chosen["candidate"]),
                         **asdict(scored[k]),
+                        **asdict(shapes[k]),
                         "nsd_tolerance_mm": tolerance,
                         "nsd_medsam": medsam.slab_nsd(preds[k], gt),
                         "spacing_known": known,
                     }
                 )
-    out = pd.DataFrame(rows, columns=[*KEYS, *SCORE_COLUMNS, *EXTRA])
+    out = pd.DataFrame(rows, columns=[*KEYS, "candidate", *SCORE_COLUMNS, *SHAPE_COLUMNS, *EXTRA])
     factors = pd.DataFrame.from_dict(factor_rows, orient="index", columns=FACTOR_COLUMNS)
     out = out.join(masks[META], on="mask_id").join(factors, on="mask_id").assign(model=model)
     out["nsd_medsam"] = medsam.gate(out)

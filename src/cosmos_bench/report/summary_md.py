@@ -8,15 +8,15 @@ from pathlib import Path
 import pandas as pd
 
 from cosmos_bench.core.atomic import write_bytes
-from cosmos_bench.report.html_table import _fmt
-from cosmos_bench.report.sections import _GROUP_COLUMNS, coverage, with_interval_cells
+from cosmos_bench.report.html_table import cell_text
+from cosmos_bench.report.sections import GROUP_COLUMNS, coverage, with_interval_cells
 from cosmos_bench.report.summaries import RUN_KEYS
 
 
 def _markdown_table(frame: pd.DataFrame, columns: Mapping[str, str]) -> str:
     lines = ["| " + " | ".join(columns.values()) + " |", "|" + "---|" * len(columns)]
     for record in frame[list(columns)].itertuples(index=False):
-        cells = [_fmt(v)[0].replace("&ndash;", "-") for v in record]
+        cells = [cell_text(v)[0].replace("&ndash;", "-") for v in record]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -44,7 +44,7 @@ def write_summary(tables: Mapping[str, pd.DataFrame], out: Path, provenance: Map
             by_target,
             {
                 "target": "target",
-                **{k: v for k, v in _GROUP_COLUMNS.items() if k not in ("std_dice", "mean_iou")},
+                **{k: v for k, v in GROUP_COLUMNS.items() if k not in ("std_dice", "mean_iou")},
             },
         ),
     ]
