@@ -2,8 +2,8 @@
 
 Baseline (written here, like MedSAM's inference scripts): LiteMedSAM in fp32 eager mode, one
 encoder pass per image (re-encoding nothing) and one decoder call per prompt. Ours:
-`cosmos_bench.infer.infer_shard` (all prompts of an image in batched decoder calls), eager and
-with the encoder compiled (torch.compile), in fp32 and bf16. Both read the same harmonized
+`cosmos_bench.infer.shard.infer_shard` (all prompts of an image in batched decoder calls),
+eager and with the encoder compiled (torch.compile), in fp32 and bf16. Both read the same harmonized
 synthetic CT shard; the script prints images/s and prompts/s, the ratio to the baseline, the
 compile time (excluded from the rates, paid once per job), the mean Dice of each against the
 ground truth and the share of masks identical to the baseline's, and the machine.

@@ -15,7 +15,6 @@ source index of the stack's first slice); written to a temporary name and rename
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -25,6 +24,7 @@ import pandas as pd
 
 from cosmos_bench.catalog.cards import Card, Part
 from cosmos_bench.contracts import VOLUME_OBJECT_COLUMNS
+from cosmos_bench.core.atomic import replacing
 from cosmos_bench.core.errors import run_cli
 from cosmos_bench.harmonize.adapters import Case, reader_for
 from cosmos_bench.harmonize.arguments import add_settings_arguments, settings_from
@@ -81,15 +81,13 @@ def write_case(
     stem = case.case_id + (f"-{case.frame}" if case.frame else "")
     name = f"{part.name}--{stem}" if part.name else stem
     path = out_dir / f"{name}.h5"
-    tmp = path.with_name(path.name + ".tmp")
-    with h5py.File(tmp, "w") as f:
+    with replacing(path) as tmp, h5py.File(tmp, "w") as f:
         f.create_dataset("image", data=image, compression="gzip", compression_opts=1,
                          chunks=(1, *image.shape[1:]))  # fmt: skip
         f.create_dataset("labels", data=labels, compression="gzip", compression_opts=1,
                          chunks=(1, 1, *labels.shape[2:]))  # fmt: skip
         f.attrs["spacing"] = (float(sz), float(sy), float(sx))
         f.attrs["first"] = lo
-    os.replace(tmp, path)
     split = split_of(card_id, patient(part.cohort, case.case_id), settings.splits)
     rows = []
     for layer, value, obj in objects:
@@ -121,9 +119,8 @@ def store_volumes(card: Card, raw: Path, out_dir: Path, index: Path, settings: S
             rows += found
             print(f"[{card.id}] volume {case.case_id}: {len(found)} objects", file=sys.stderr)
     table = pd.DataFrame(rows, columns=VOLUME_OBJECT_COLUMNS)
-    tmp = index.with_name(index.name + ".tmp")
-    table.to_parquet(tmp, index=False)
-    os.replace(tmp, index)
+    with replacing(index) as tmp:
+        table.to_parquet(tmp, index=False)
     return len(table)
 
 
