@@ -1,7 +1,8 @@
 """SAM 3 through the plug-in API at random init on a CPU: the released architecture with a
 2-block vision ViT and a 2-layer text encoder (`blocks`, `text_layers`), at its fixed 1008 px
 input. One build and one image encoding serve the module (about 10 s); each text prompt runs the
-fusion encoder and the grounding head (about 4 s), a point or box prompt the interactive head.
+fusion encoder and the grounding head (about 4 s; four in the module), a point or box prompt the
+interactive head.
 """
 
 from __future__ import annotations
@@ -81,20 +82,10 @@ def test_boxes_points_and_masks_get_three_scored_candidates(sam3) -> None:
     assert not np.array_equal(model.decode(embedding, [click])[0].scores, again.scores)
 
 
-def test_a_phrase_answers_every_instance_above_the_confidence(sam3) -> None:
-    model, embedding, _ = sam3
-    (every,) = model.decode(embedding, [Prompt("text", text="left kidney")])
-    assert every.masks.shape[1:] == (40, 56) and len(every.masks) > 1
-    assert np.all(np.diff(every.scores) <= 0)  # best first
-    model.processor.confidence_threshold = 1.0  # no probability exceeds it: an empty answer
-    try:
-        (none,) = model.decode(embedding, [Prompt("text", text="left kidney")])
-    finally:
-        model.processor.confidence_threshold = 0.0
-    assert none.masks.shape == (0, 40, 56) and none.scores.shape == (0,)
-
-
-def test_prompts_do_not_see_each_other_and_the_image_is_encoded_once(sam3) -> None:
+@pytest.fixture(scope="module")
+def phrases(sam3):
+    """A phrase alone, then the phrase with a box exemplar and the phrase again in one call,
+    with the image encoder's calls counted (grounding runs about 4 s per text prompt)."""
     model, embedding, _ = sam3
     phrase = Prompt("text", text="liver")
     with_box = Prompt("text-box", text="liver", box=BOX)
@@ -106,6 +97,24 @@ def test_prompts_do_not_see_each_other_and_the_image_is_encoded_once(sam3) -> No
         after_box = model.decode(embedding, [with_box, phrase])
     finally:
         model.net.backbone.forward_image = encode
+    return alone, after_box, calls
+
+
+def test_a_phrase_answers_every_instance_above_the_confidence(sam3, phrases) -> None:
+    model, embedding, _ = sam3
+    every, _, _ = phrases
+    assert every.masks.shape[1:] == (40, 56) and len(every.masks) > 1
+    assert np.all(np.diff(every.scores) <= 0)  # best first
+    model.processor.confidence_threshold = 1.0  # no probability exceeds it: an empty answer
+    try:
+        (none,) = model.decode(embedding, [Prompt("text", text="liver")])
+    finally:
+        model.processor.confidence_threshold = 0.0
+    assert none.masks.shape == (0, 40, 56) and none.scores.shape == (0,)
+
+
+def test_prompts_do_not_see_each_other_and_the_image_is_encoded_once(phrases) -> None:
+    alone, after_box, calls = phrases
     assert calls == []
     assert np.array_equal(alone.scores, after_box[1].scores)
     assert np.array_equal(alone.masks, after_box[1].masks)
