@@ -122,3 +122,15 @@ def realct_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
                         "strategies=[S5]"))  # fmt: skip
 
     return shared_run(tmp_path_factory, "realct", build)
+
+
+@pytest.fixture(scope="module")
+def two_threads():
+    """Torch on two threads for a module of model tests (the suite's two workers share the
+    cores), restored after it."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(threads)

@@ -123,3 +123,28 @@ def same_scores(run: Path, reference: Path, dataset: str) -> list[Path]:
     for path in files:
         assert (reference / path).read_bytes() == (run / path).read_bytes(), f"{path} differs"
     return files
+
+
+def grey_image() -> np.ndarray:
+    """48x64 (H < W) noisy grey image with a bright disc: the adapter tests' image."""
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:48, :64]
+    image = rng.normal(70, 15, (48, 64)) + 110 * (np.hypot(yy - 20, xx - 40) < 12)
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def box(x0: float, y0: float, x1: float, y1: float):
+    """An S5 box prompt."""
+    from cosmos_bench.core.prompt import Prompt
+
+    return Prompt("S5", box=np.array([x0, y0, x1, y1], np.float32))
+
+
+def clicks(*points: tuple[float, float, int], with_box=None):
+    """An S2-style prompt of (x, y, label) clicks, with the box of `with_box` if given."""
+    from cosmos_bench.core.prompt import Prompt
+
+    coords = np.array([p[:2] for p in points], np.float32)
+    labels = np.array([p[2] for p in points], np.int64)
+    corners = None if with_box is None else with_box.box
+    return Prompt("S2", points=coords, point_labels=labels, box=corners)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import ROOT, box, clicks, grey_image
 
 from cosmos_bench.contracts import PROTOCOLS
 from cosmos_bench.core.errors import ConfigError
@@ -25,24 +26,12 @@ from cosmos_bench.propagation.dataset import check_protocol
 from cosmos_bench.propagation.native3d import cvpr25_native3d, segments_volumes
 from cosmos_bench.propagation.protocols import NATIVE3D_PROTOCOL, middle_slice
 
+pytestmark = pytest.mark.usefixtures("two_threads")
+
 CPU = torch.device("cpu")
 ADAPTER = "cosmos_bench.models.nninteractive:NnInteractive"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def two_threads():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(threads)
-
-
-def grey_image() -> np.ndarray:
-    """48x64 noisy grey image with a bright disc."""
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[:48, :64]
-    image = rng.normal(70, 15, (48, 64)) + 110 * (np.hypot(yy - 20, xx - 40) < 12)
-    return np.clip(image, 0, 255).astype(np.uint8)
 
 
 def rgb_image() -> np.ndarray:
@@ -50,17 +39,8 @@ def rgb_image() -> np.ndarray:
     return rng.integers(0, 256, (40, 56, 3), dtype=np.uint8)
 
 
-def box(x0: float, y0: float, x1: float, y1: float) -> Prompt:
-    return Prompt("S5", box=np.array([x0, y0, x1, y1], np.float32))
 
 
-def clicks(*points: tuple[float, float, int], with_box: Prompt | None = None) -> Prompt:
-    return Prompt(
-        "S2",
-        points=np.array([p[:2] for p in points], np.float32),
-        point_labels=np.array([p[2] for p in points], np.int64),
-        box=None if with_box is None else with_box.box,
-    )
 
 
 def prompts() -> list[Prompt]:
@@ -334,8 +314,6 @@ def test_autozoom_zooms_out_and_refines(model, answers) -> None:
 
 
 def test_the_zoo_entry_is_a_plugin_with_a_model_folder() -> None:
-    from helpers import ROOT
-
     from cosmos_bench.catalog.zoo import load_models
     from cosmos_bench.models.plugins import check
 

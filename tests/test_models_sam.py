@@ -21,7 +21,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 import yaml
-from helpers import ROOT
+from helpers import ROOT, box, clicks, grey_image
 from loopback import serve
 from PIL import Image
 from scipy import ndimage
@@ -38,6 +38,7 @@ from cosmos_bench.propagation.dataset import video_predictor
 # sam2 builds its transforms with torch.jit.script, which this torch deprecates
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.usefixtures("two_threads"),
     pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:FutureWarning"),
 ]
 
@@ -48,12 +49,6 @@ IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406])[:, None, None]
 IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225])[:, None, None]
 
 
-def grey_image() -> np.ndarray:
-    """48x64 (H < W) noisy grey image with a bright disc."""
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[:48, :64]
-    image = rng.normal(70, 15, (48, 64)) + 110 * (np.hypot(yy - 20, xx - 40) < 12)
-    return np.clip(image, 0, 255).astype(np.uint8)
 
 
 def rgb_image() -> np.ndarray:
@@ -62,15 +57,8 @@ def rgb_image() -> np.ndarray:
     return rng.integers(0, 256, (56, 40, 3), dtype=np.uint8)
 
 
-def box(x0: float, y0: float, x1: float, y1: float) -> Prompt:
-    return Prompt("S5", box=np.array([x0, y0, x1, y1], np.float32))
 
 
-def clicks(*points: tuple[float, float, int], with_box: Prompt | None = None) -> Prompt:
-    coords = np.array([p[:2] for p in points], np.float32)
-    labels = np.array([p[2] for p in points], np.int64)
-    corners = None if with_box is None else with_box.box
-    return Prompt("S2", points=coords, point_labels=labels, box=corners)
 
 
 def mask_logits(size: int = 256) -> np.ndarray:
@@ -124,14 +112,6 @@ class Encoded:
     batch: list  # embeddings from one embed_batch call
     alone: object  # embedding of images[0] from embed
     inputs: list[torch.Tensor]  # what the encoder received: the batch, then the single image
-
-
-@pytest.fixture(scope="module", autouse=True)
-def two_threads():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(threads)
 
 
 def shallow(encoder: torch.nn.Module, depth: int = 3) -> None:
