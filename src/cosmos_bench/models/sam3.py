@@ -109,13 +109,12 @@ class SAM3(PromptableModel):
         """Every instance of the phrase (with the box as a positive exemplar), on a copy of the
         image's state so prompts never see each other."""
         state = {**embedding.state, "backbone_out": dict(embedding.state["backbone_out"])}
-        state["backbone_out"].update(
-            self.net.backbone.forward_text([prompt.text], device=str(self.device))
-        )
-        state["geometric_prompt"] = self.net._get_dummy_prompt()
-        if prompt.box is None:
+        if prompt.box is None:  # encodes the phrase and grounds it
             state = self.processor.set_text_prompt(prompt.text, state)
-        else:
+        else:  # the phrase's features first, so the box grounds once with them
+            state["backbone_out"].update(
+                self.net.backbone.forward_text([prompt.text], device=str(self.device))
+            )
             h, w = embedding.shape
             x0, y0, x1, y1 = (float(v) for v in prompt.box)
             box = [(x0 + x1) / 2 / w, (y0 + y1) / 2 / h, (x1 - x0) / w, (y1 - y0) / h]

@@ -2,9 +2,9 @@
 
 It reads the score files, picks the cases, then opens each shard that holds one and reads only
 the chosen masks' prediction rows (each prediction file's row groups are per target), decoding
-the candidate scoring recorded as chosen. Writes
-into one folder under results/: `{file}.png` (whole image), `{file}-thumb.png` (zoomed) and
-`manifest.json`, the cases with their Dice and caption notes, which the report reads. The
+the candidate scoring recorded as chosen. Writes into one folder under results/: `{file}.png`
+(whole image), `{file}-thumb.png` (zoomed) and `manifest.json` (report.manifest), the cases
+with their Dice and caption notes, which the report reads. The
 pictures show patient images, so they stay in the results folder: the HTML page links them.
 
 `python -m cosmos_bench.report.gallery --scores ... --harmonized results/harmonized
