@@ -153,8 +153,9 @@ def test_the_readme_scripting_example_runs_on_the_demo_results(demo_run: Path) -
 
 @pytest.fixture(scope="module")
 def studies_on_demo(demo_run: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
-    """config/finetune.yaml (two of its three epochs, on the kidneys: a named subset, so only
-    the slices that hold them are encoded and trained on) and config/propagation.yaml with the
+    """config/finetune.yaml (two of its three epochs, on the polyps: a named subset, so only the
+    endoscopy set's train and val images are encoded and trained on; the fine-tuned model is
+    scored on every test case, the CT's included) and config/propagation.yaml with the
     CVPR 2025 protocol on its lesions, on a copy of the finished demo: only the two studies' jobs
     are new. The protocol's first step is the box chain (config/propagation.yaml's default),
     which tests/test_propagate.py compares with the chain run alone; the chain as a run of its
@@ -162,8 +163,8 @@ def studies_on_demo(demo_run: Path, tmp_path_factory: pytest.TempPathFactory) ->
     work = copy_run(demo_run, tmp_path_factory.mktemp("studies") / "demo")
     lesions = 'propagation={"runs": ["litemedsam/cvpr25"], "targets": ["CT/lesion"]}'
     start = time.monotonic()
-    two_epochs = ('finetune={"runs": ["litemedsam+decoder@kidneys"], "epochs": 2, "batch_size": 4,'
-                  ' "subsets": {"kidneys": ["left_kidney", "right_kidney"]}}')
+    two_epochs = ('finetune={"runs": ["litemedsam+decoder@polyps"], "epochs": 2, "batch_size": 4,'
+                  ' "subsets": {"polyps": ["polyp"]}}')
     check(snakemake(work, "--configfile", "config/finetune.yaml", "config/propagation.yaml",
                     "--config", lesions, two_epochs))  # fmt: skip
     return work, time.monotonic() - start
@@ -175,7 +176,7 @@ def test_the_finetuning_demo_trains_scores_and_reports_the_paired_gain(studies_o
     The time bound is a hang guard: the suite's two workers share the cores while it runs."""
     work, elapsed = studies_on_demo
     assert elapsed < 1200, f"the fine-tuning demo took {elapsed:.0f} s"
-    run = "litemedsam+decoder@kidneys"
+    run = "litemedsam+decoder@polyps"
     folder = work / "results" / "finetune" / run
     log = pd.read_csv(folder / "loss.csv")
     epochs = log[log.phase == "train"].groupby("epoch").loss.mean()
