@@ -16,11 +16,10 @@ from cosmos_bench.catalog.cards import load_card, load_ontology
 from cosmos_bench.contracts import PREDICTION_SCHEMA, SCORE_SCHEMA
 from cosmos_bench.core import rle
 from cosmos_bench.core.prompt import tight_box
+from cosmos_bench.core.strategies import Prompt, make_prompt, prompt_seed
 from cosmos_bench.core.tables import write_table
 from cosmos_bench.harmonize.dataset import harmonize
-from cosmos_bench.harmonize.shards import ShardReader
 from cosmos_bench.infer.shard import Study, Truth, infer_shard
-from cosmos_bench.infer.strategies import Prompt, make_prompt, prompt_seed
 from cosmos_bench.models.base import Candidates, PromptableModel
 from cosmos_bench.report.build import build_report
 from cosmos_bench.report.cases import choose_cases, picture_name, shown_rows
@@ -33,6 +32,7 @@ from cosmos_bench.report.replay import replay
 from cosmos_bench.report.taxonomy import failures
 from cosmos_bench.score.shape import Shape, shape_of
 from cosmos_bench.score.shard import score_shard
+from cosmos_bench.store.shards import ShardReader
 
 STRATEGIES = ["S5", "S2", "S5-box-shift-0-10", "clicks-S5"]
 MODEL = "two-guesses"

@@ -25,7 +25,6 @@ import pandas as pd
 from cosmos_bench.contracts import SCORE_SCHEMA
 from cosmos_bench.core.atomic import write_bytes
 from cosmos_bench.core.errors import CosmosError
-from cosmos_bench.harmonize.index import index_counts
 from cosmos_bench.report import figures
 from cosmos_bench.report.aggregate import aggregate
 from cosmos_bench.report.manifest import read_manifest
@@ -44,6 +43,7 @@ from cosmos_bench.report.summaries import (
 )
 from cosmos_bench.report.summary_md import write_summary
 from cosmos_bench.report.taxonomy import SHAPE
+from cosmos_bench.store.index import index_counts
 
 #: what the report reads of the score files (the rest of SCORE_SCHEMA stays on disk): every
 #: identity column before the metrics, Dice, IoU, the boundary metrics, the factors and the

@@ -27,13 +27,13 @@ from cosmos_bench.contracts import RESOLUTIONS
 from cosmos_bench.core import rle
 from cosmos_bench.core.atomic import write_bytes
 from cosmos_bench.core.errors import run_cli
-from cosmos_bench.harmonize.index import read_index
-from cosmos_bench.harmonize.shards import ShardReader, shard_name
-from cosmos_bench.infer.truth import Truth, truth_of
 from cosmos_bench.report.cases import choose_cases
 from cosmos_bench.report.manifest import write_manifest
 from cosmos_bench.report.overlay import pictures
 from cosmos_bench.report.replay import replay
+from cosmos_bench.store.index import read_index
+from cosmos_bench.store.shards import ShardReader, shard_name
+from cosmos_bench.store.truth import Truth, truth_of
 
 _READ = ["mask_id", "uid", "dataset", "case", "target", "model", "strategy", "repeat", "click",
          "selection", "candidate", "dice"]  # fmt: skip

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from cosmos_bench.infer.strategies import is_jittered
+from cosmos_bench.core.strategies import is_jittered
 from cosmos_bench.report.stats import (
     CI_LEVEL,
     N_BOOTSTRAP,
