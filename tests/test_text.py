@@ -16,7 +16,7 @@ from cosmos_bench.infer.shard import usable_strategies
 from cosmos_bench.infer.text import text_answers
 from cosmos_bench.models.base import Candidates, PromptableModel
 from cosmos_bench.models.otsu_text import OtsuText
-from cosmos_bench.report.studies import TEXT_COLUMNS, text_prompts
+from cosmos_bench.report.tables.studies import TEXT_COLUMNS, text_prompts
 from cosmos_bench.store.truth import Truth
 
 

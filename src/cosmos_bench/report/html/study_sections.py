@@ -8,8 +8,8 @@ import html
 
 import pandas as pd
 
-from cosmos_bench.report.html_table import html_table
-from cosmos_bench.report.sections import collapsible
+from cosmos_bench.report.html.html_table import html_table
+from cosmos_bench.report.html.sections import collapsible
 
 
 def study_section(
