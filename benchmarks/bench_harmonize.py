@@ -29,7 +29,7 @@ from scipy import ndimage
 
 from cosmos_bench.catalog.cards import Card
 from cosmos_bench.harmonize.dataset import Settings, harmonize
-from cosmos_bench.harmonize.shards import CODECS, ShardReader
+from cosmos_bench.store.shards import CODECS, ShardReader
 
 ORGANS = {1: "liver", 2: "spleen", 3: "left_kidney", 4: "right_kidney", 5: "lesion"}
 

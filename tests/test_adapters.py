@@ -26,7 +26,7 @@ from cosmos_bench.catalog.cards import Card, load_card, load_ontology
 from cosmos_bench.core.errors import CosmosError
 from cosmos_bench.harmonize.adapters import pack_layers
 from cosmos_bench.harmonize.dataset import Settings, harmonize
-from cosmos_bench.harmonize.shards import ShardReader
+from cosmos_bench.store.shards import ShardReader
 
 #: a TotalSegmentator-like card (a folder per case, one file per structure) that names the liver
 TOTALSEGMENTATOR_LIVER = (

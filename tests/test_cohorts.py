@@ -12,7 +12,7 @@ from helpers import phantom, write_volume
 from cosmos_bench.catalog.cards import load_card, load_ontology
 from cosmos_bench.harmonize.dataset import harmonize
 from cosmos_bench.harmonize.splits import patient, split_of
-from cosmos_bench.report.summaries import per_mask, summarise
+from cosmos_bench.report.tables.summaries import per_mask, summarise
 
 HEAD = """id: {id}
 name: cohort test

@@ -15,6 +15,7 @@ from segment_anything import SamAutomaticMaskGenerator
 from segment_anything.utils.amg import batched_mask_to_box, build_point_grid, remove_small_regions
 
 from cosmos_bench.core.errors import ConfigError
+from cosmos_bench.core.strategies import make_prompt
 from cosmos_bench.infer.everything import (
     Generated,
     Settings,
@@ -26,7 +27,6 @@ from cosmos_bench.infer.everything import (
     match,
 )
 from cosmos_bench.infer.shard import selectable
-from cosmos_bench.infer.strategies import make_prompt
 from cosmos_bench.models import Candidates
 from cosmos_bench.models.otsu import OtsuBox
 from cosmos_bench.score.metrics import dice

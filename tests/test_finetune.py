@@ -60,7 +60,7 @@ from cosmos_bench.harmonize.dataset import Settings as HarmonizeSettings
 from cosmos_bench.harmonize.dataset import harmonize
 from cosmos_bench.harmonize.splits import SPLITS, SplitRatios, split_of
 from cosmos_bench.models import build
-from cosmos_bench.report.comparisons import finetune_pairs
+from cosmos_bench.report.tables.comparisons import finetune_pairs
 
 CPU = torch.device("cpu")
 WEIGHTS = Path(get_asset_path())

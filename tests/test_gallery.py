@@ -16,23 +16,23 @@ from cosmos_bench.catalog.cards import load_card, load_ontology
 from cosmos_bench.contracts import PREDICTION_SCHEMA, SCORE_SCHEMA
 from cosmos_bench.core import rle
 from cosmos_bench.core.prompt import tight_box
+from cosmos_bench.core.strategies import Prompt, make_prompt, prompt_seed
 from cosmos_bench.core.tables import write_table
 from cosmos_bench.harmonize.dataset import harmonize
-from cosmos_bench.harmonize.shards import ShardReader
 from cosmos_bench.infer.shard import Study, Truth, infer_shard
-from cosmos_bench.infer.strategies import Prompt, make_prompt, prompt_seed
 from cosmos_bench.models.base import Candidates, PromptableModel
 from cosmos_bench.report.build import build_report
-from cosmos_bench.report.cases import choose_cases, picture_name, shown_rows
-from cosmos_bench.report.gallery import build_gallery
-from cosmos_bench.report.gallery import main as gallery_main
-from cosmos_bench.report.manifest import read_manifest
-from cosmos_bench.report.overlay import THUMB_SIDE, object_window, pictures
-from cosmos_bench.report.paper import load_paper, paper_table
-from cosmos_bench.report.replay import replay
-from cosmos_bench.report.taxonomy import failures
+from cosmos_bench.report.gallery.cases import choose_cases, picture_name, shown_rows
+from cosmos_bench.report.gallery.job import build_gallery
+from cosmos_bench.report.gallery.job import main as gallery_main
+from cosmos_bench.report.gallery.manifest import read_manifest
+from cosmos_bench.report.gallery.overlay import THUMB_SIDE, object_window, pictures
+from cosmos_bench.report.gallery.replay import replay
+from cosmos_bench.report.tables.paper import load_paper, paper_table
+from cosmos_bench.report.tables.taxonomy import failures
 from cosmos_bench.score.shape import Shape, shape_of
 from cosmos_bench.score.shard import score_shard
+from cosmos_bench.store.shards import ShardReader
 
 STRATEGIES = ["S5", "S2", "S5-box-shift-0-10", "clicks-S5"]
 MODEL = "two-guesses"
@@ -197,7 +197,7 @@ def test_replayed_click_prompts_match_the_session(run: tuple[Path, TwoGuesses]) 
     index = pd.read_parquet(results / "harmonized" / "tiny" / "index.parquet").set_index("mask_id")
     cases = choose_cases(pd.read_parquet(results / "scores" / MODEL / "tiny.parquet"))
     predictions = pd.read_parquet(results / "predictions" / MODEL / "tiny" / "shard-00000.parquet")
-    from cosmos_bench.report.gallery import chosen_mask
+    from cosmos_bench.report.gallery.job import chosen_mask
 
     with ShardReader(results / "harmonized" / "tiny" / "shards" / "shard-00000.h5") as reader:
         for case in cases.itertuples():

@@ -12,11 +12,11 @@ from helpers import phantom, write_volume
 from cosmos_bench.catalog.cards import Card, Part, load_card, load_ontology
 from cosmos_bench.contracts import INDEX_SCHEMA, INDEX_SCHEMA_VERSION
 from cosmos_bench.harmonize.dataset import Settings, cap_side, harmonize
-from cosmos_bench.harmonize.index import read_index
 from cosmos_bench.harmonize.masks import Kept, kept_masks, value_maps
 from cosmos_bench.harmonize.normalize import part_ct_window, to_uint8
 from cosmos_bench.harmonize.orientation import canonical
-from cosmos_bench.harmonize.shards import ShardReader
+from cosmos_bench.store.index import read_index
+from cosmos_bench.store.shards import ShardReader
 
 RAS = (-1.0, 0, 0, 0, -1.0, 0, 0, 0, 1.0)  # a NIfTI-style RAS grid, as SimpleITK (LPS) sees it
 

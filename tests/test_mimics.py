@@ -27,7 +27,7 @@ from cosmos_bench.catalog.cards import Card, cosmos_ids, load_card, load_ontolog
 from cosmos_bench.core.errors import CosmosError
 from cosmos_bench.core.hashing import sha256_file
 from cosmos_bench.harmonize.dataset import Settings, harmonize
-from cosmos_bench.harmonize.index import read_index
+from cosmos_bench.store.index import read_index
 
 BUILDERS = builders()
 ONTOLOGY = load_ontology(ROOT)

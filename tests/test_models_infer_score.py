@@ -16,17 +16,17 @@ from cosmos_bench.catalog.cards import load_card, load_ontology
 from cosmos_bench.contracts import PREDICTION_SCHEMA, SCORE_SCHEMA
 from cosmos_bench.core import rle
 from cosmos_bench.core.errors import ConfigError
+from cosmos_bench.core.strategies import make_prompt
 from cosmos_bench.harmonize.dataset import harmonize
-from cosmos_bench.harmonize.index import write_index
-from cosmos_bench.harmonize.shards import ShardReader
 from cosmos_bench.infer.shard import infer_shard, usable_strategies
-from cosmos_bench.infer.strategies import make_prompt
 from cosmos_bench.models.grabcut import GrabCut
 from cosmos_bench.models.litemedsam import LiteMedSAM
 from cosmos_bench.models.otsu import OtsuBox
 from cosmos_bench.score.factors import modality_codes
 from cosmos_bench.score.metrics import dice
 from cosmos_bench.score.shard import load_tolerances, main, score_shard, select
+from cosmos_bench.store.index import write_index
+from cosmos_bench.store.shards import ShardReader
 
 
 @pytest.fixture(scope="module")

@@ -18,8 +18,8 @@ from helpers import ROOT, box, clicks, grey_image
 from cosmos_bench.contracts import PROTOCOLS
 from cosmos_bench.core.errors import ConfigError
 from cosmos_bench.core.prompt import Prompt
+from cosmos_bench.core.strategies import tight_box
 from cosmos_bench.infer.clicks import cvpr25_voxel
-from cosmos_bench.infer.strategies import tight_box
 from cosmos_bench.models.nninteractive import NnInteractive, random_init_folder
 from cosmos_bench.propagation.cvpr25 import step_scores
 from cosmos_bench.propagation.dataset import check_protocol

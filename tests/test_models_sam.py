@@ -29,7 +29,7 @@ from scipy import ndimage
 from cosmos_bench.acquire.weights import fetch_weights
 from cosmos_bench.catalog.zoo import load_models
 from cosmos_bench.core.errors import ChecksumError
-from cosmos_bench.infer.strategies import Prompt
+from cosmos_bench.core.strategies import Prompt
 from cosmos_bench.models import PromptableModel, build
 from cosmos_bench.models.sam import MedSAM, SegmentAnything
 from cosmos_bench.models.sam2 import SAM2

@@ -16,7 +16,7 @@ from test_adapters import make_root, run
 
 from cosmos_bench.catalog.cards import Part
 from cosmos_bench.harmonize.masks import Kept, kept_masks, value_maps
-from cosmos_bench.harmonize.shards import ShardReader
+from cosmos_bench.store.shards import ShardReader
 
 SHAPE = (5, 40, 48)  # z, y, x in LPS
 

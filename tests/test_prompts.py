@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from cosmos_bench.infer.strategies import (
+from cosmos_bench.core.strategies import (
     JITTER_MODES,
     Jitter,
     base_of,

@@ -7,7 +7,7 @@ import pytest
 import torch
 from helpers import ROOT
 
-from cosmos_bench.infer.strategies import Prompt, medsam_box, tight_box
+from cosmos_bench.core.strategies import Prompt, medsam_box, tight_box
 from cosmos_bench.models.otsu import OtsuBox
 from cosmos_bench.propagation.protocols import (
     BOX_MARGIN,

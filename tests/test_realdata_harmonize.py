@@ -13,7 +13,7 @@ from helpers import REALDATA, ROOT
 
 from cosmos_bench.catalog.cards import load_card, load_ontology
 from cosmos_bench.harmonize.dataset import harmonize
-from cosmos_bench.harmonize.shards import ShardReader
+from cosmos_bench.store.shards import ShardReader
 
 pytestmark = [
     pytest.mark.realdata,

@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 
 from cosmos_bench.harmonize.splits import split_of
-from cosmos_bench.report.aggregate import aggregate
 from cosmos_bench.report.build import build_report, load_scores, write_tables
-from cosmos_bench.report.html_table import untrained_note
-from cosmos_bench.report.outputs import FIGURES, TABLES
-from cosmos_bench.report.summaries import per_mask
+from cosmos_bench.report.html.html_table import untrained_note
+from cosmos_bench.report.tables.aggregate import aggregate
+from cosmos_bench.report.tables.outputs import FIGURES, TABLES
+from cosmos_bench.report.tables.summaries import per_mask
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 PROVENANCE = {
@@ -150,7 +150,12 @@ def test_mask_and_target_weighting_differ_on_unbalanced_targets() -> None:
 def test_aggregate_columns_and_groups(shards: list[Path], tmp_path: Path) -> None:
     """Each summary has its declared columns (the CSV a user reads, in docs/report.md), every
     metric with its CI."""
-    from cosmos_bench.report.summaries import DISTANCES, OVERALL_COLUMNS, RUN_KEYS, STAT_COLUMNS
+    from cosmos_bench.report.tables.summaries import (
+        DISTANCES,
+        OVERALL_COLUMNS,
+        RUN_KEYS,
+        STAT_COLUMNS,
+    )
 
     tables = aggregate(load_scores(shards))
     for by in ("target", "object", "dataset", "modality"):
@@ -283,7 +288,7 @@ def test_cli_end_to_end(shards: list[Path], tmp_path: Path) -> None:
 def test_the_report_shows_the_catalog_counts_beside_the_paper(tmp_path: Path) -> None:
     from helpers import ROOT
 
-    from cosmos_bench.report.catalog_section import catalog_section
+    from cosmos_bench.report.html.catalog_section import catalog_section
     from cosmos_bench.report.provenance import catalog_counts
 
     catalog = catalog_counts(["demo-ct", "kits19"], ROOT)

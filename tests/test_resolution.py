@@ -16,12 +16,12 @@ from test_adapters import make_root
 
 from cosmos_bench.contracts import SUMMARY_KEY
 from cosmos_bench.core.resample import resize_nearest
+from cosmos_bench.core.strategies import make_prompt
 from cosmos_bench.harmonize.dataset import Settings, cap_side, harmonize
-from cosmos_bench.harmonize.shards import ShardReader
 from cosmos_bench.infer.shard import infer_shard
-from cosmos_bench.infer.strategies import make_prompt
 from cosmos_bench.models.otsu import OtsuBox
 from cosmos_bench.score.shard import score_shard
+from cosmos_bench.store.shards import ShardReader
 
 SHAPE = (300, 2400)  # shrunk to 128 x 1024 by the 1024 cap (scale 0.4267)
 CARD = (

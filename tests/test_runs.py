@@ -15,7 +15,7 @@ import pytest
 
 from cosmos_bench.contracts import SCORE_SCHEMA
 from cosmos_bench.core.errors import CosmosError
-from cosmos_bench.report.stats import case_bootstrap_ci, group_seed
+from cosmos_bench.report.tables.stats import case_bootstrap_ci, group_seed
 from cosmos_bench.runs.bundle import export
 from cosmos_bench.runs.compare import check_settings, compare
 from cosmos_bench.runs.leaderboard import leaderboard, standings

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from cosmos_bench.harmonize.shards import ShardReader, ShardWriter
+from cosmos_bench.store.shards import ShardReader, ShardWriter
 
 
 def ct_like_slice(rng: np.random.Generator, side: int = 256) -> np.ndarray:

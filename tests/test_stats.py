@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as scipy_stats
 
-from cosmos_bench.report.aggregate import factor_analysis
-from cosmos_bench.report.comparisons import model_pairs, oracle_gap, strategy_pairs
 from cosmos_bench.report.provenance import stage_seconds
-from cosmos_bench.report.stats import case_bootstrap_ci, group_seed, partial_spearman
+from cosmos_bench.report.tables.aggregate import factor_analysis
+from cosmos_bench.report.tables.comparisons import model_pairs, oracle_gap, strategy_pairs
+from cosmos_bench.report.tables.stats import case_bootstrap_ci, group_seed, partial_spearman
 
 
 def test_bootstrap_ci_matches_the_normal_interval_of_case_means() -> None:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cosmos_bench.report.studies import JITTER_COLUMNS, jitter_drop
+from cosmos_bench.report.tables.studies import JITTER_COLUMNS, jitter_drop
 
 
 def masks(rows: list[tuple[str, str, str, float]]) -> pd.DataFrame:
@@ -45,7 +45,7 @@ def test_no_jitter_gives_an_empty_table() -> None:
 
 
 def test_click_curves_and_noc_on_known_sessions() -> None:
-    from cosmos_bench.report.studies import click_curves, noc_table
+    from cosmos_bench.report.tables.studies import click_curves, noc_table
 
     sessions = {"a": [0.5, 0.86, 0.95], "b": [0.91, 0.92, 0.93], "c": [0.1, 0.2, 0.3]}
     rows = [
@@ -75,7 +75,7 @@ def test_click_curves_and_noc_on_known_sessions() -> None:
 
 
 def test_everything_vs_box_pairs_rules_and_single_answers() -> None:
-    from cosmos_bench.report.studies import everything_vs_box
+    from cosmos_bench.report.tables.studies import everything_vs_box
 
     rows = [
         ("m", "S1", "a", 0.4, "oracle"),
@@ -98,7 +98,7 @@ def test_the_cvpr25_table_scores_as_the_challenge_script() -> None:
     value (CVPR25_iter_eval.py); final = the sixth step; then the mean over images."""
     from scipy import integrate
 
-    from cosmos_bench.report.studies import cvpr25_table
+    from cosmos_bench.report.tables.studies import cvpr25_table
 
     dice = {"a#1": [0.5, 0.6, 0.7, 0.8, 0.8, 0.9], "b#1": [0.2, 0.4, 0.4, 0.5, 0.6, 0.6],
             "b#2": [0.4, 0.4, 0.6, 0.7, 0.8, 1.0]}  # fmt: skip

@@ -10,14 +10,14 @@ from helpers import ROOT
 
 from cosmos_bench.catalog.cards import load_ontology
 from cosmos_bench.core.errors import ConfigError
+from cosmos_bench.core.strategies import Prompt, kinds_of, make_prompt, tight_box
 from cosmos_bench.infer.phrases import load_phrases, phrase_of
 from cosmos_bench.infer.shard import usable_strategies
-from cosmos_bench.infer.strategies import Prompt, kinds_of, make_prompt, tight_box
 from cosmos_bench.infer.text import text_answers
-from cosmos_bench.infer.truth import Truth
 from cosmos_bench.models.base import Candidates, PromptableModel
 from cosmos_bench.models.otsu_text import OtsuText
-from cosmos_bench.report.studies import TEXT_COLUMNS, text_prompts
+from cosmos_bench.report.tables.studies import TEXT_COLUMNS, text_prompts
+from cosmos_bench.store.truth import Truth
 
 
 def disc(cy: int, cx: int, r: int, shape: tuple[int, int] = (64, 64)) -> np.ndarray:

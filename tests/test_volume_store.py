@@ -12,9 +12,9 @@ import pytest
 
 from cosmos_bench.catalog.cards import load_card, load_ontology
 from cosmos_bench.harmonize.dataset import Settings, harmonize
-from cosmos_bench.harmonize.shards import ShardReader
 from cosmos_bench.propagation.volumes import store_volumes
-from cosmos_bench.report.aggregate import object_key, propagation, propagation_objects
+from cosmos_bench.report.tables.aggregate import object_key, propagation, propagation_objects
+from cosmos_bench.store.shards import ShardReader
 
 
 def test_the_store_keeps_every_slice_of_the_extent_with_harmonizations_pixels(

@@ -19,7 +19,7 @@ import pytest
 from helpers import ROOT, check, copy_run, copy_workflow, snakemake
 
 from cosmos_bench.catalog.cards import load_card, load_ontology
-from cosmos_bench.report.gallery_html import anchor
+from cosmos_bench.report.html.gallery_html import anchor
 
 pytestmark = pytest.mark.e2e
 

@@ -44,8 +44,8 @@ from cosmos_bench.catalog.cards import (
 )
 from cosmos_bench.catalog.schema import read_yaml
 from cosmos_bench.core.errors import ConfigError, CosmosError, run_cli
-from cosmos_bench.harmonize.index import index_counts
 from cosmos_bench.runs import commands as run_commands
+from cosmos_bench.store.index import index_counts
 
 RESULTS = Path("results")
 CARDS = Path("config") / "datasets"

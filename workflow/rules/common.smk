@@ -16,9 +16,9 @@ from cosmos_bench.catalog.selection import resolve, split_run
 from cosmos_bench.core.errors import CosmosError
 from cosmos_bench.core.gpu import needs_gpu
 from cosmos_bench.infer.phrases import load_phrases
-from cosmos_bench.infer.strategies import CVPR25, PAPER_STRATEGIES, TEXT_STRATEGIES, jitter_strategies
-from cosmos_bench.report.outputs import FIGURES as REPORT_FIGURES
-from cosmos_bench.report.outputs import TABLES as REPORT_TABLES
+from cosmos_bench.core.strategies import CVPR25, PAPER_STRATEGIES, TEXT_STRATEGIES, jitter_strategies
+from cosmos_bench.report.tables.outputs import FIGURES as REPORT_FIGURES
+from cosmos_bench.report.tables.outputs import TABLES as REPORT_TABLES
 from snakemake.exceptions import IncompleteCheckpointException
 from snakemake.settings.types import DeploymentMethod
 

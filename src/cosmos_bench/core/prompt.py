@@ -2,7 +2,7 @@
 pixels, and the tight box of a mask (the box every strategy and measure shares). The ground
 floor's vocabulary: models/ and the stages share it, and the public API exports `Prompt` as
 `cosmos_bench.Prompt` (the own-model contract); the strategies that build prompts from
-ground-truth masks are infer.strategies."""
+ground-truth masks are core.strategies."""
 
 from __future__ import annotations
 

@@ -22,9 +22,9 @@ import torch
 import torch.nn.functional as F
 
 from cosmos_bench.core.atomic import write_bytes
-from cosmos_bench.harmonize.index import read_index
-from cosmos_bench.harmonize.shards import ShardReader
 from cosmos_bench.models.base import PromptableModel, TrainView, autocast
+from cosmos_bench.store.index import read_index
+from cosmos_bench.store.shards import ShardReader
 
 LOW_RES = 256  # SAM v1's low-res logits (LiteMedSAM's too)
 LOSS_RESOLUTIONS = ("full", "low", "native")

@@ -12,8 +12,8 @@ from cosmos_bench.catalog.schema import read_yaml
 from cosmos_bench.harmonize.dataset import Settings, harmonize
 from cosmos_bench.harmonize.masks import FILTERS
 from cosmos_bench.harmonize.normalize import GREY_2D, PRESETS, ROUNDING
-from cosmos_bench.harmonize.shards import CODECS
 from cosmos_bench.harmonize.splits import SplitRatios
+from cosmos_bench.store.shards import CODECS
 
 
 def ct_window_table(root: Path, overrides: str) -> dict:

@@ -1,6 +1,6 @@
 """Harmonize one dataset: read its cases, slice, filter, normalize, cap, shard and index.
 
-Output is a folder of HDF5 shards and one index row per kept mask (see harmonize.index).
+Output is a folder of HDF5 shards and one index row per kept mask (see store.index).
 Masks are filtered at native resolution (harmonize.masks: the paper's size rule or MedSAM's
 dust filters, optional component instances); images with no kept mask are not stored. An image
 shrunk by the longest-side cap keeps its label layers at the source's size too, so every mask
@@ -27,7 +27,6 @@ from cosmos_bench.core.errors import CosmosError
 from cosmos_bench.core.progress import Console, eta
 from cosmos_bench.harmonize.adapters import Case, reader_for
 from cosmos_bench.harmonize.adapters.pairs import count_cases
-from cosmos_bench.harmonize.index import write_index
 from cosmos_bench.harmonize.masks import (
     DUST,
     Kept,
@@ -46,8 +45,9 @@ from cosmos_bench.harmonize.normalize import (
     window,
 )
 from cosmos_bench.harmonize.orientation import Volume, plane_of, slices
-from cosmos_bench.harmonize.shards import ShardWriter, shard_name
 from cosmos_bench.harmonize.splits import SplitRatios, patient, split_of
+from cosmos_bench.store.index import write_index
+from cosmos_bench.store.shards import ShardWriter, shard_name
 
 NO_SPACING = (float("nan"), float("nan"))
 

@@ -17,7 +17,7 @@ import numpy as np
 from scipy import ndimage
 
 from cosmos_bench.core import rle
-from cosmos_bench.infer.strategies import CVPR25, Prompt, make_prompt
+from cosmos_bench.core.strategies import CVPR25, Prompt, make_prompt
 from cosmos_bench.score.metrics import dice
 
 if TYPE_CHECKING:  # the report reads `noc` without loading torch

@@ -31,7 +31,7 @@ import torch
 from torchvision.ops import nms
 
 from cosmos_bench.core.errors import ConfigError
-from cosmos_bench.infer.strategies import Prompt
+from cosmos_bench.core.prompt import Prompt
 from cosmos_bench.models.base import Candidates, PromptableModel
 
 STRATEGY = "S1"

@@ -32,18 +32,19 @@ from cosmos_bench.contracts import PREDICTION_SCHEMA, RESOLUTIONS
 from cosmos_bench.core import rle
 from cosmos_bench.core.progress import Console, eta
 from cosmos_bench.core.resample import resize_nearest
-from cosmos_bench.harmonize.shards import ShardReader
-from cosmos_bench.infer import everything, text
-from cosmos_bench.infer.clicks import N_CLICKS, click_sessions, session_plan
-from cosmos_bench.infer.strategies import (
+from cosmos_bench.core.strategies import (
     CLICK_STARTS,
     TEXT_STRATEGIES,
     is_jittered,
+    jitter_rng,
     kinds_of,
 )
-from cosmos_bench.infer.truth import Truth, jitter_rng, truth_of
+from cosmos_bench.infer import everything, text
+from cosmos_bench.infer.clicks import N_CLICKS, click_sessions, session_plan
 from cosmos_bench.models import Candidates, PromptableModel
 from cosmos_bench.score.metrics import dice
+from cosmos_bench.store.shards import ShardReader
+from cosmos_bench.store.truth import Truth, truth_of
 
 STORE = ("selected", "all", "none")
 

@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from cosmos_bench.core.strategies import TEXT, TEXT_BOX, Prompt
 from cosmos_bench.infer import everything
 from cosmos_bench.infer.phrases import phrase_of
-from cosmos_bench.infer.strategies import TEXT, TEXT_BOX, Prompt
 
 if TYPE_CHECKING:
-    from cosmos_bench.infer.truth import Truth
     from cosmos_bench.models.base import Candidates, PromptableModel
+    from cosmos_bench.store.truth import Truth
 
 
 def instances(answer: Candidates, shape: tuple[int, int]) -> everything.Generated:

@@ -20,8 +20,8 @@ import warnings
 import numpy as np
 import surface_distance
 
+from cosmos_bench.core.prompt import Prompt
 from cosmos_bench.infer.clicks import cvpr25_voxel
-from cosmos_bench.infer.strategies import Prompt
 from cosmos_bench.models.base import PromptableModel
 from cosmos_bench.propagation.protocols import CVPR25_PROTOCOL, ChainResult, box_chain, choose
 

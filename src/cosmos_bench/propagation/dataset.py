@@ -16,7 +16,6 @@ import time
 from contextlib import nullcontext
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pandas as pd
 import torch
@@ -40,6 +39,7 @@ from cosmos_bench.propagation.protocols import (
 )
 from cosmos_bench.score.metrics3d import score3d
 from cosmos_bench.score.shard import load_tolerances
+from cosmos_bench.store.volumes import read_volume
 
 COLUMNS = [
     "object_id", "dataset", "cohort", "case", "split", "modality", "object", "target", "model",
@@ -93,9 +93,8 @@ def propagate_objects(
     score it; `embeddings` is shared by the objects of one volume, each slice encoded once."""
     rows = []
     for file, group in objects.groupby("file", sort=True):
-        with h5py.File(volumes / file, "r") as f:
-            images, labels = f["image"][()], f["labels"][()]
-            spacing = tuple(float(v) for v in f.attrs["spacing"])
+        volume = read_volume(volumes / file)
+        images, labels, spacing = volume.image, volume.labels, volume.spacing
         embeddings: dict = {}
         for obj in group.itertuples():
             truth = labels[obj.layer] == obj.label

@@ -2,7 +2,7 @@
 that segments whole volumes from prompts (nnInteractive, models.nninteractive).
 
 The model keeps one session on the volume (`start_volume`). The box step gives it the middle
-slice's tight box (protocols.middle_slice, infer.strategies.tight_box) as a one-slice-thick 3D
+slice's tight box (protocols.middle_slice, core.strategies.tight_box) as a one-slice-thick 3D
 box (`add_box`), and the model answers with a whole-volume prediction. Then five clicks, each
 from the current 3D error by the challenge's rule (infer.clicks.cvpr25_voxel: the largest
 26-connected error component, at its distance-transform maximum, ties drawn with seed 42;
@@ -29,8 +29,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from cosmos_bench.core.strategies import tight_box
 from cosmos_bench.infer.clicks import cvpr25_voxel
-from cosmos_bench.infer.strategies import tight_box
 from cosmos_bench.propagation.cvpr25 import CLICKS
 from cosmos_bench.propagation.protocols import ChainResult, middle_slice
 

@@ -25,7 +25,7 @@ import torch
 from PIL import Image
 
 from cosmos_bench.contracts import BOX_CHAIN, CVPR25_2D, CVPR25_3D, SAM2_PROPAGATE
-from cosmos_bench.infer.strategies import Prompt, medsam_box, tight_box
+from cosmos_bench.core.strategies import Prompt, medsam_box, tight_box
 from cosmos_bench.models.base import Candidates, PromptableModel
 
 PROTOCOL = BOX_CHAIN

@@ -7,9 +7,7 @@ very window harmonization uses (harmonize.normalize, the same `window` and `appl
 label layers after the same volume-level steps (MedSAM's 3D dust, component splits). One row per
 3D object (a label value of a layer) goes into `volumes.parquet`.
 
-Files: `{out}/{part--}{case}[-frame].h5` with datasets `image` (Z, H, W) uint8 (or (Z, H, W, 3))
-and `labels` (L, Z, H, W) uint16, attributes `spacing` (sz, sy, sx) in mm and `first` (the
-source index of the stack's first slice); written to a temporary name and renamed.
+Files: `{out}/{part--}{case}[-frame].h5`, one case each (their layout: store.volumes).
 """
 
 from __future__ import annotations
@@ -18,7 +16,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pandas as pd
 
@@ -32,6 +29,7 @@ from cosmos_bench.harmonize.dataset import Settings, case_layers
 from cosmos_bench.harmonize.normalize import apply, clip_percentiles, part_ct_window, window
 from cosmos_bench.harmonize.orientation import PLANES, plane_of, slices
 from cosmos_bench.harmonize.splits import patient, split_of
+from cosmos_bench.store.volumes import StoredVolume, write_volume
 
 #: adapters that only read 2D images: their parts have no volume to store
 FLAT_ADAPTERS = ("image-mask-pairs",)
@@ -81,13 +79,7 @@ def write_case(
     stem = case.case_id + (f"-{case.frame}" if case.frame else "")
     name = f"{part.name}--{stem}" if part.name else stem
     path = out_dir / f"{name}.h5"
-    with replacing(path) as tmp, h5py.File(tmp, "w") as f:
-        f.create_dataset("image", data=image, compression="gzip", compression_opts=1,
-                         chunks=(1, *image.shape[1:]))  # fmt: skip
-        f.create_dataset("labels", data=labels, compression="gzip", compression_opts=1,
-                         chunks=(1, 1, *labels.shape[2:]))  # fmt: skip
-        f.attrs["spacing"] = (float(sz), float(sy), float(sx))
-        f.attrs["first"] = lo
+    write_volume(path, StoredVolume(image, labels, (sz, sy, sx), lo))
     split = split_of(card_id, patient(part.cohort, case.case_id), settings.splits)
     rows = []
     for layer, value, obj in objects:

@@ -1,7 +1,7 @@
 """Turn per-mask score shards into tables, figures, one self-contained HTML page and a summary.
 
-The numbers come from cosmos_bench.report.aggregate (summaries with case-bootstrap CIs, paired
-comparisons, factor analysis) and report.studies; the figures from report.figures.
+The numbers come from report.tables.aggregate (summaries with case-bootstrap CIs, paired
+comparisons, factor analysis) and report.tables.studies; the figures from report.figures.
 Outputs are byte-stable (sorted rows, rounded floats, fixed formats, no timestamps) so that a
 re-run that changes nothing changes no file.
 
@@ -25,16 +25,16 @@ import pandas as pd
 from cosmos_bench.contracts import SCORE_SCHEMA
 from cosmos_bench.core.atomic import write_bytes
 from cosmos_bench.core.errors import CosmosError
-from cosmos_bench.harmonize.index import index_counts
 from cosmos_bench.report import figures
-from cosmos_bench.report.aggregate import aggregate
-from cosmos_bench.report.manifest import read_manifest
-from cosmos_bench.report.outputs import FIGURES
-from cosmos_bench.report.page import write_html
-from cosmos_bench.report.paper import load_paper
+from cosmos_bench.report.gallery.manifest import read_manifest
+from cosmos_bench.report.html.page import write_html
+from cosmos_bench.report.html.summary_md import write_summary
 from cosmos_bench.report.provenance import stage_seconds
-from cosmos_bench.report.stats import CI_LEVEL, N_BOOTSTRAP
-from cosmos_bench.report.summaries import (
+from cosmos_bench.report.tables.aggregate import aggregate
+from cosmos_bench.report.tables.outputs import FIGURES
+from cosmos_bench.report.tables.paper import load_paper
+from cosmos_bench.report.tables.stats import CI_LEVEL, N_BOOTSTRAP
+from cosmos_bench.report.tables.summaries import (
     COMPLEXITY,
     DISTANCES,
     FACTORS,
@@ -42,8 +42,8 @@ from cosmos_bench.report.summaries import (
     one_shot,
     per_mask,
 )
-from cosmos_bench.report.summary_md import write_summary
-from cosmos_bench.report.taxonomy import SHAPE
+from cosmos_bench.report.tables.taxonomy import SHAPE
+from cosmos_bench.store.index import index_counts
 
 #: what the report reads of the score files (the rest of SCORE_SCHEMA stays on disk): every
 #: identity column before the metrics, Dice, IoU, the boundary metrics, the factors and the

@@ -1,6 +1,6 @@
 """Two runs on the masks both scored: per model pair, strategy, selection rule and target (and
 all targets pooled), the mean Dice and NSD of each and their paired difference with a
-case-bootstrap CI, the report's statistics (report.stats). Runs whose benchmark-defining
+case-bootstrap CI, the report's statistics (report.tables.stats). Runs whose benchmark-defining
 settings differ (record.SETTINGS, the cards) are refused unless the caller allows it."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from __future__ import annotations
 import pandas as pd
 
 from cosmos_bench.core.errors import CosmosError
-from cosmos_bench.report.stats import CI_LEVEL, N_BOOTSTRAP, case_bootstrap_ci, group_seed
-from cosmos_bench.report.summaries import NSD_CONVENTIONS, one_shot, per_mask
+from cosmos_bench.report.tables.stats import CI_LEVEL, N_BOOTSTRAP, case_bootstrap_ci, group_seed
+from cosmos_bench.report.tables.summaries import NSD_CONVENTIONS, one_shot, per_mask
 from cosmos_bench.runs.record import Run, differences
 
 COLUMNS = [

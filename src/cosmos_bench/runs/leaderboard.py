@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 
 from cosmos_bench.core.atomic import write_bytes
-from cosmos_bench.report.stats import CI_LEVEL, N_BOOTSTRAP
-from cosmos_bench.report.summaries import summarise
+from cosmos_bench.report.tables.stats import CI_LEVEL, N_BOOTSTRAP
+from cosmos_bench.report.tables.summaries import summarise
 from cosmos_bench.runs.compare import ALL, run_masks
 from cosmos_bench.runs.record import Run
 

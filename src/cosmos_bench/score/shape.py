@@ -1,4 +1,4 @@
-"""The shape of one chosen prediction, for the report's failure taxonomy (report.taxonomy):
+"""The shape of one chosen prediction, for the report's failure taxonomy (report.tables.taxonomy):
 how many pieces it falls into and how much of it lies outside the ground truth's tight box.
 
 Measured by scoring on the prediction it scores (at the size Dice is measured), so the report

@@ -46,11 +46,12 @@ from cosmos_bench.core.errors import ConfigError
 from cosmos_bench.core.prompt import tight_box
 from cosmos_bench.core.resample import resize_nearest
 from cosmos_bench.core.tables import write_table
-from cosmos_bench.harmonize.index import read_index
-from cosmos_bench.harmonize.shards import ShardReader
 from cosmos_bench.score import medsam, metrics
 from cosmos_bench.score.factors import Factors, modality_codes, object_factors
 from cosmos_bench.score.shape import Shape, shape_of
+from cosmos_bench.store.index import read_index
+from cosmos_bench.store.shards import ShardReader
+from cosmos_bench.store.truth import reference_mask
 
 META = ["uid", "dataset", "cohort", "case", "split", "modality", "object", "target"]
 KEYS = ["mask_id", "strategy", "repeat", "click", "selection"]
@@ -143,9 +144,8 @@ def score_shard(
                     image_row = int(first["row"])
                     image = reader.image(image_row)
                 layer, label = int(first["layer"]), int(first["label"])
-                native = at_native_size(resolution, first["scale"])
-                gt = (reader.native_mask if native else reader.mask)(image_row, layer, label)
-                scale = float(first["scale"]) if native else 1.0
+                gt = reference_mask(reader, image_row, layer, label, first["scale"], resolution)
+                scale = float(first["scale"]) if at_native_size(resolution, first["scale"]) else 1.0
                 spacing, known = _spacing(first, scale)
                 boundary = metrics.Boundary.of(gt, spacing)
                 box = tight_box(gt)

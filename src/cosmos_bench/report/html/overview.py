@@ -18,7 +18,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
-from cosmos_bench.report.outputs import CAPTIONS
+from cosmos_bench.report.tables.outputs import CAPTIONS
 
 HEADLINE = ("oracle", "single")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from cosmos_bench.core.atomic import write_bytes
-from cosmos_bench.report.cases import CASE_COLUMNS
+from cosmos_bench.report.gallery.cases import CASE_COLUMNS
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1

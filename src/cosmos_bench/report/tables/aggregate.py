@@ -3,7 +3,7 @@ the oracle-minus-score gap and the paper's factor analysis.
 
 Every statistic is computed over *masks*: the repeats of one (model, strategy, selection, mask)
 are first averaged, so a mask scored with five random points counts as much as a mask scored
-once with a box. Confidence intervals resample cases (cosmos_bench.report.stats). Comparisons pair
+once with a box. Confidence intervals resample cases (report.tables.stats). Comparisons pair
 the same masks, and for model-vs-model the same prompts (prompts depend only on the mask, the
 strategy, the repeat and the seed). A model with a single answer (`selection == "single"`)
 stands in for both selection rules when compared with a multimask model.
@@ -17,21 +17,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cosmos_bench.report.comparisons import (
+from cosmos_bench.report.tables.comparisons import (
     finetune_pairs,
     loss_table,
     model_pairs,
     oracle_gap,
     strategy_pairs,
 )
-from cosmos_bench.report.outputs import TABLES
-from cosmos_bench.report.paper import paper_table
-from cosmos_bench.report.stats import (
+from cosmos_bench.report.tables.outputs import TABLES
+from cosmos_bench.report.tables.paper import paper_table
+from cosmos_bench.report.tables.stats import (
     CI_LEVEL,
     N_BOOTSTRAP,
     partial_spearman,
 )
-from cosmos_bench.report.studies import (
+from cosmos_bench.report.tables.studies import (
     click_curves,
     cvpr25_table,
     everything_vs_box,
@@ -39,7 +39,7 @@ from cosmos_bench.report.studies import (
     noc_table,
     text_prompts,
 )
-from cosmos_bench.report.summaries import (
+from cosmos_bench.report.tables.summaries import (
     COMPLEXITY,
     FACTORS,
     RUN_KEYS,
@@ -49,7 +49,7 @@ from cosmos_bench.report.summaries import (
     per_mask,
     summarise,
 )
-from cosmos_bench.report.taxonomy import failures
+from cosmos_bench.report.tables.taxonomy import failures
 
 FACTOR_COLUMNS = ["model", "strategy", "selection", "outcome", "factor", "n_masks", "rho", "p"]
 FLOAT_DECIMALS = 6
@@ -183,7 +183,7 @@ def aggregate(
     out (their drop is the robustness table). `runs` maps each fine-tuning run to its
     metadata (`meta`, weights.json) and loss log (`log`); `objects3d` holds the 3D study's
     per-object scores (cosmos_bench.propagation); `paper` the paper's published numbers
-    (resources/paper_results.yaml, report.paper)."""
+    (resources/paper_results.yaml, report.tables.paper)."""
     runs = runs or {}
     masks = per_mask(scores[scores["click"] == 0])
     plain = one_shot(masks)

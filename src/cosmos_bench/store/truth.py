@@ -1,11 +1,10 @@
-"""A ground-truth mask as inference sees it, and the prompt each strategy takes from it.
-
-Torch-free on purpose: the report's gallery and shape jobs rebuild the same prompts and read the
-same masks without loading the model stack.
+"""The ground truth of one mask, read once for inference, scoring and the report: the rule
+that says which copy of a mask prompts are taken from and predictions are measured against.
 
 Under `native` resolution (score.resolution) a mask of an image the longest-side cap shrank is
-read at the source's size too; one-shot prompts are taken there and mapped onto the stored
-copy, as the authors' code maps native prompts into SAM's frame.
+read at the source's size; one-shot prompts are taken there and mapped onto the stored copy, as
+the authors' code maps native prompts into SAM's frame, and scoring measures there. Torch-free:
+the report's gallery rebuilds the same prompts without loading the model stack.
 """
 
 from __future__ import annotations
@@ -15,8 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from cosmos_bench.contracts import at_native_size
-from cosmos_bench.harmonize.shards import ShardReader
-from cosmos_bench.infer.strategies import Prompt, is_jittered, make_prompt, prompt_seed
+from cosmos_bench.core.prompt import Prompt
+from cosmos_bench.core.strategies import make_prompt
+from cosmos_bench.store.shards import ShardReader
 
 
 @dataclass(frozen=True)
@@ -49,19 +49,19 @@ class Truth:
         return prompt.scaled(h / oh, w / ow)
 
 
+def reference_mask(
+    reader: ShardReader, row: int, layer: int, label: int, scale: float, resolution: str
+) -> np.ndarray:
+    """The copy of a mask that prompts are taken from and predictions are scored against: the
+    source's size when `resolution` says so and the image was shrunk, else the stored one."""
+    if at_native_size(resolution, scale):
+        return reader.native_mask(row, layer, label)
+    return reader.mask(row, layer, label)
+
+
 def truth_of(reader: ShardReader, row: int, mask: object, resolution: str) -> Truth:
     """Index row `mask` (mask_id, target, layer, label, scale) of the image at shard `row`."""
-    stored = reader.mask(row, int(mask.layer), int(mask.label))
-    target = str(getattr(mask, "target", ""))
-    if not at_native_size(resolution, mask.scale):
-        return Truth(str(mask.mask_id), target, stored, stored)
-    source = reader.native_mask(row, int(mask.layer), int(mask.label))
-    return Truth(str(mask.mask_id), target, stored, source)
-
-
-def jitter_rng(seed: int, mask_id: str, strategy: str, repeat: int) -> np.random.Generator | None:
-    """A jittered strategy's generator, seeded from (seed, mask, strategy, repeat) alone, so no
-    processing order changes a prompt; None for a deterministic strategy."""
-    if not is_jittered(strategy):
-        return None
-    return np.random.default_rng(prompt_seed(seed, mask_id, strategy, repeat))
+    layer, label = int(mask.layer), int(mask.label)
+    stored = reader.mask(row, layer, label)
+    source = reference_mask(reader, row, layer, label, mask.scale, resolution)
+    return Truth(str(mask.mask_id), str(getattr(mask, "target", "")), stored, source)

@@ -9,13 +9,13 @@ from itertools import combinations
 import pandas as pd
 
 from cosmos_bench.catalog.finetune_ids import is_finetuned, parse
-from cosmos_bench.report.stats import (
+from cosmos_bench.report.tables.stats import (
     CI_LEVEL,
     N_BOOTSTRAP,
     case_bootstrap_ci,
     group_seed,
 )
-from cosmos_bench.report.summaries import one_shot
+from cosmos_bench.report.tables.summaries import one_shot
 
 PAIR_COLUMNS = [
     "a", "b", "fixed", "strategy", "selection", "n_masks", "n_cases",

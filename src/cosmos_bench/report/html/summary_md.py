@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 
 from cosmos_bench.core.atomic import write_bytes
-from cosmos_bench.report.html_table import cell_text
-from cosmos_bench.report.sections import GROUP_COLUMNS, coverage, with_interval_cells
-from cosmos_bench.report.summaries import RUN_KEYS
+from cosmos_bench.report.html.html_table import cell_text
+from cosmos_bench.report.html.sections import GROUP_COLUMNS, coverage, with_interval_cells
+from cosmos_bench.report.tables.summaries import RUN_KEYS
 
 
 def _markdown_table(frame: pd.DataFrame, columns: Mapping[str, str]) -> str:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cosmos_bench.catalog.cards import PAPER_TOTALS
-from cosmos_bench.report.sections import collapsible
+from cosmos_bench.report.html.sections import collapsible
 
 
 def catalog_section(provenance: Mapping[str, Any]) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from cosmos_bench.infer.strategies import Prompt
+from cosmos_bench.core.prompt import Prompt
 
 FULL_SIDE = 512
 THUMB_SIDE = 160

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from cosmos_bench.infer.strategies import is_jittered
-from cosmos_bench.report.stats import (
+from cosmos_bench.core.strategies import is_jittered
+from cosmos_bench.report.tables.stats import (
     CI_LEVEL,
     N_BOOTSTRAP,
     case_bootstrap_ci,

@@ -1,7 +1,7 @@
 """The prompt a drawn case was given, rebuilt: prompts are not stored, but they depend only on
 the ground truth, the strategy, the repeat and the seed (and, for a click strategy, on the
 masks the model returned before each click), so the gallery recomputes them with inference's
-own torch-free parts: infer.truth (Truth.prompt, jitter_rng) and infer.clicks.
+own torch-free parts: store.truth (Truth.prompt, jitter_rng) and infer.clicks.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from cosmos_bench.core.prompt import Prompt
+from cosmos_bench.core.strategies import CLICK_STARTS, TEXT_BOX, TEXT_STRATEGIES, jitter_rng
 from cosmos_bench.infer.phrases import load_phrases, phrase_of
-from cosmos_bench.infer.strategies import CLICK_STARTS, TEXT_BOX, TEXT_STRATEGIES, Prompt
-from cosmos_bench.infer.truth import Truth, jitter_rng
+from cosmos_bench.store.truth import Truth
 
 #: Everything mode (cosmos_bench.infer.everything.STRATEGY): a point grid, no prompt to draw
 EVERYTHING = "S1"
@@ -43,7 +44,7 @@ def replay(
     """The prompt of one (mask, strategy, repeat[, click]), as inference built it.
 
     A jittered strategy draws from the generator inference seeds; a prompt taken on the
-    source's mask is mapped onto the stored copy (infer.truth.Truth.prompt).
+    source's mask is mapped onto the stored copy (store.truth.Truth.prompt).
     A click strategy at click k replays the click sequence: its start, then one corrective click per
     mask in `earlier` (the model's masks after clicks 1 .. k-1, in order), by the run's
     next-click `rule` (the CVPR 2025 protocol by its own); `points` is the run's infer.points."""

@@ -1,9 +1,10 @@
-"""The gallery job: draw the cases report.cases chooses, from the shards and the predictions.
+"""The gallery job: draw the cases report.gallery.cases chooses, from the shards and the
+predictions.
 
 It reads the score files, picks the cases, then opens each shard that holds one and reads only
 the chosen masks' prediction rows (each prediction file's row groups are per target), decoding
 the candidate scoring recorded as chosen. Writes into one folder under results/: `{file}.png`
-(whole image), `{file}-thumb.png` (zoomed) and `manifest.json` (report.manifest), the cases
+(whole image), `{file}-thumb.png` (zoomed) and `manifest.json` (report.gallery.manifest), the cases
 with their Dice and caption notes, which the report reads. The
 pictures show patient images, so they stay in the results folder: the HTML page links them.
 
@@ -27,13 +28,13 @@ from cosmos_bench.contracts import RESOLUTIONS
 from cosmos_bench.core import rle
 from cosmos_bench.core.atomic import write_bytes
 from cosmos_bench.core.errors import run_cli
-from cosmos_bench.harmonize.index import read_index
-from cosmos_bench.harmonize.shards import ShardReader, shard_name
-from cosmos_bench.infer.truth import Truth, truth_of
-from cosmos_bench.report.cases import choose_cases
-from cosmos_bench.report.manifest import write_manifest
-from cosmos_bench.report.overlay import pictures
-from cosmos_bench.report.replay import replay
+from cosmos_bench.report.gallery.cases import choose_cases
+from cosmos_bench.report.gallery.manifest import write_manifest
+from cosmos_bench.report.gallery.overlay import pictures
+from cosmos_bench.report.gallery.replay import replay
+from cosmos_bench.store.index import read_index
+from cosmos_bench.store.shards import ShardReader, shard_name
+from cosmos_bench.store.truth import Truth, truth_of
 
 _READ = ["mask_id", "uid", "dataset", "case", "target", "model", "strategy", "repeat", "click",
          "selection", "candidate", "dice"]  # fmt: skip

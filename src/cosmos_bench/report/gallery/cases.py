@@ -13,7 +13,7 @@ import hashlib
 
 import pandas as pd
 
-from cosmos_bench.infer.strategies import is_jittered
+from cosmos_bench.core.strategies import is_jittered
 
 #: the rule whose Dice a picture shows: the paper's oracle, or the only answer
 HEADLINE = ("oracle", "single")

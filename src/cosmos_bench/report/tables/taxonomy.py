@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from cosmos_bench.infer.strategies import is_jittered
+from cosmos_bench.core.strategies import is_jittered
 
 LEAK_SHARE = 0.10
 FAILURE_COLUMNS = ["model", "strategy", "selection", "target", "n_predictions", "n_shapes",

@@ -15,8 +15,8 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
+from cosmos_bench.core import authors_points
 from cosmos_bench.core.prompt import Prompt, tight_box
-from cosmos_bench.infer import authors_points
 
 STRATEGIES = ("S2", "S3", "S4", "S5", "S6", "medsam-box", "medsam-box-N", "text", "text-box")
 #: the object's name alone (its instances matched as S1's masks), and with S5's box
@@ -111,7 +111,7 @@ def make_prompt(
 ) -> Prompt:
     """The prompt of one strategy for one ground-truth mask; `rng` draws a jittered strategy's
     perturbation (required there, ignored by the deterministic ones); `points` is the rule of
-    the point strategies (POINT_RULES; `cosmos-code`: infer.authors_points); `phrase` names the
+    the point strategies (POINT_RULES; `cosmos-code`: core.authors_points); `phrase` names the
     object for the text strategies (infer.text)."""
     if points not in POINT_RULES:
         raise ValueError(f"unknown point rule {points!r}; choose from {POINT_RULES}")
@@ -258,6 +258,14 @@ def prompt_seed(seed: int, mask_id: str, strategy: str, repeat: int) -> int:
     not depend on the machine, the run, or which masks and strategies were drawn before it."""
     key = json.dumps([int(seed), str(mask_id), str(strategy), int(repeat)])
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big")
+
+
+def jitter_rng(seed: int, mask_id: str, strategy: str, repeat: int) -> np.random.Generator | None:
+    """A jittered strategy's generator, seeded from (seed, mask, strategy, repeat) alone, so no
+    processing order changes a prompt; None for a deterministic strategy."""
+    if not is_jittered(strategy):
+        return None
+    return np.random.default_rng(prompt_seed(seed, mask_id, strategy, repeat))
 
 
 def jitter_strategies(

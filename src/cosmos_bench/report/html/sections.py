@@ -14,9 +14,9 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from cosmos_bench.report.html_table import SIGNIFICANT_P, html_table, listed_names, row_notes
-from cosmos_bench.report.outputs import CAPTIONS
-from cosmos_bench.report.summaries import DISTANCES, FACTORS, RUN_KEYS
+from cosmos_bench.report.html.html_table import SIGNIFICANT_P, html_table, listed_names, row_notes
+from cosmos_bench.report.tables.outputs import CAPTIONS
+from cosmos_bench.report.tables.summaries import DISTANCES, FACTORS, RUN_KEYS
 
 PROVENANCE_LABELS = {
     "created": "Created",

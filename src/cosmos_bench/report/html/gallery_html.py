@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from cosmos_bench.report.cases import GAP_ROLES
-from cosmos_bench.report.overlay import LEGEND
+from cosmos_bench.report.gallery.cases import GAP_ROLES
+from cosmos_bench.report.gallery.overlay import LEGEND
 
 
 def anchor(target: str) -> str:

@@ -16,10 +16,10 @@ from typing import Any
 import pandas as pd
 
 from cosmos_bench.core.atomic import write_bytes
-from cosmos_bench.report.catalog_section import catalog_section
-from cosmos_bench.report.gallery_html import gallery_section
-from cosmos_bench.report.overview import overview_section
-from cosmos_bench.report.sections import (
+from cosmos_bench.report.html.catalog_section import catalog_section
+from cosmos_bench.report.html.gallery_html import gallery_section
+from cosmos_bench.report.html.overview import overview_section
+from cosmos_bench.report.html.sections import (
     comparison_section,
     coverage,
     factor_section,
@@ -33,8 +33,8 @@ from cosmos_bench.report.sections import (
     provenance_section,
     summary_section,
 )
-from cosmos_bench.report.study_sections import STUDY_SECTIONS, study_section
-from cosmos_bench.report.taxonomy import LEAK_SHARE
+from cosmos_bench.report.html.study_sections import STUDY_SECTIONS, study_section
+from cosmos_bench.report.tables.taxonomy import LEAK_SHARE
 
 _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;

@@ -8,8 +8,8 @@ import html
 
 import pandas as pd
 
-from cosmos_bench.report.html_table import html_table
-from cosmos_bench.report.sections import collapsible
+from cosmos_bench.report.html.html_table import html_table
+from cosmos_bench.report.html.sections import collapsible
 
 
 def study_section(
@@ -49,7 +49,7 @@ STUDY_SECTIONS = {  # table -> (heading, introduction, columns shown)
     "jitter_drop": (
         "Prompt robustness",
         "Each strategy with its points or box moved at random by a length in the range "
-        "(infer.strategies gives each mode's definition); repeats are averaged per mask, "
+        "(core.strategies gives each mode's definition); repeats are averaged per mask, "
         "and the drop is paired on the same masks.",
         {
             "model": "model", "base": "strategy", "mode": "jitter mode", "lo": "from px",

@@ -2,7 +2,7 @@
 
 Every comparison pairs the same masks (and the same model and selection rule), so a difference
 is never a difference of mask sets:
-- `jitter_drop`: for each jittered strategy (infer.strategies), the mean Dice of its base
+- `jitter_drop`: for each jittered strategy (core.strategies), the mean Dice of its base
   strategy minus its own (repeats averaged per mask first), per model, mode, range, selection.
 - `everything_vs_box`: Everything mode (S1) against the tight box (S5) per target, on the same
   masks: S1 under each matching rule beside S5 under the same rule (or its single answer).
@@ -20,8 +20,8 @@ import pandas as pd
 from scipy.integrate import trapezoid
 
 from cosmos_bench.contracts import CVPR25_2D, CVPR25_3D
+from cosmos_bench.core.strategies import CVPR25, TEXT_STRATEGIES, is_jittered, jitter_of
 from cosmos_bench.infer.clicks import noc
-from cosmos_bench.infer.strategies import CVPR25, TEXT_STRATEGIES, is_jittered, jitter_of
 
 JITTER_COLUMNS = [
     "model", "base", "mode", "lo", "hi", "selection",

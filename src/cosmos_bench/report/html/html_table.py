@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from cosmos_bench.infer.strategies import kinds_of
+from cosmos_bench.core.strategies import kinds_of
 
 SIGNIFICANT_P = 0.001  # the paper marks p < 0.001 in bold
 
