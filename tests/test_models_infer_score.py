@@ -23,8 +23,9 @@ from cosmos_bench.models.grabcut import GrabCut
 from cosmos_bench.models.litemedsam import LiteMedSAM
 from cosmos_bench.models.otsu import OtsuBox
 from cosmos_bench.score.factors import modality_codes
+from cosmos_bench.score.job import main
 from cosmos_bench.score.metrics import dice
-from cosmos_bench.score.shard import load_tolerances, main, score_shard, select
+from cosmos_bench.score.shard import load_tolerances, score_shard, select
 from cosmos_bench.store.index import write_index
 from cosmos_bench.store.shards import ShardReader
 
