@@ -61,12 +61,16 @@ def test_status_follows_the_results_tree(tmp_path: Path, capsys) -> None:
     (downloads / "demo-endo").mkdir(parents=True)
     sha = load_card(ROOT, "demo-endo", load_ontology(ROOT)).source["sha256"]
     (downloads / "demo-endo" / "SHA256SUMS").write_text(f"{sha}  demo-endo.zip\n")
+    record = {"sha256": sha, "verified": ["lock", "pin:sha256"]}  # how the download verified it
+    (downloads / "demo-endo" / "VERIFIED.json").write_text(
+        json.dumps({"files": {"demo-endo.zip": record}})
+    )
     (downloads / "demo-ct").mkdir()
     (downloads / "demo-ct" / "SHA256SUMS").write_text(f"{'0' * 64}  demo-ct.tar.gz\n")
     (tmp_path / "results" / "raw" / "demo-endo").mkdir(parents=True)
     main(["--root", str(tmp_path), "datasets", "status"])
     rows = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines()[2:]}
-    assert rows["demo-endo"] == ["-", "yes", "yes", "yes", "no"]
+    assert rows["demo-endo"] == ["-", "yes", "lock+pin:sha256", "yes", "no"]
     assert rows["demo-ct"] == ["-", "yes", "MISMATCH", "no", "no"]
     assert rows["medsam2-recist-ct"] == ["-", "no", "-", "no", "no"]
 
@@ -141,9 +145,9 @@ def test_every_line_fits_100_columns_and_json_says_the_same(capsys) -> None:
 
 
 def test_filters_keep_the_cards_they_name(capsys) -> None:
-    main(["--root", str(ROOT), "datasets", "list", "--json", "--modality", "CT", "--pinned"])
+    main(["--root", str(ROOT), "datasets", "list", "--json", "--modality", "CT", "--verified"])
     cards = json.loads(capsys.readouterr().out)["cards"]
-    assert cards and all("CT" in c["modalities"] and c["checksum"] in ("sha256", "md5")
+    assert cards and all("CT" in c["modalities"] and c["checksum"] in ("sha256", "md5", "publisher")
                          for c in cards)  # fmt: skip
     main(["--root", str(ROOT), "datasets", "status", "--json", "--all", "--access", "request"])
     rows = json.loads(capsys.readouterr().out)["datasets"]

@@ -46,11 +46,14 @@ def test_provenance_records_hashes_versions_and_untrained_prompts(tmp_path: Path
     manifest = tmp_path / "demo-endo" / "SHA256SUMS"
     manifest.parent.mkdir()
     manifest.write_text(f"{'a' * 64}  demo-endo.zip\n")
+    verified = manifest.with_name("VERIFIED.json")
+    verified.write_text('{"files": {"demo-endo.zip": {"verified": ["lock", "pin:sha256"]}}}')
     weights = tmp_path / "litemedsam.pth"
     weights.write_bytes(b"w")
     config = {"models": ["litemedsam", "otsu-box"], "seed": 3}
-    record = collect(config, [manifest], [weights], ROOT)
+    record = collect(config, [manifest], [weights], ROOT, [verified])
     assert record["dataset_sha256"] == {"demo-endo": {"demo-endo.zip": "a" * 64}}
+    assert record["dataset_verification"] == {"demo-endo": {"lock+pin:sha256": 1}}
     assert record["weight_sha256"]["litemedsam"].startswith("50e721e4")  # sha256 of b"w"
     assert record["untrained_prompts"] == {"litemedsam": ["mask", "point"], "otsu-box": []}
     assert record["packages"]["torch"].startswith("2.14.1")

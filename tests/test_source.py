@@ -55,7 +55,7 @@ def test_unpinned_records_and_warns_strict_refuses(
         download(toy, tmp_path / "downloads", tmp_path, Fetching(strict=True))
     manifest = download(toy, tmp_path / "downloads", tmp_path)
     assert read_manifest(manifest) == {"toy.zip": sha256_file(archive)}
-    assert "the card pins no checksum" in capsys.readouterr().err
+    assert "no pin, publisher checksum or lock covers it" in capsys.readouterr().err
 
 
 def test_an_md5_pin_is_verified_and_the_manifest_keeps_the_sha256(

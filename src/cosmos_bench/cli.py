@@ -6,6 +6,8 @@ cosmos-bench datasets summary [--all] datasets / modalities / objects / targets 
                                       images and masks of what is harmonized
 cosmos-bench datasets status          manual archive placed / downloaded / verified / unpacked /
                                       harmonized, for every card
+cosmos-bench datasets lock [ID...]    lock the verified downloads (datasets.lock): later runs,
+                                      on any machine, must download the same bytes
 cosmos-bench datasets explain ID      what a dataset needs from the user
 cosmos-bench datasets check ID        read every case before harmonizing: every problem at
                                       once (unreadable files, sizes, unmapped label values,
@@ -16,7 +18,8 @@ cosmos-bench export RUN               one run as a shareable bundle (record, sco
 cosmos-bench leaderboard RUN...       one HTML page ranking runs per target and strategy
 
 Filters (list, summary, status): --modality CT, --access open|registration|request|...,
---pinned (a published checksum), --cosmos (the paper's 53: list's and summary's default).
+--verified (every file pinned or publisher-verified), --cosmos (the paper's 53: list's and
+summary's default).
 --json prints the same answers as JSON. Run from any folder inside the repository, or name it
 with --root; --cards-dir DIR adds a folder of your own cards. A card that cannot be read is one
 row with its error; the others are listed.
@@ -31,8 +34,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from cosmos_bench.acquire.manifest import read_manifest
-from cosmos_bench.acquire.sources import MANIFEST, archive_name, explain
+from cosmos_bench.acquire.lock import write_lock
+from cosmos_bench.acquire.sources import explain
+from cosmos_bench.acquire.status import status_record
 from cosmos_bench.catalog.cards import (
     PAPER_COUNTS,
     PAPER_TOTALS,
@@ -48,10 +52,10 @@ from cosmos_bench.runs import commands as run_commands
 from cosmos_bench.store.index import index_counts
 
 RESULTS = Path("results")
+LOCKFILE = "datasets.lock"  # the config's `lockfile` default
 CARDS = Path("config") / "datasets"
 WIDTH = 100  # every line fits a terminal of this many columns
 KEEP = ("#", "dataset")  # table columns never cut: a user copies the ids
-PINNED = ("sha256", "md5")  # checksum kinds that a publisher's pin verifies
 
 
 def find_root(start: Path) -> Path:
@@ -80,8 +84,8 @@ def selected(
         cards = [c for c in cards if args.modality in c.modalities]
     if args.access:
         cards = [c for c in cards if c.source["access"] == args.access]
-    if args.pinned:
-        cards = [c for c in cards if c.checksum in PINNED]
+    if args.verified:
+        cards = [c for c in cards if c.verified]
     return cards, errors
 
 
@@ -205,44 +209,6 @@ def as_json(errors: dict[str, ConfigError]) -> dict[str, str]:
     return {dataset: str(err) for dataset, err in errors.items()}
 
 
-def verified(card: Card, manifest: Path) -> str:
-    """Whether the recorded hashes match the card's pins ('unpinned' when it pins none). An
-    md5-only pin was checked by the download itself (the manifest records sha256s)."""
-    if card.checksum in ("none", "unpublished"):
-        return "unpinned"
-    pins = card.source.get("sha256") if "path" in card.source else None
-    if "path" not in card.source:
-        pins = {archive_name(e): e["sha256"] for e in card.source_files if e.get("sha256")}
-    seen = read_manifest(manifest)
-    if not all(seen.get(name) == sha for name, sha in (pins or {}).items()):
-        return "MISMATCH"
-    return "yes (md5 at download)" if card.checksum == "md5" else "yes"
-
-
-def placed(card: Card, manual_dir: Path) -> str:
-    """For a gated card: whether its archives are in the manual folder, where the download
-    step takes them from."""
-    if card.source["access"] in ("open", "generated"):
-        return "-"
-    names = [archive_name(e) for e in card.source_files]
-    present = [n for n in names if (manual_dir / card.id / n).is_file()]
-    return "placed" if names and len(present) == len(names) else f"{len(present)}/{len(names)}"
-
-
-def status_record(card: Card, results: Path, manual_dir: Path) -> dict[str, str]:
-    manifest = results / "downloads" / card.id / MANIFEST
-    downloaded = manifest.exists()
-    return {
-        "dataset": card.id,
-        "manual": placed(card, manual_dir),
-        "downloaded": "yes" if downloaded else "no",
-        "verified": verified(card, manifest) if downloaded else "-",
-        "unpacked": "yes" if (results / "raw" / card.id).is_dir() else "no",
-        "harmonized": "yes" if (results / "harmonized" / card.id / "index.parquet").exists()
-        else "no",
-    }
-
-
 def explain_text(card: Card, manual_dir: Path) -> str:
     """What the user must do, and whether a run can use the card at all."""
     if "unresolved" in card.raw:
@@ -288,8 +254,12 @@ def parser() -> argparse.ArgumentParser:
         cmd.add_argument("--cosmos", action="store_true", help="only the paper's 53 (default)")
         cmd.add_argument("--modality", help="only cards with this modality, e.g. CT")
         cmd.add_argument("--access", help="only this access: open, registration, request, ...")
-        cmd.add_argument("--pinned", action="store_true", help="only cards with a published pin")
+        cmd.add_argument("--verified", action="store_true",
+                         help="only cards whose files are all pinned or publisher-verified")
         cmd.add_argument("--json", action="store_true", help="print JSON")
+    lock = sub.add_parser("lock", help="lock the verified downloads: the sha256 of every file")
+    lock.add_argument("datasets", nargs="*", help="only these (default: every download)")
+    lock.add_argument("--out", type=Path, help="the lockfile (default: the config's lockfile)")
     ex = sub.add_parser("explain", help="what a dataset needs from the user")
     ex.add_argument("dataset")
     ex.add_argument("--json", action="store_true", help="print JSON")
@@ -319,6 +289,11 @@ def main(argv: list[str] | None = None) -> None:
     dirs = [*config.get("cards_dirs", []), *typed]
     if args.command == "check":
         check_command(root, load_card(root, args.dataset, load_ontology(root), dirs), args)
+        return
+    if args.command == "lock":
+        out = args.out or root / config.get("lockfile", LOCKFILE)
+        counts = write_lock(out, root / RESULTS, args.datasets or None)
+        print(f"{out}: {sum(counts.values())} files of {len(counts)} datasets locked")
         return
     if args.command == "explain":
         card = load_card(root, args.dataset, load_ontology(root), dirs)

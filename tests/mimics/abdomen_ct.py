@@ -140,7 +140,8 @@ def _kits(out: Path, repo: str, data: str, n: int, seg: str, values: list[int]) 
     shutil.rmtree(tree)
 
 
-KITS19_COMMIT = "456b293435b25303bbc7995f094f83a0afdff0eb"  # the card's release
+KITS19_COMMIT = "456b293435b25303bbc7995f094f83a0afdff0eb"  # the cards' releases
+KITS21_COMMIT = "389cc73d18e4287d0d287306f6d1db546544e0c3"
 
 
 def build_kits19(out: Path) -> None:
@@ -148,7 +149,8 @@ def build_kits19(out: Path) -> None:
 
 
 def build_kits21(out: Path) -> None:
-    _kits(out, "kits21-master", "kits21/data", 300, "aggregated_MAJ_seg.nii.gz", [1, 2, 3])
+    seg = "aggregated_MAJ_seg.nii.gz"
+    _kits(out, f"kits21-{KITS21_COMMIT}", "kits21/data", 300, seg, [1, 2, 3])
 
 
 def build_luna16(out: Path) -> None:

@@ -6,6 +6,8 @@ import shlex
 import subprocess
 import sys
 
+from cosmos_bench.acquire.lock import read_lock
+from cosmos_bench.acquire.manifest import read_manifest
 from cosmos_bench.acquire.sources import folder_state, local_path, mirrors_for, source_mirrors
 from cosmos_bench.acquire.weights import weight_files
 from cosmos_bench.catalog import finetune_ids
@@ -56,6 +58,11 @@ if PLUGINS:
 
 DATASETS = list(CARDS)
 CARD_FILES = card_files(Path.cwd(), config["cards_dirs"])
+# the lab's datasets lock (`cosmos-bench datasets lock`), read once; a broken one stops the run
+try:
+    LOCKED = read_lock(Path(config["lockfile"]))
+except CosmosError as err:
+    sys.exit(f"cosmos-bench: configuration error\n{err}")
 
 
 def not_selected(dataset):
@@ -139,6 +146,17 @@ def source_params(wildcards):
     if "path" in source:
         source = {**source, "state": folder_state(Path(source["path"]))}
     return json.dumps(source, sort_keys=True)
+
+
+def lock_trigger(wildcards):
+    """The lockfile's entries of this dataset that its download does not already hold: locking
+    a finished download reruns nothing (nor does relocking another dataset), an entry that
+    differs from what is on disk reruns the download, which then checks it (the job reads the
+    lockfile itself)."""
+    manifest = Path(f"results/downloads/{wildcards.dataset}/SHA256SUMS")
+    held = read_manifest(manifest) if manifest.exists() else {}
+    locked = LOCKED.get(wildcards.dataset, {})
+    return json.dumps({n: e["sha256"] for n, e in sorted(locked.items()) if held.get(n) != e["sha256"]})
 
 
 def source_mirrors_param(wildcards):
@@ -271,6 +289,10 @@ def dataset_scores(wildcards):
 
 def all_manifests(wildcards):
     return [f"results/downloads/{dataset}/SHA256SUMS" for dataset in DATASETS]
+
+
+def all_verification_records(wildcards):
+    return [f"results/downloads/{dataset}/VERIFIED.json" for dataset in DATASETS]
 
 
 def all_weights(wildcards):

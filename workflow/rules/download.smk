@@ -7,6 +7,7 @@ rule download:
         source_input,
     output:
         "results/downloads/{dataset}/SHA256SUMS",
+        "results/downloads/{dataset}/VERIFIED.json",
     log:
         "logs/download/{dataset}.log",
     benchmark:
@@ -15,6 +16,8 @@ rule download:
         source=source_params,
         strict="--strict" if config["strict_checksums"] else "",
         mirrors=source_mirrors_param,
+        locked=lock_trigger,  # a rerun trigger only: the job reads the lockfile itself
+        lockfile=config["lockfile"],
         manual_dir=config["manual_dir"],
         cards=cards_dir_arg,
     resources:
@@ -24,8 +27,8 @@ rule download:
     shell:
         "$PYTHON -m cosmos_bench.acquire.download --dataset {wildcards.dataset} "
         "--out-dir results/downloads/{wildcards.dataset} {params.strict} "
-        "--mirrors {params.mirrors:q} --manual-dir {params.manual_dir:q} {params.cards} "
-        "3>&2 > {log} 2>&1"
+        "--mirrors {params.mirrors:q} --lockfile {params.lockfile:q} "
+        "--manual-dir {params.manual_dir:q} {params.cards} 3>&2 > {log} 2>&1"
 
 
 rule unpack:

@@ -7,6 +7,7 @@
 rule provenance:
     input:
         manifests=all_manifests,
+        verified=all_verification_records,
         weights=all_weights,
     output:
         "results/report/provenance.json",
@@ -18,7 +19,8 @@ rule provenance:
         "../../envs/cosmos.yaml"
     shell:
         "$PYTHON -m cosmos_bench.report.provenance --config-json {params.config:q} "
-        "--manifests {input.manifests} --weights {input.weights} --out {output} > {log} 2>&1"
+        "--manifests {input.manifests} --verified {input.verified} --weights {input.weights} "
+        "--out {output} > {log} 2>&1"
 
 
 rule gallery:

@@ -102,14 +102,15 @@ class Card:
         if "files" in source:
             return source["files"]
         if "url" in source:
-            keys = ("url", "filename", "sha256", "md5")
+            keys = ("url", "filename", "sha256", "md5", "publisher", "api")
             return [{k: source[k] for k in keys if k in source}]
         return []
 
     @property
     def checksum(self) -> str:
-        """How the source is pinned: `sha256`, `md5` (some file by md5 only), `unpublished`
-        (the card says no checksum is published), `partial` or `none`."""
+        """How the source is verified: `sha256`, `md5` (some file by md5 only), `publisher`
+        (every file pinned or verified by its host's API, some by the API), `unpublished` (the
+        card says no checksum is published), `partial` or `none`."""
         source = self.source
         if source.get("checksum") == "unpublished":
             return "unpublished"
@@ -118,7 +119,14 @@ class Card:
         pins = [pin_of(entry) for entry in self.source_files]
         if all(pins):
             return "md5" if "md5" in pins else "sha256"
+        if source.get("checksum") == "publisher":
+            return "publisher"
         return "partial" if any(pins) else "none"
+
+    @property
+    def verified(self) -> bool:
+        """Whether every file the card downloads is pinned or verified by its publisher."""
+        return self.checksum in ("sha256", "md5", "publisher")
 
     @property
     def objects(self) -> list[str]:

@@ -32,10 +32,18 @@ class CosmosError(Exception):
 
 
 class ChecksumError(CosmosError):
-    """A downloaded or local file whose sha256 (or md5) differs from the one its card pins."""
+    """A downloaded or local file whose checksum differs from the one its card pins, its host
+    publishes or the lock records."""
 
     def __init__(
-        self, *, dataset: str, path: str, expected: str, actual: str, algorithm: str = "sha256"
+        self,
+        *,
+        dataset: str,
+        path: str,
+        expected: str,
+        actual: str,
+        algorithm: str = "sha256",
+        fix: str | None = None,
     ) -> None:
         self.expected = expected
         self.actual = actual
@@ -43,7 +51,8 @@ class ChecksumError(CosmosError):
             f"{algorithm} mismatch: expected {expected}, got {actual}",
             dataset=dataset,
             path=path,
-            fix="the file is corrupt or the source changed; delete it and download again, "
+            fix=fix
+            or "the file is corrupt or the source changed; delete it and download again, "
             f"or update the card's {algorithm} only if you trust the new file",
         )
 

@@ -9,10 +9,12 @@ import json
 import os
 import subprocess
 import sys
+from collections import Counter
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
+from cosmos_bench.acquire.lock import read_verification
 from cosmos_bench.acquire.manifest import read_manifest
 from cosmos_bench.catalog.cards import PAPER_COUNTS, card_files, cosmos_ids, counts, read_cards
 from cosmos_bench.catalog.zoo import load_models
@@ -115,7 +117,19 @@ def card_hashes(datasets: list[str], root: Path, dirs: list[str]) -> dict[str, s
     return {d: sha256_file(files[d]) for d in datasets if d in files}
 
 
-def collect(config: dict, manifests: list[Path], weights: list[Path], root: Path) -> dict:
+def verification(records: list[Path]) -> dict[str, dict[str, int]]:
+    """Per dataset, how its downloaded files were verified (the download's VERIFIED.json):
+    files per method, e.g. {"publisher:huggingface+lock": 210, "pin:sha256": 1}."""
+    found = {}
+    for record in records:
+        methods = ["+".join(r["verified"]) for r in read_verification(record.parent).values()]
+        found[record.parent.name] = dict(sorted(Counter(methods).items()))
+    return found
+
+
+def collect(
+    config: dict, manifests: list[Path], weights: list[Path], root: Path, records: list[Path]
+) -> dict:
     models = load_models(root, config.get("models_file", []))
     return {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -123,6 +137,7 @@ def collect(config: dict, manifests: list[Path], weights: list[Path], root: Path
         "seed": config.get("seed"),
         "packages": package_versions(),
         "dataset_sha256": {m.parent.name: read_manifest(m) for m in manifests},
+        "dataset_verification": verification(records),
         "weight_sha256": {w.stem: sha256_file(w) for w in weights},
         "untrained_prompts": untrained_prompts(models, config["models"]),
         "catalog": catalog_counts(config.get("datasets", []), root, config.get("cards_dirs", [])),
@@ -137,10 +152,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--config-json", required=True)
     parser.add_argument("--manifests", type=Path, nargs="*", default=[])
     parser.add_argument("--weights", type=Path, nargs="*", default=[])
+    parser.add_argument("--verified", type=Path, nargs="*", default=[],
+                        help="the downloads' VERIFIED.json records")  # fmt: skip
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--root", type=Path, default=Path.cwd())
     args = parser.parse_args(argv)
-    record = collect(json.loads(args.config_json), args.manifests, args.weights, args.root)
+    config = json.loads(args.config_json)
+    record = collect(config, args.manifests, args.weights, args.root, args.verified)
     write_bytes(args.out, json.dumps(record, indent=2, sort_keys=True).encode())
 
 

@@ -24,6 +24,7 @@ PROVENANCE_LABELS = {
     "seed": "Seed",
     "packages": "Package versions",
     "dataset_sha256": "Dataset sha256",
+    "dataset_verification": "How each dataset's files were verified (pin, publisher, lock)",
     "weight_sha256": "Model weight sha256",
     "stage_seconds": "Wall time per stage (seconds, summed over jobs)",
     "untrained_prompts": "Prompts a model was not trained on",
