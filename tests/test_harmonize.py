@@ -291,3 +291,31 @@ def test_an_unreadable_linked_file_names_its_source_and_the_card_key(tmp_path: P
         open_2d(link, "mine")
     message = str(err.value)
     assert f"(the source file {source})" in message and "format.exclude" in message
+
+
+def test_an_itk_written_nifti_is_read_without_a_second_decompression(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SimpleITK writes vox_offset 352; the trailer check must see it (nibabel's header copy
+    says 0), so a whole file is never decompressed once for the check and again to read it.
+    A file cut short still fails by the full check."""
+    import types
+
+    import SimpleITK as sitk
+
+    from cosmos_bench.core.errors import CosmosError
+    from cosmos_bench.harmonize.adapters import volumes
+
+    path = tmp_path / "ct.nii.gz"
+    sitk.WriteImage(sitk.GetImageFromArray(np.arange(4 * 8 * 8, dtype=np.int16).reshape(4, 8, 8)),
+                    str(path))  # fmt: skip
+
+    def whole_stream(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the whole stream was decompressed for the check")
+
+    monkeypatch.setattr(volumes, "gzip", types.SimpleNamespace(open=whole_stream))
+    assert sitk.GetArrayFromImage(volumes.read_image(path, "toy")).shape == (4, 8, 8)
+    monkeypatch.undo()
+    path.write_bytes(path.read_bytes()[:-9])
+    with pytest.raises(CosmosError, match="damaged gzip stream"):
+        volumes.read_image(path, "toy")

@@ -29,20 +29,23 @@ from cosmos_bench.harmonize.orientation import canonical
 def _check_gzip(path: Path, dataset: str) -> None:
     """Refuse a truncated .nii.gz, which SimpleITK silently zero-fills.
 
-    Fast path: the gzip trailer's size field equals the size the NIfTI header announces (a
-    truncated stream ends in compressed data, which matches with odds of 1 in 2**32). Otherwise
-    the stream is decompressed to the end, which also accepts multi-member files.
-    """
+    Fast path: the gzip trailer's size field equals the size the NIfTI header announces, its
+    data offset (nibabel's `dataobj.offset`: the header copy it hands out has `vox_offset`
+    zeroed, so an ITK-written file, offset 352, never matched and was decompressed twice) plus
+    the voxels (a truncated stream ends in compressed data, which matches with odds of 1 in
+    2**32). Otherwise the stream is decompressed to the end, which also accepts multi-member
+    files."""
     try:
-        header = nib.load(path).header
-        expected = int(header["vox_offset"]) + int(np.prod(header.get_data_shape())) * int(
+        image = nib.load(path)
+        header = image.header
+        expected = int(image.dataobj.offset) + int(np.prod(header.get_data_shape())) * int(
             header["bitpix"] // 8
         )
         with path.open("rb") as stream:
             stream.seek(-4, 2)
             if struct.unpack("<I", stream.read(4))[0] == expected % (1 << 32):
                 return
-    except (ImageFileError, OSError, EOFError, ValueError, zlib.error):
+    except (ImageFileError, OSError, EOFError, ValueError, AttributeError, zlib.error):
         pass  # no NIfTI header nibabel reads: check the whole stream below
     try:
         with gzip.open(path, "rb") as stream:
