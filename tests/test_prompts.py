@@ -20,6 +20,7 @@ from hypothesis.extra.numpy import arrays
 
 from cosmos_bench.core.strategies import (
     JITTER_MODES,
+    N_POINTS,
     Jitter,
     base_of,
     enlarged_box,
@@ -634,3 +635,24 @@ def test_a_repeat_is_reproducible_and_repeats_differ(mask, base_mode, lo_hi, see
 
     assert repeat(0).tobytes() == repeat(0).tobytes()
     assert repeat(0).tobytes() != repeat(1).tobytes()
+
+
+@given(masks)
+def test_points_and_box_from_the_crop_equal_the_whole_image_rule(mask: np.ndarray) -> None:
+    """The rule applied to the whole image (every pixel listed, moments of the full array)
+    gives the same points, bit for bit, as the engine's crop to the tight box."""
+    import cv2
+
+    ys, xs = np.nonzero(mask)
+    at = np.arange(min(N_POINTS, len(ys))) * max(1, len(ys) // N_POINTS)
+    points = np.stack([xs[at], ys[at]], axis=1).astype(np.float32)
+    m = cv2.moments(mask.astype(np.uint8), binaryImage=True)
+    cx, cy = m["m10"] / m["m00"], m["m01"] / m["m00"]
+    if mask[int(round(cy)), int(round(cx))]:
+        repeat = np.flatnonzero((points[1:] == (int(round(cx)), int(round(cy)))).all(axis=1))
+        if repeat.size:
+            points[1 + repeat[0]] = points[0]
+        points[0] = (cx, cy)
+    np.testing.assert_array_equal(make_prompt("S3", mask).points, points)
+    box = [xs.min(), ys.min(), xs.max(), ys.max()]
+    np.testing.assert_array_equal(make_prompt("S5", mask).box, np.array(box, np.float32))

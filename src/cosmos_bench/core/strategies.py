@@ -45,11 +45,17 @@ def _strided(ys: np.ndarray, xs: np.ndarray, n: int) -> np.ndarray:
 
 
 def positive_points(mask: np.ndarray, n: int) -> np.ndarray:
-    """Centroid first when inside the mask, then a uniform stride over foreground pixels."""
-    ys, xs = np.nonzero(mask)
-    points = _strided(ys, xs, n)
-    m = cv2.moments(mask.astype(np.uint8), binaryImage=True)
-    cx, cy = m["m10"] / m["m00"], m["m01"] / m["m00"]
+    """Centroid first when inside the mask, then a uniform stride over foreground pixels.
+
+    Computed on the mask's tight box (its pixels in the same row-major order, the moments
+    shifted back exactly: integer sums), so a small object in a large image costs its box."""
+    x0, y0, x1, y1 = (int(v) for v in tight_box(mask))
+    crop = mask[y0 : y1 + 1, x0 : x1 + 1]
+    ys, xs = np.nonzero(crop)
+    points = _strided(ys + y0, xs + x0, n)
+    m = cv2.moments(crop.astype(np.uint8), binaryImage=True)
+    cx = (m["m10"] + x0 * m["m00"]) / m["m00"]
+    cy = (m["m01"] + y0 * m["m00"]) / m["m00"]
     px, py = int(round(cx)), int(round(cy))
     if mask[py, px]:
         repeat = np.flatnonzero((points[1:] == (px, py)).all(axis=1))

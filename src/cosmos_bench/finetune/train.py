@@ -17,7 +17,6 @@ moment resumes from its last state and ends with the same weights as an uninterr
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import io
 import json
@@ -30,29 +29,19 @@ import numpy as np
 import pandas as pd
 import torch
 
-from cosmos_bench.catalog.finetune_ids import model_entry, parse
-from cosmos_bench.catalog.zoo import load_models, models_argument
 from cosmos_bench.core.atomic import write_bytes
-from cosmos_bench.core.errors import CosmosError
-from cosmos_bench.core.gpu import job_gpu
 from cosmos_bench.core.hashing import sha256_file
 from cosmos_bench.finetune.lora import add_lora, merge_lora
 from cosmos_bench.finetune.loss import NativeTargets, batch_loss, best_dice
 from cosmos_bench.finetune.state import load_state, save_state
 from cosmos_bench.finetune.trainset import (
-    LOSS_RESOLUTIONS,
     Embeddings,
     ShardCache,
-    cache_embeddings,
     encode,
     input_box,
     jittered_box,
     loss_target,
-    n_patients,
-    shard_paths,
-    training_masks,
 )
-from cosmos_bench.models import build, resolve_device
 from cosmos_bench.models.base import PromptableModel, autocast
 
 LOG_COLUMNS = ["epoch", "step", "phase", "loss", "dice", "masks"]
@@ -288,106 +277,3 @@ def finish(model, settings: Settings, params: dict, best: dict, log: list[dict],
     return {"selected_epoch": chosen, "val_dice": best["dice"] if best["weights"] else None,
             "trainable_parameters": sum(p.numel() for p in params.values()),
             "sha256": sha256_file(out.weights)}  # fmt: skip
-
-
-def _load_model(args: argparse.Namespace) -> tuple[PromptableModel, dict]:
-    run = parse(args.model)
-    base = model_entry(load_models(args.root, args.models_files), run.base)
-    torch.manual_seed(args.seed)
-    torch.set_num_threads(args.threads)
-    model = build(base, args.weights, resolve_device(args.device), args.seed, args.precision)
-    return model, base
-
-
-def embed_main(args: argparse.Namespace) -> None:
-    model, _ = _load_model(args)
-    masks = training_masks([args.index], args.objects, ["train", "val"])
-    masks = masks[masks["shard"] == args.shard_number]
-    n = cache_embeddings(model, masks, args.shard, args.out, args.batch_size)
-    print(f"[{args.model}] {args.shard.name}: cached {n} training images", file=sys.stderr)
-
-
-def train_main(args: argparse.Namespace) -> None:
-    run = parse(args.model)
-    model, _ = _load_model(args)
-    settings = Settings(
-        arm=run.arm, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-        weight_decay=args.weight_decay, box_jitter=args.box_jitter,
-        loss_resolution=args.loss_resolution, lora_rank=args.lora_rank,
-        lora_alpha=args.lora_alpha, select=args.select, validation=args.validation,
-        checkpoint_every=args.checkpoint_every, seed=args.seed,
-    )  # fmt: skip
-    train_masks = training_masks(args.indexes, args.objects, ["train"])
-    val_masks = training_masks(args.indexes, args.objects, ["val"])
-    if train_masks.empty:
-        raise CosmosError(
-            f"{args.model}: no training mask of {args.objects} in the train split",
-            fix="choose a subset with objects of the selected datasets, or more datasets",
-        )
-    cache = Embeddings.load(args.caches) if run.arm == "decoder" else None
-    examples = Examples(
-        model, ShardCache(shard_paths(args.shards)), cache, settings.box_jitter,
-        settings.loss_resolution,
-    )  # fmt: skip
-    print(
-        f"[{args.model}] {len(train_masks)} training masks ({n_patients(train_masks)} cases), "
-        f"{len(val_masks)} validation masks, {settings.epochs} epochs of "
-        f"{-(-len(train_masks) // settings.batch_size)} steps, device {model.device}",
-        file=sys.stderr,
-    )
-    base_sha = sha256_file(args.weights) if args.weights else "random-init"
-    out = Outputs(args.out, args.meta, args.log, args.state)
-    key = settings.key(args.objects, base_sha)
-    result = train(model, settings, train_masks, val_masks, examples, out, key)
-    meta = {
-        "model": args.model, "base": run.base, "base_sha256": base_sha, "arm": run.arm,
-        "subset": run.subset, "objects": args.objects, "settings": asdict(settings),
-        "train_masks": len(train_masks), "train_cases": n_patients(train_masks),
-        "val_masks": len(val_masks), **result,
-    }  # fmt: skip
-    write_bytes(args.meta, (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode())
-    print(f"[{args.model}] wrote {args.out} (sha256 {result['sha256'][:12]}...)", file=sys.stderr)
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("embed", "train"):
-        p = sub.add_parser(name)
-        p.add_argument("--model", required=True, help="the run id, base+arm@subset")
-        p.add_argument("--weights", type=Path, help="the base model's verified weights")
-        p.add_argument("--objects", nargs="+", required=True, help="the subset's objects")
-        p.add_argument("--device", default="auto")
-        p.add_argument("--precision", default="fp32", help="autocast: fp32 or bf16")
-        p.add_argument("--seed", type=int, default=0)
-        p.add_argument("--threads", type=int, default=1)
-        p.add_argument("--batch-size", type=int, default=2)
-        p.add_argument("--root", type=Path, default=Path.cwd())
-        models_argument(p)
-    embed = sub.choices["embed"]
-    embed.add_argument("--index", type=Path, required=True)
-    embed.add_argument("--shard", type=Path, required=True)
-    embed.add_argument("--shard-number", type=int, required=True)
-    embed.add_argument("--out", type=Path, required=True)
-    tr = sub.choices["train"]
-    tr.add_argument("--indexes", type=Path, nargs="+", required=True)
-    tr.add_argument("--shards", type=Path, nargs="+", required=True)
-    tr.add_argument("--caches", type=Path, nargs="*", default=[], help="decoder arm: embeddings")
-    tr.add_argument("--epochs", type=int, default=20)
-    tr.add_argument("--lr", type=float, default=1e-4)
-    tr.add_argument("--weight-decay", type=float, default=0.01)
-    tr.add_argument("--box-jitter", type=int, default=0, help="px at 1024; 0 = tight boxes")
-    tr.add_argument("--loss-resolution", choices=LOSS_RESOLUTIONS, default="full")
-    tr.add_argument("--lora-rank", type=int, default=4)
-    tr.add_argument("--lora-alpha", type=float, default=4.0)
-    tr.add_argument("--select", choices=SELECTIONS, default="best-val")
-    tr.add_argument("--validation", choices=VALIDATIONS, default="single",
-                    help="validation Dice: the single output's, or the best of three")  # fmt: skip
-    tr.add_argument("--checkpoint-every", type=int, default=50, help="steps between states")
-    tr.add_argument("--state", type=Path, required=True, help="the resume state file")
-    tr.add_argument("--out", type=Path, required=True, help="the fine-tuned weights")
-    tr.add_argument("--meta", type=Path, required=True, help="their sha256 and recipe (JSON)")
-    tr.add_argument("--log", type=Path, required=True, help="the loss log (CSV)")
-    args = parser.parse_args(argv)
-    with job_gpu(args.device):
-        (embed_main if args.command == "embed" else train_main)(args)

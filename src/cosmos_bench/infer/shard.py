@@ -31,6 +31,7 @@ import pandas as pd
 from cosmos_bench.contracts import PREDICTION_SCHEMA, RESOLUTIONS
 from cosmos_bench.core import rle
 from cosmos_bench.core.progress import Console, eta
+from cosmos_bench.core.prompt import tight_box
 from cosmos_bench.core.resample import resize_nearest
 from cosmos_bench.core.strategies import (
     CLICK_STARTS,
@@ -42,7 +43,6 @@ from cosmos_bench.core.strategies import (
 from cosmos_bench.infer import everything, text
 from cosmos_bench.infer.clicks import N_CLICKS, click_sessions, session_plan
 from cosmos_bench.models import Candidates, PromptableModel
-from cosmos_bench.score.metrics import dice
 from cosmos_bench.store.shards import ShardReader
 from cosmos_bench.store.truth import Truth, truth_of
 
@@ -79,10 +79,21 @@ class Study:
 
 def selectable(answer: Candidates, gt: np.ndarray) -> list[int]:
     """Candidates a selection rule can pick: the first best Dice (at the ground truth's size,
-    as scoring measures it) and the first best score."""
+    as scoring measures it: score.metrics.dice; the overlap counted on the truth's box, the
+    only place it can be) and the first best score."""
     if len(answer.scores) == 1:
         return [0]
-    oracle = int(np.argmax([dice(resize_nearest(m, gt.shape), gt) for m in answer.masks]))
+    area, dices = np.count_nonzero(gt), [0.0]
+    if area:  # (an empty truth scores every candidate 0: the first is the oracle's)
+        x0, y0, x1, y1 = (int(v) for v in tight_box(gt))
+        window = np.s_[y0 : y1 + 1, x0 : x1 + 1]
+        inside = gt[window]
+        dices = []
+        for candidate in answer.masks:
+            mask = resize_nearest(candidate, gt.shape)
+            overlap = np.count_nonzero(mask[window] & inside)
+            dices.append(2.0 * overlap / (np.count_nonzero(mask) + area))
+    oracle = int(np.argmax(dices))
     scores = np.nan_to_num(np.asarray(answer.scores, float), nan=-np.inf)
     return sorted({oracle, int(np.argmax(scores))})
 
