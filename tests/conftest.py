@@ -9,6 +9,14 @@ test that needs one asks for it. Tests read them; a test that adds jobs works on
 from __future__ import annotations
 
 import os
+
+# The tests' own OpenMP threads (torch in the model and engine tests) sleep while they wait
+# instead of spinning: the suite's two workers share two cores, and a spinning thread takes its
+# core from the other worker (two LiteMedSAM encoders side by side: 33 s spinning, 21 s
+# sleeping). libgomp reads this when torch loads it, so it is set before any test imports torch,
+# and the workers inherit it. The workflow's jobs get the same (helpers.user_env).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import shutil
 from collections.abc import Callable
 from pathlib import Path
