@@ -31,6 +31,7 @@ from cosmos_bench.models import Candidates
 from cosmos_bench.models.otsu import OtsuBox
 from cosmos_bench.score.metrics import dice
 from cosmos_bench.score.shard import select
+from cosmos_bench.store.truth import Truth
 
 
 def rect(shape: tuple[int, int], y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
@@ -176,7 +177,7 @@ def test_small_regions_are_cleaned_like_sam_and_unchanged_masks_win() -> None:
 
 def predictions_of(answer: Candidates, gt: np.ndarray) -> pd.DataFrame:
     """The rows infer stores for one S1 answer (store: selected), with score.py's Dice."""
-    keep = selectable(answer, gt)
+    keep = selectable(answer, Truth("m", "CT/liver", gt, gt))
     return pd.DataFrame(
         {
             "candidate": keep,

@@ -13,17 +13,20 @@ import numpy as np
 from cosmos_bench.core.extent import occupied
 
 
-def encode(mask: np.ndarray) -> np.ndarray:
+def encode(
+    mask: np.ndarray, extent: tuple[np.ndarray, np.ndarray] | None = None
+) -> np.ndarray:
     """COCO run lengths of a 2D binary mask.
 
     Only the mask's bounding box is read in column-major order: it is padded with a zero row
     above and below, its value changes are mapped to their positions in the whole image (a
     change where the pad met a neighbouring column's pixel, which the whole image does not
     have, comes twice at one position and cancels), and the runs are the gaps between them.
-    A 20-pixel object in a 512 x 512 prediction costs its box, not the image."""
+    A 20-pixel object in a 512 x 512 prediction costs its box, not the image; `extent` is the
+    mask's occupied rows and columns (core.extent.occupied) where the caller has them."""
     mask = np.asarray(mask, dtype=bool)
     h, w = mask.shape
-    rows, cols = occupied(mask)
+    rows, cols = occupied(mask) if extent is None else extent
     if not rows.size:
         return np.array([h * w], np.int32)
     y0, y1, x0, x1 = rows[0], rows[-1], cols[0], cols[-1]
@@ -33,8 +36,10 @@ def encode(mask: np.ndarray) -> np.ndarray:
     flat = padded.ravel(order="F")
     local = np.flatnonzero(flat[1:] != flat[:-1]) + 1
     where = (x0 + local // height) * h + (y0 - 1 + local % height)
-    where, count = np.unique(where, return_counts=True)
-    where = where[(count % 2 == 1) & (where < h * w)]
+    twice = np.flatnonzero(where[1:] == where[:-1])  # sorted already: the pairs are adjacent
+    keep = np.ones(len(where), bool)
+    keep[twice], keep[twice + 1] = False, False
+    where = where[keep & (where < h * w)]
     return np.diff(np.concatenate([[0], where, [h * w]])).astype(np.int32)
 
 

@@ -44,12 +44,13 @@ def _strided(ys: np.ndarray, xs: np.ndarray, n: int) -> np.ndarray:
     return np.stack([xs[at], ys[at]], axis=1).astype(np.float32)
 
 
-def positive_points(mask: np.ndarray, n: int) -> np.ndarray:
+def positive_points(mask: np.ndarray, n: int, box: np.ndarray | None = None) -> np.ndarray:
     """Centroid first when inside the mask, then a uniform stride over foreground pixels.
 
-    Computed on the mask's tight box (its pixels in the same row-major order, the moments
-    shifted back exactly: integer sums), so a small object in a large image costs its box."""
-    x0, y0, x1, y1 = (int(v) for v in tight_box(mask))
+    Computed on the mask's tight box (`box`, found here when not given; its pixels in the same
+    row-major order, the moments shifted back exactly: integer sums), so a small object in a
+    large image costs its box."""
+    x0, y0, x1, y1 = (int(v) for v in (tight_box(mask) if box is None else box))
     crop = mask[y0 : y1 + 1, x0 : x1 + 1]
     ys, xs = np.nonzero(crop)
     points = _strided(ys + y0, xs + x0, n)
@@ -65,17 +66,17 @@ def positive_points(mask: np.ndarray, n: int) -> np.ndarray:
     return points
 
 
-def enlarged_box(mask: np.ndarray) -> tuple[int, int, int, int]:
+def enlarged_box(mask: np.ndarray, box: np.ndarray | None = None) -> tuple[int, int, int, int]:
     """Pixel bounds (inclusive) of the tight box scaled 2x about its centre, clipped."""
-    x0, y0, x1, y1 = (int(v) for v in tight_box(mask))
+    x0, y0, x1, y1 = (int(v) for v in (tight_box(mask) if box is None else box))
     dx, dy = (x1 - x0) // 2, (y1 - y0) // 2
     h, w = mask.shape
     return max(0, x0 - dx), max(0, y0 - dy), min(w - 1, x1 + dx), min(h - 1, y1 + dy)
 
 
-def negative_points(mask: np.ndarray, n: int) -> np.ndarray:
+def negative_points(mask: np.ndarray, n: int, box: np.ndarray | None = None) -> np.ndarray:
     """A uniform stride over the non-mask pixels of the enlarged box, row-major."""
-    x0, y0, x1, y1 = enlarged_box(mask)
+    x0, y0, x1, y1 = enlarged_box(mask, box)
     ys, xs = np.nonzero(mask[y0 : y1 + 1, x0 : x1 + 1] == 0)
     return _strided(ys + y0, xs + x0, n)
 
@@ -88,10 +89,11 @@ def medsam_margin(strategy: str) -> int | None:
     return MEDSAM_MARGIN if match[1] is None else int(match[1])
 
 
-def medsam_box(mask: np.ndarray, margin: int) -> np.ndarray:
+def medsam_box(mask: np.ndarray, margin: int, box: np.ndarray | None = None) -> np.ndarray:
     """The tight box grown by `margin` px per side, kept on the image's pixels."""
     h, w = mask.shape
-    grown = tight_box(mask) + np.array([-margin, -margin, margin, margin], np.float32)
+    tight = tight_box(mask) if box is None else box
+    grown = tight + np.array([-margin, -margin, margin, margin], np.float32)
     return np.clip(grown, 0, [w - 1, h - 1, w - 1, h - 1]).astype(np.float32)
 
 
@@ -114,46 +116,50 @@ def make_prompt(
     rng: np.random.Generator | None = None,
     points: str = "paper",
     phrase: str | None = None,
+    *,
+    box: np.ndarray | None = None,
 ) -> Prompt:
     """The prompt of one strategy for one ground-truth mask; `rng` draws a jittered strategy's
     perturbation (required there, ignored by the deterministic ones); `points` is the rule of
     the point strategies (POINT_RULES; `cosmos-code`: core.authors_points); `phrase` names the
-    object for the text strategies (infer.text)."""
+    object for the text strategies (infer.text); `box` is the mask's tight box where the
+    caller has it (store.truth keeps it), so a mask prompted by every strategy is scanned once."""
     if points not in POINT_RULES:
         raise ValueError(f"unknown point rule {points!r}; choose from {POINT_RULES}")
-    if not mask.any():
-        raise ValueError(f"an empty mask has no {strategy} prompt")
+    if box is None:
+        if not mask.any():
+            raise ValueError(f"an empty mask has no {strategy} prompt")
+        box = tight_box(mask)
     jitter = jitter_of(strategy)
     if jitter is not None:
         if rng is None:
             raise ValueError(
                 f"{strategy} is random: pass rng=np.random.default_rng(prompt_seed(...))"
             )
-        prompt = jitter.apply(make_prompt(jitter.base, mask, points=points), mask.shape, rng)
-        return replace(prompt, strategy=strategy)
+        base = make_prompt(jitter.base, mask, points=points, box=box)
+        return replace(jitter.apply(base, mask.shape, rng), strategy=strategy)
     if points == "cosmos-code" and strategy in authors_points.COUNT:
         coords, labels = authors_points.authors_points(mask, strategy)
-        box = tight_box(mask) if strategy == "S6" else None
-        return Prompt(strategy, points=coords, point_labels=labels, box=box)
+        return Prompt(strategy, points=coords, point_labels=labels,
+                      box=box.copy() if strategy == "S6" else None)  # fmt: skip
     if strategy in TEXT_STRATEGIES:
         if not phrase:
             raise ValueError(f"{strategy} names the object: pass its phrase (infer.text)")
-        box = tight_box(mask) if strategy == TEXT_BOX else None
-        return Prompt(strategy, box=box, text=phrase)
+        return Prompt(strategy, box=box.copy() if strategy == TEXT_BOX else None, text=phrase)
     if strategy == "S2":
-        return _points(strategy, positive_points(mask, 1))
+        return _points(strategy, positive_points(mask, 1, box))
     if strategy == "S3":
-        return _points(strategy, positive_points(mask, N_POINTS))
+        return _points(strategy, positive_points(mask, N_POINTS, box))
     if strategy == "S4":
-        negatives = negative_points(mask, N_POINTS)
-        return _points(strategy, positive_points(mask, N_POINTS), negatives)
+        negatives = negative_points(mask, N_POINTS, box)
+        return _points(strategy, positive_points(mask, N_POINTS, box), negatives)
     if strategy == "S5":
-        return Prompt(strategy, box=tight_box(mask))
+        return Prompt(strategy, box=box.copy())  # each prompt its own array: callers may scale it
     if strategy == "S6":
-        return _points(strategy, positive_points(mask, 1), box=tight_box(mask))
+        return _points(strategy, positive_points(mask, 1, box), box=box.copy())
     margin = medsam_margin(strategy)
     if margin is not None:
-        return Prompt(strategy, box=medsam_box(mask, margin))
+        return Prompt(strategy, box=medsam_box(mask, margin, box))
     raise ValueError(
         f"unknown strategy {strategy!r}; known: {STRATEGIES} and <base>-<mode>-<lo>-<hi>, "
         f"mode in {tuple(JITTER_MODES)}"

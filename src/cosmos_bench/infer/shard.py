@@ -30,8 +30,8 @@ import pandas as pd
 
 from cosmos_bench.contracts import PREDICTION_SCHEMA, RESOLUTIONS
 from cosmos_bench.core import rle
+from cosmos_bench.core.extent import occupied
 from cosmos_bench.core.progress import Console, eta
-from cosmos_bench.core.prompt import tight_box
 from cosmos_bench.core.resample import resize_nearest
 from cosmos_bench.core.strategies import (
     CLICK_STARTS,
@@ -77,22 +77,27 @@ class Study:
         return jitter_rng(self.seed, mask_id, strategy, repeat)
 
 
-def selectable(answer: Candidates, gt: np.ndarray) -> list[int]:
-    """Candidates a selection rule can pick: the first best Dice (at the ground truth's size,
-    as scoring measures it: score.metrics.dice; the overlap counted on the truth's box, the
-    only place it can be) and the first best score."""
+def selectable(answer: Candidates, truth: Truth, extents: list | None = None) -> list[int]:
+    """Candidates a selection rule can pick: the first best Dice (against the truth's source
+    mask, as scoring measures it: score.metrics.dice; the overlap counted on its tight box,
+    the only place it can be; a candidate's area on its own extent, core.extent, where given)
+    and the first best score."""
     if len(answer.scores) == 1:
         return [0]
-    area, dices = np.count_nonzero(gt), [0.0]
-    if area:  # (an empty truth scores every candidate 0: the first is the oracle's)
-        x0, y0, x1, y1 = (int(v) for v in tight_box(gt))
-        window = np.s_[y0 : y1 + 1, x0 : x1 + 1]
-        inside = gt[window]
-        dices = []
-        for candidate in answer.masks:
-            mask = resize_nearest(candidate, gt.shape)
-            overlap = np.count_nonzero(mask[window] & inside)
-            dices.append(2.0 * overlap / (np.count_nonzero(mask) + area))
+    gt, dices = truth.source, []
+    x0, y0, x1, y1 = (int(v) for v in truth.box)
+    window = np.s_[y0 : y1 + 1, x0 : x1 + 1]
+    inside = gt[window]
+    same_size = answer.masks.shape[1:] == gt.shape
+    for k, candidate in enumerate(answer.masks):
+        mask = resize_nearest(candidate, gt.shape)
+        if extents is not None and same_size:
+            rows, cols = extents[k]
+            crop = mask[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1] if rows.size else mask[:0]
+            area = np.count_nonzero(crop)
+        else:
+            area = np.count_nonzero(mask)
+        dices.append(2.0 * np.count_nonzero(mask[window] & inside) / (area + truth.area))
     oracle = int(np.argmax(dices))
     scores = np.nan_to_num(np.asarray(answer.scores, float), nan=-np.inf)
     return sorted({oracle, int(np.argmax(scores))})
@@ -143,8 +148,9 @@ def prompt_rows(
     for (truth, strategy, repeat), answer in zip(keys, answers, strict=True):
         if not len(answer.scores):  # no mask at all (a text model that found nothing): empty
             answer = Candidates(np.zeros((1, *truth.mask.shape), bool), np.full(1, np.nan))
-        keep = range(len(answer.scores)) if store == "all" else selectable(answer, truth.source)
-        yield from answer_rows(truth, strategy, answer, keep, t_embed + t_prompt, repeat)
+        extents = [occupied(mask) for mask in answer.masks]  # for the Dice and the encoding
+        keep = range(len(answer.scores)) if store == "all" else selectable(answer, truth, extents)
+        yield from answer_rows(truth, strategy, answer, keep, t_embed + t_prompt, repeat, extents)
 
 
 def click_rows(
@@ -191,14 +197,16 @@ def answer_rows(
     keep: Iterable[int],
     seconds: float,
     repeat: int = 0,
+    extents: list | None = None,
 ) -> Iterator[dict]:
-    """One row per kept candidate of a mask's answer."""
+    """One row per kept candidate of a mask's answer (`extents`: their occupied rows and
+    columns, where known)."""
     for c in keep:
         yield _row(
             truth.mask_id,
             truth.target,
             strategy,
-            rle.encode(answer.masks[c]),
+            rle.encode(answer.masks[c], None if extents is None else extents[c]),
             truth.mask.shape,
             repeat=repeat,
             candidate=c,

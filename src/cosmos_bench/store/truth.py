@@ -10,11 +10,12 @@ the report's gallery rebuilds the same prompts without loading the model stack.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 from cosmos_bench.contracts import at_native_size
-from cosmos_bench.core.prompt import Prompt
+from cosmos_bench.core.prompt import Prompt, tight_box
 from cosmos_bench.core.strategies import make_prompt
 from cosmos_bench.store.shards import ShardReader
 
@@ -33,6 +34,16 @@ class Truth:
     def shrunk_away(self) -> bool:
         return not self.mask.any()
 
+    @cached_property
+    def box(self) -> np.ndarray:
+        """The source mask's tight box, found once for every strategy and selection."""
+        return tight_box(self.source)
+
+    @cached_property
+    def area(self) -> int:
+        """The source mask's pixel count, counted once."""
+        return int(np.count_nonzero(self.source))
+
     def prompt(
         self,
         strategy: str,
@@ -42,7 +53,7 @@ class Truth:
     ) -> Prompt:
         """The strategy's prompt from the source mask, in the stored copy's coordinates
         (`points`: the point rule, infer.points; `phrase`: the text strategies' object name)."""
-        prompt = make_prompt(strategy, self.source, rng, points, phrase)
+        prompt = make_prompt(strategy, self.source, rng, points, phrase, box=self.box)
         if self.source.shape == self.mask.shape:
             return prompt
         (h, w), (oh, ow) = self.mask.shape, self.source.shape
