@@ -19,11 +19,17 @@ from cosmos_bench.core.atomic import write_bytes
 from cosmos_bench.core.errors import CosmosError
 from cosmos_bench.core.gpu import job_gpu
 from cosmos_bench.core.hashing import sha256_file
-from cosmos_bench.finetune.train import SELECTIONS, VALIDATIONS, Outputs, Settings, train
+from cosmos_bench.finetune.train import (
+    SELECTIONS,
+    VALIDATIONS,
+    Examples,
+    Outputs,
+    Settings,
+    train,
+)
 from cosmos_bench.finetune.trainset import (
     LOSS_RESOLUTIONS,
     Embeddings,
-    Examples,
     ShardCache,
     cache_embeddings,
     n_patients,
