@@ -16,7 +16,7 @@ from helpers import ROOT, SNAKEMAKE, check, copy_workflow, snakemake, user_env
 from loopback import serve
 
 from cosmos_bench.acquire.download import Locked, download
-from cosmos_bench.acquire.lock import read_lock, read_verification, write_lock
+from cosmos_bench.acquire.lock import LOCKFILE, read_lock, read_verification, write_lock
 from cosmos_bench.acquire.publisher import api_url, git_blob_id, host_of
 from cosmos_bench.acquire.sources import Fetching
 from cosmos_bench.catalog.cards import Card
@@ -155,6 +155,11 @@ def test_a_commit_archive_is_checked_member_by_member_against_the_commit_tree(
         with pytest.raises(ChecksumError, match="segmentation.nii.gz"):
             download(toy(entry), tmp_path / "e", tmp_path)
     assert not (tmp_path / "e" / f"{COMMIT}.zip").exists()
+
+
+def test_the_lockfile_default_is_the_config_schemas() -> None:
+    schema = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
+    assert schema["properties"]["lockfile"]["default"] == LOCKFILE
 
 
 def test_git_blob_ids_are_gits() -> None:

@@ -34,7 +34,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from cosmos_bench.acquire.lock import write_lock
+from cosmos_bench.acquire.lock import LOCKFILE, write_lock
 from cosmos_bench.acquire.sources import explain
 from cosmos_bench.acquire.status import status_record
 from cosmos_bench.catalog.cards import (
@@ -52,7 +52,6 @@ from cosmos_bench.runs import commands as run_commands
 from cosmos_bench.store.index import index_counts
 
 RESULTS = Path("results")
-LOCKFILE = "datasets.lock"  # the config's `lockfile` default
 CARDS = Path("config") / "datasets"
 WIDTH = 100  # every line fits a terminal of this many columns
 KEEP = ("#", "dataset")  # table columns never cut: a user copies the ids

@@ -17,7 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cosmos_bench.acquire.http import fetch, fetch_local_tree
-from cosmos_bench.acquire.lock import check_locked, file_record, read_lock, record_verification
+from cosmos_bench.acquire.lock import (
+    LOCKFILE,
+    check_locked,
+    file_record,
+    read_lock,
+    record_verification,
+)
 from cosmos_bench.acquire.manifest import write_manifest
 from cosmos_bench.acquire.publisher import PublisherError, check_commit_archive, published
 from cosmos_bench.acquire.sources import (
@@ -38,7 +44,7 @@ class Locked:
     """The lockfile's entries for one dataset (file name -> entry) and the file's name."""
 
     files: dict[str, dict] = field(default_factory=dict)
-    lockfile: str = "datasets.lock"
+    lockfile: str = LOCKFILE
 
 
 def _warn_unverified(card: Card, names: list[str], manifest: Path) -> None:
@@ -214,7 +220,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--root", type=Path, default=Path.cwd())
     cards_argument(parser)
     parser.add_argument("--mirrors", type=json.loads, default={}, help="JSON prefix -> prefix")
-    parser.add_argument("--lockfile", default="datasets.lock", help="the datasets lock, if any")
+    parser.add_argument("--lockfile", default=LOCKFILE, help="the datasets lock, if any")
     args = parser.parse_args(argv)
     card = load_card(args.root, args.dataset, load_ontology(args.root), args.cards_dirs)
     fetching = Fetching(args.mirrors, args.manual_dir, args.strict)

@@ -23,8 +23,8 @@ from cosmos_bench.core.errors import ChecksumError, ConfigError
 
 RECORD = "VERIFIED.json"
 LOCK_VERSION = 1
-#: how a file can be verified: a card's pin, its host's published checksum, the lab's lock
-METHODS = ("pin:sha256", "pin:md5", "publisher", "lock")
+#: where the lock lives in a workflow folder unless the config's `lockfile` says otherwise
+LOCKFILE = "datasets.lock"
 
 
 def record_verification(out_dir: Path, files: dict[str, dict]) -> None:
