@@ -12,7 +12,9 @@ it worked on the objects' boxes: every prompt built from the whole image's pixel
 moments, each candidate's Dice over the whole image, each mask encoded by flattening the whole
 image in column-major order. It must give the same rows (checked), so the ratio is for the same
 output. The null model's own time (allocating its candidates) is measured and taken out of
-both. Prints images/s and ms per prompt of both, the machine, and the ratio last.
+both. Its candidates are written whole, as a model's thresholded logits are (an array left
+to the kernel's zero pages would charge their first faults to whoever reads it first).
+Prints images/s and ms per prompt of both, the machine, and the ratio last.
 
     .venv/bin/python benchmarks/bench_engine_overhead.py [--images 16] [--quick]
 """
@@ -72,7 +74,8 @@ class NullModel(PromptableModel):
             else:
                 x, y = (int(v) for v in prompt.points[0])
                 x0, y0, x1, y1 = max(0, x - 10), max(0, y - 10), x + 10, y + 10
-            masks = np.zeros((3, h, w), bool)
+            masks = np.empty((3, h, w), bool)
+            masks.fill(False)  # written whole, as thresholded logits are (see above)
             masks[0, y0 : y1 + 1, x0 : x1 + 1] = True
             masks[1, y0 + 1 : y1, x0 + 1 : x1] = True
             masks[2, max(0, y0 - 1) : y1 + 2, max(0, x0 - 1) : x1 + 2] = True

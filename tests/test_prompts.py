@@ -251,6 +251,23 @@ def test_prompts_are_deterministic_and_dtype_blind(mask: np.ndarray, strategy: s
         assert (x is None and y is None) or x.tobytes() == y.tobytes()
 
 
+@given(masks, st.permutations(["S2", "S3", "S4", "S5", "S6", "S6-centre-only-0-3"]))
+@settings(max_examples=200, deadline=None)
+def test_a_masks_shared_memo_changes_no_prompt(mask: np.ndarray, order: list[str]) -> None:
+    """The engine's per-mask memo (S2 and S6's point taken as the first of S3 and S4's five)
+    gives every strategy the prompt it gives alone, in whichever order they are asked."""
+    memo: dict = {}
+    for strategy in order:
+        rng = (lambda: np.random.default_rng(7)) if is_jittered(strategy) else (lambda: None)
+        alone, shared = (
+            make_prompt(strategy, mask, rng()),
+            make_prompt(strategy, mask, rng(), memo=memo),
+        )
+        for field in ("points", "point_labels", "box"):
+            x, y = getattr(alone, field), getattr(shared, field)
+            assert (x is None and y is None) or x.tobytes() == y.tobytes()
+
+
 @given(masks, st.integers(0, 30))
 @settings(max_examples=200, deadline=None)
 def test_boxes(mask: np.ndarray, margin: int) -> None:

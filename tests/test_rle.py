@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from cosmos_bench.core import rle
+from cosmos_bench.core.extent import bounds
 
 masks = st.tuples(st.integers(1, 23), st.integers(1, 23)).flatmap(
     lambda shape: arrays(bool, shape, elements=st.booleans())
@@ -41,3 +42,18 @@ def test_rle_agrees_with_pycocotools_both_ways(mask: np.ndarray) -> None:
 def test_a_wrong_shape_is_refused() -> None:
     with pytest.raises(ValueError, match="covers 9 pixels"):
         rle.decode(rle.encode(np.ones((3, 3), bool)), (4, 4))
+
+
+@settings(max_examples=150, deadline=None)
+@given(mask=masks, strided=st.booleans())
+def test_bounds_are_the_first_and_last_rows_and_columns_with_a_pixel(
+    mask: np.ndarray, strided: bool
+) -> None:
+    """core.extent.bounds (OpenCV's boundingRect on the mask's bytes) against np.nonzero,
+    on contiguous masks and on a strided view (a candidate taken from a stack's columns)."""
+    if strided:
+        mask = np.repeat(mask, 2, axis=1)[:, ::2]
+    ys, xs = np.nonzero(mask)
+    expected = (ys.min(), ys.max(), xs.min(), xs.max()) if ys.size else None
+    assert bounds(mask) == expected
+    assert np.array_equal(rle.encode_within(mask, bounds(mask)), rle.encode(mask))

@@ -10,15 +10,18 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from cosmos_bench.core.extent import occupied
+from cosmos_bench.core.extent import bounds
 
 
 def tight_box(mask: np.ndarray) -> np.ndarray:
     """(x0, y0, x1, y1) of a non-empty mask's pixels, inclusive: S5's box, and the box scoring
     measures a prediction's leak against (score.shape). Found from the rows and columns that
-    hold a pixel, without listing the pixels."""
-    rows, cols = occupied(mask)
-    return np.array([cols[0], rows[0], cols[-1], rows[-1]], dtype=np.float32)
+    hold a pixel (core.extent), without listing the pixels."""
+    found = bounds(mask)
+    if found is None:
+        raise ValueError("an empty mask has no box")
+    y0, y1, x0, x1 = found
+    return np.array([x0, y0, x1, y1], dtype=np.float32)
 
 
 @dataclass(frozen=True)

@@ -10,26 +10,28 @@ from __future__ import annotations
 
 import numpy as np
 
-from cosmos_bench.core.extent import occupied
+from cosmos_bench.core.extent import Bounds, bounds
 
 
-def encode(
-    mask: np.ndarray, extent: tuple[np.ndarray, np.ndarray] | None = None
-) -> np.ndarray:
-    """COCO run lengths of a 2D binary mask.
+def encode(mask: np.ndarray) -> np.ndarray:
+    """COCO run lengths of a 2D binary mask."""
+    return encode_within(mask, bounds(np.asarray(mask, dtype=bool)))
+
+
+def encode_within(mask: np.ndarray, box: Bounds | None) -> np.ndarray:
+    """COCO run lengths of a 2D binary mask whose bounds (core.extent.bounds, None when empty)
+    the caller found already.
 
     Only the mask's bounding box is read in column-major order: it is padded with a zero row
     above and below, its value changes are mapped to their positions in the whole image (a
     change where the pad met a neighbouring column's pixel, which the whole image does not
     have, comes twice at one position and cancels), and the runs are the gaps between them.
-    A 20-pixel object in a 512 x 512 prediction costs its box, not the image; `extent` is the
-    mask's occupied rows and columns (core.extent.occupied) where the caller has them."""
+    A 20-pixel object in a 512 x 512 prediction costs its box, not the image."""
     mask = np.asarray(mask, dtype=bool)
     h, w = mask.shape
-    rows, cols = occupied(mask) if extent is None else extent
-    if not rows.size:
+    if box is None:
         return np.array([h * w], np.int32)
-    y0, y1, x0, x1 = rows[0], rows[-1], cols[0], cols[-1]
+    y0, y1, x0, x1 = box
     height = y1 - y0 + 3
     padded = np.zeros((height, x1 - x0 + 1), bool)
     padded[1:-1] = mask[y0 : y1 + 1, x0 : x1 + 1]

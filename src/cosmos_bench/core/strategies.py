@@ -66,6 +66,17 @@ def positive_points(mask: np.ndarray, n: int, box: np.ndarray | None = None) -> 
     return points
 
 
+def _positives(mask: np.ndarray, n: int, box: np.ndarray, memo: dict | None) -> np.ndarray:
+    """positive_points(mask, n, box), from the mask's N_POINTS positives where `memo` keeps
+    them: S2 and S6's one point is the first of S3 and S4's five (the same first pixel, the
+    same centroid swap)."""
+    if memo is None or n > N_POINTS:
+        return positive_points(mask, n, box)
+    if "positives" not in memo:
+        memo["positives"] = positive_points(mask, N_POINTS, box)
+    return memo["positives"][:n].copy()
+
+
 def enlarged_box(mask: np.ndarray, box: np.ndarray | None = None) -> tuple[int, int, int, int]:
     """Pixel bounds (inclusive) of the tight box scaled 2x about its centre, clipped."""
     x0, y0, x1, y1 = (int(v) for v in (tight_box(mask) if box is None else box))
@@ -118,12 +129,14 @@ def make_prompt(
     phrase: str | None = None,
     *,
     box: np.ndarray | None = None,
+    memo: dict | None = None,
 ) -> Prompt:
     """The prompt of one strategy for one ground-truth mask; `rng` draws a jittered strategy's
     perturbation (required there, ignored by the deterministic ones); `points` is the rule of
     the point strategies (POINT_RULES; `cosmos-code`: core.authors_points); `phrase` names the
     object for the text strategies (infer.text); `box` is the mask's tight box where the
-    caller has it (store.truth keeps it), so a mask prompted by every strategy is scanned once."""
+    caller has it (store.truth keeps it), so a mask prompted by every strategy is scanned once;
+    `memo` keeps what the mask's strategies share (its positive points) across calls."""
     if points not in POINT_RULES:
         raise ValueError(f"unknown point rule {points!r}; choose from {POINT_RULES}")
     if box is None:
@@ -136,7 +149,7 @@ def make_prompt(
             raise ValueError(
                 f"{strategy} is random: pass rng=np.random.default_rng(prompt_seed(...))"
             )
-        base = make_prompt(jitter.base, mask, points=points, box=box)
+        base = make_prompt(jitter.base, mask, points=points, box=box, memo=memo)
         return replace(jitter.apply(base, mask.shape, rng), strategy=strategy)
     if points == "cosmos-code" and strategy in authors_points.COUNT:
         coords, labels = authors_points.authors_points(mask, strategy)
@@ -147,16 +160,16 @@ def make_prompt(
             raise ValueError(f"{strategy} names the object: pass its phrase (infer.text)")
         return Prompt(strategy, box=box.copy() if strategy == TEXT_BOX else None, text=phrase)
     if strategy == "S2":
-        return _points(strategy, positive_points(mask, 1, box))
+        return _points(strategy, _positives(mask, 1, box, memo))
     if strategy == "S3":
-        return _points(strategy, positive_points(mask, N_POINTS, box))
+        return _points(strategy, _positives(mask, N_POINTS, box, memo))
     if strategy == "S4":
         negatives = negative_points(mask, N_POINTS, box)
-        return _points(strategy, positive_points(mask, N_POINTS, box), negatives)
+        return _points(strategy, _positives(mask, N_POINTS, box, memo), negatives)
     if strategy == "S5":
         return Prompt(strategy, box=box.copy())  # each prompt its own array: callers may scale it
     if strategy == "S6":
-        return _points(strategy, positive_points(mask, 1, box), box=box.copy())
+        return _points(strategy, _positives(mask, 1, box, memo), box=box.copy())
     margin = medsam_margin(strategy)
     if margin is not None:
         return Prompt(strategy, box=medsam_box(mask, margin, box))

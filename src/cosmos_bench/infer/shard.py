@@ -30,7 +30,7 @@ import pandas as pd
 
 from cosmos_bench.contracts import PREDICTION_SCHEMA, RESOLUTIONS
 from cosmos_bench.core import rle
-from cosmos_bench.core.extent import occupied
+from cosmos_bench.core.extent import Bounds, bounds
 from cosmos_bench.core.progress import Console, eta
 from cosmos_bench.core.resample import resize_nearest
 from cosmos_bench.core.strategies import (
@@ -77,10 +77,12 @@ class Study:
         return jitter_rng(self.seed, mask_id, strategy, repeat)
 
 
-def selectable(answer: Candidates, truth: Truth, extents: list | None = None) -> list[int]:
+def selectable(
+    answer: Candidates, truth: Truth, boxes: list[Bounds | None] | None = None
+) -> list[int]:
     """Candidates a selection rule can pick: the first best Dice (against the truth's source
     mask, as scoring measures it: score.metrics.dice; the overlap counted on its tight box,
-    the only place it can be; a candidate's area on its own extent, core.extent, where given)
+    the only place it can be; a candidate's area on its own bounds, core.extent, where given)
     and the first best score."""
     if len(answer.scores) == 1:
         return [0]
@@ -91,15 +93,18 @@ def selectable(answer: Candidates, truth: Truth, extents: list | None = None) ->
     same_size = answer.masks.shape[1:] == gt.shape
     for k, candidate in enumerate(answer.masks):
         mask = resize_nearest(candidate, gt.shape)
-        if extents is not None and same_size:
-            rows, cols = extents[k]
-            crop = mask[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1] if rows.size else mask[:0]
-            area = np.count_nonzero(crop)
+        if boxes is not None and same_size:
+            box = boxes[k]
+            area = (
+                0
+                if box is None
+                else np.count_nonzero(mask[box[0] : box[1] + 1, box[2] : box[3] + 1])
+            )
         else:
             area = np.count_nonzero(mask)
         dices.append(2.0 * np.count_nonzero(mask[window] & inside) / (area + truth.area))
     oracle = int(np.argmax(dices))
-    scores = np.nan_to_num(np.asarray(answer.scores, float), nan=-np.inf)
+    scores = [-np.inf if np.isnan(s) else s for s in map(float, answer.scores)]
     return sorted({oracle, int(np.argmax(scores))})
 
 
@@ -148,9 +153,9 @@ def prompt_rows(
     for (truth, strategy, repeat), answer in zip(keys, answers, strict=True):
         if not len(answer.scores):  # no mask at all (a text model that found nothing): empty
             answer = Candidates(np.zeros((1, *truth.mask.shape), bool), np.full(1, np.nan))
-        extents = [occupied(mask) for mask in answer.masks]  # for the Dice and the encoding
-        keep = range(len(answer.scores)) if store == "all" else selectable(answer, truth, extents)
-        yield from answer_rows(truth, strategy, answer, keep, t_embed + t_prompt, repeat, extents)
+        boxes = [bounds(mask) for mask in answer.masks]  # for the Dice and the encoding
+        keep = range(len(answer.scores)) if store == "all" else selectable(answer, truth, boxes)
+        yield from answer_rows(truth, strategy, answer, keep, t_embed + t_prompt, repeat, boxes)
 
 
 def click_rows(
@@ -197,16 +202,17 @@ def answer_rows(
     keep: Iterable[int],
     seconds: float,
     repeat: int = 0,
-    extents: list | None = None,
+    boxes: list[Bounds | None] | None = None,
 ) -> Iterator[dict]:
-    """One row per kept candidate of a mask's answer (`extents`: their occupied rows and
-    columns, where known)."""
+    """One row per kept candidate of a mask's answer (`boxes`: their bounds, where known)."""
     for c in keep:
         yield _row(
             truth.mask_id,
             truth.target,
             strategy,
-            rle.encode(answer.masks[c], None if extents is None else extents[c]),
+            rle.encode(answer.masks[c])
+            if boxes is None
+            else rle.encode_within(answer.masks[c], boxes[c]),
             truth.mask.shape,
             repeat=repeat,
             candidate=c,
@@ -316,22 +322,23 @@ def infer_shard(
         if resolution == "stored":
             index = index[index.area_px > 0]
     rows: list[dict] = []
-    images = list(index.groupby("row", sort=True))
+    by_image: dict[int, list] = {}  # the index's rows of each image, in the index's order
+    for mask in index.itertuples(index=False):
+        by_image.setdefault(int(mask.row), []).append(mask)
+    images = sorted(by_image.items())
     start = time.perf_counter()
     console = Console()
     with ShardReader(shard) as reader:
         for first in range(0, len(images), batch_size):
             batch = images[first : first + batch_size]
-            pixels = [reader.image(int(row)) for row, _ in batch]
+            pixels = [reader.image(row) for row, _ in batch]
             if fixed_batch:
                 pixels += [pixels[-1]] * (batch_size - len(pixels))
             t0 = time.perf_counter()
             embeddings = model.embed_batch(pixels)[: len(batch)]
             t_embed = (time.perf_counter() - t0) / len(batch)
             for (row, masks), embedding in zip(batch, embeddings, strict=True):
-                truths = [
-                    truth_of(reader, int(row), m, resolution) for m in masks.itertuples()
-                ]
+                truths = [truth_of(reader, row, m, resolution) for m in masks]
                 rows.extend(image_rows(model, embedding, truths, strategies, store, t_embed, study))
             done = first + len(batch)
             rate = done / (time.perf_counter() - start)

@@ -9,7 +9,7 @@ the report's gallery rebuilds the same prompts without loading the model stack.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -29,6 +29,7 @@ class Truth:
     target: str
     mask: np.ndarray
     source: np.ndarray
+    memo: dict = field(default_factory=dict, compare=False, repr=False)  # make_prompt's
 
     @property
     def shrunk_away(self) -> bool:
@@ -53,7 +54,9 @@ class Truth:
     ) -> Prompt:
         """The strategy's prompt from the source mask, in the stored copy's coordinates
         (`points`: the point rule, infer.points; `phrase`: the text strategies' object name)."""
-        prompt = make_prompt(strategy, self.source, rng, points, phrase, box=self.box)
+        prompt = make_prompt(
+            strategy, self.source, rng, points, phrase, box=self.box, memo=self.memo
+        )
         if self.source.shape == self.mask.shape:
             return prompt
         (h, w), (oh, ow) = self.mask.shape, self.source.shape
