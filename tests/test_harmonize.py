@@ -13,6 +13,7 @@ from cosmos_bench.catalog.cards import Card, Part, load_card, load_ontology
 from cosmos_bench.contracts import INDEX_SCHEMA, INDEX_SCHEMA_VERSION
 from cosmos_bench.harmonize.dataset import Settings, cap_side, harmonize
 from cosmos_bench.harmonize.masks import Kept, kept_masks, value_maps
+from cosmos_bench.harmonize.merge import merge_shares
 from cosmos_bench.harmonize.normalize import part_ct_window, to_uint8
 from cosmos_bench.harmonize.orientation import canonical
 from cosmos_bench.store.index import read_index
@@ -319,3 +320,41 @@ def test_an_itk_written_nifti_is_read_without_a_second_decompression(
     path.write_bytes(path.read_bytes()[:-9])
     with pytest.raises(CosmosError, match="damaged gzip stream"):
         volumes.read_image(path, "toy")
+
+
+def test_a_case_split_harmonize_equals_one_job(tiny_root: Path) -> None:
+    """Seven cases over eight shares (so some hold none), merged: the same masks, images,
+    label layers and index rows as one job, shard and row numbers aside."""
+    raw = tiny_root / "raw"
+    for k in range(2, 8):
+        image, labels = phantom(seed=k)
+        labels = np.roll(labels, 4 * k, axis=2)  # each case its own geometry
+        write_volume(image, raw / "imagesTr" / f"c{k}_0000.nii.gz", (0.8, 0.8, 3.0))
+        write_volume(labels, raw / "labelsTr" / f"c{k}.nii.gz", (0.8, 0.8, 3.0))
+    card = load_card(tiny_root, "tiny", load_ontology(tiny_root))
+    settings, out = Settings(images_per_shard=5), tiny_root / "out"
+    harmonize(card, raw, out / "one.parquet", out / "one", settings)
+    whole = read_index(out / "one.parquet")
+    shares = [(out / f"s{k}.parquet", out / f"s{k}") for k in range(8)]
+    for k, (index, shards) in enumerate(shares):
+        harmonize(card, raw, index, shards, settings, share=(k, 8))
+    sizes = [read_index(index).uid.nunique() for index, _ in shares]
+    assert 0 in sizes and sum(sizes) == whole.uid.nunique()
+    merged = merge_shares(shares, out / "index.parquet", out / "shards", "tiny")
+    assert merged.equals(read_index(out / "index.parquet"))
+    numbers = sorted(p.name for p in (out / "shards").iterdir())
+    assert numbers == [f"shard-{k:05d}.h5" for k in range(merged.shard.max() + 1)]
+
+    def keyed(index):
+        return index.drop(columns=["shard", "row"]).sort_values("mask_id", ignore_index=True)
+
+    assert keyed(merged).equals(keyed(whole))
+    pixels = {}
+    for index, folder in ((whole, out / "one"), (merged, out / "shards")):
+        for (shard, row), rows in index.groupby(["shard", "row"]):
+            with ShardReader(folder / f"shard-{shard:05d}.h5") as reader:
+                stored = (reader.image(int(row)), reader.labels(int(row)))
+            pixels.setdefault(rows.uid.iloc[0], []).append(stored)
+    assert len(pixels) == whole.uid.nunique()
+    for (image_a, labels_a), (image_b, labels_b) in pixels.values():
+        assert np.array_equal(image_a, image_b) and np.array_equal(labels_a, labels_b)

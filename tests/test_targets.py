@@ -147,3 +147,38 @@ def test_a_bad_file_in_your_folder_stops_with_the_card_fix_that_works(tmp_path) 
     check(snakemake(work, *command))
     index = pd.read_parquet(work / "results" / "harmonized" / "mine" / "index.parquet")
     assert not {"demo_endo_001", "demo_endo_002"} & set(index.case) and len(set(index.case)) > 1
+
+
+def test_case_jobs_split_a_dataset_over_share_jobs_whose_merge_equals_one_job(tmp_path) -> None:
+    """harmonize.case_jobs: three share jobs, planned without listing a case, merged into the
+    same masks, images and index rows as one job's (shard and row numbers aside); the shares'
+    own files are temporary, and the merged output is complete for a rerun."""
+    from cosmos_bench.store.index import read_index
+    from cosmos_bench.store.shards import ShardReader
+
+    split = ["--config", "harmonize={case_jobs: {demo-ct: 3}}"]
+    runs = {}
+    for name, extra in (("one", []), ("split", split)):
+        (tmp_path / name).mkdir()
+        work = copy_workflow(tmp_path / name)
+        planned = _rules(snakemake(work, "--dry-run", "harmonize_demo-ct", *extra))
+        assert ("harmonize_share" in planned) == bool(extra)
+        check(snakemake(work, "harmonize_demo-ct", *extra))
+        runs[name] = work / "results" / "harmonized" / "demo-ct"
+    assert not (runs["split"] / "shares").exists()
+    timings = tmp_path / "split" / "benchmarks" / "runs" / "harmonize" / "demo-ct"
+    assert len(list(timings.glob("share-*.tsv"))) == 3
+    again = snakemake(tmp_path / "split", "--dry-run", "harmonize_demo-ct", *split)
+    assert "Nothing to be done" in again.stdout + again.stderr
+    indexes = {name: read_index(folder / "index.parquet") for name, folder in runs.items()}
+
+    def keyed(index: pd.DataFrame) -> pd.DataFrame:
+        return index.drop(columns=["shard", "row"]).sort_values("mask_id", ignore_index=True)
+
+    assert keyed(indexes["split"]).equals(keyed(indexes["one"]))
+    images = {}
+    for name, index in indexes.items():
+        for (shard, row), rows in index.groupby(["shard", "row"]):
+            with ShardReader(runs[name] / "shards" / f"shard-{shard:05d}.h5") as reader:
+                images.setdefault(rows.uid.iloc[0], []).append(reader.image(int(row)))
+    assert all(len(pair) == 2 and (pair[0] == pair[1]).all() for pair in images.values())

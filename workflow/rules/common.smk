@@ -113,6 +113,7 @@ wildcard_constraints:
     protocol="box-chain|sam2-propagate|cvpr25-3d|cvpr25",
     run="[A-Za-z0-9._-]+\\+(decoder|lora|both)@[A-Za-z0-9_-]+",
     shard="[0-9]{5}",
+    share="[0-9]+",
 
 
 def card_of(wildcards):
@@ -199,6 +200,42 @@ def instance_masks_arg(wildcards):
     """Whether this dataset keeps its card's instances apart (harmonize.instance_masks)."""
     keep = config["harmonize"]["instance_masks"]
     return "--instance-masks" if "all" in keep or wildcards.dataset in keep else ""
+
+
+def case_jobs(dataset):
+    """How many jobs harmonize a dataset's cases (harmonize.case_jobs; 1 where not named)."""
+    return int(config["harmonize"]["case_jobs"].get(dataset, 1))
+
+
+def harmonize_settings(wildcards):
+    """The harmonize job's settings as options: the same for a whole dataset and its shares."""
+    h = config["harmonize"]
+    return (
+        f"--normalization {h['normalization']} --ct-windows {ct_windows_arg(wildcards)} "
+        f"{intensity_args(wildcards)} {instance_masks_arg(wildcards)} "
+        f"--mask-filter {h['mask_filter']} --min-mask-pixels {h['min_mask_pixels']} "
+        f"--components {' '.join(h['components'])} --max-side {h['max_side']} "
+        f"--images-per-shard {h['images_per_shard']} --codec {h['codec']} "
+        f"--splits {SPLIT_RATIOS} --split-seed {config['splits']['seed']} "
+        f"{cards_dir_arg(wildcards)}"
+    )
+
+
+def harmonize_input(wildcards):
+    """The raw folder, or the shares' outputs where harmonize.case_jobs splits the dataset."""
+    n = case_jobs(wildcards.dataset)
+    if n == 1:
+        return {"raw": f"results/raw/{wildcards.dataset}"}
+    shares = [f"results/harmonized/{wildcards.dataset}/shares/{k}" for k in range(n)]
+    return {"indexes": [f"{share}.parquet" for share in shares], "shares": shares}
+
+
+def harmonize_job(wildcards, input):
+    """The harmonize checkpoint's command: harmonize the raw folder, or merge the shares."""
+    if "raw" in input.keys():
+        return f"--dataset {wildcards.dataset} --raw {input.raw} {harmonize_settings(wildcards)}"
+    indexes, shares = " ".join(input.indexes), " ".join(input.shares)
+    return f"merge --dataset {wildcards.dataset} --share-indexes {indexes} --share-shards {shares}"
 
 
 def weights_source_args(wildcards):

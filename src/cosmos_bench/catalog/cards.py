@@ -4,6 +4,7 @@ label means, validated once, before any job runs."""
 from __future__ import annotations
 
 import argparse
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,16 @@ class Part:
     instances: str | None
     structures: dict[str, str]
     slice_axis: str
+    share: tuple[int, int] = (0, 1)  # this job's share k of n of the part's cases
+
+    def holds(self, case: str) -> bool:
+        """Whether `case` is in this job's share: the sha256 of (part name, case id) modulo n,
+        so a case's job is known from its id alone, before any listing or reading."""
+        k, n = self.share
+        if n == 1:
+            return True
+        digest = hashlib.sha256(f"{self.name}/{case}".encode()).digest()
+        return int.from_bytes(digest[:8], "big") % n == k
 
     @classmethod
     def from_raw(cls, raw: dict) -> Part:
@@ -268,4 +279,3 @@ def counts(cards: list[Card]) -> dict[str, int]:
         "objects": len({t.split("/")[1] for t in targets}),
         "targets": len(targets),
     }
-

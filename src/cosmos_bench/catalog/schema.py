@@ -122,12 +122,16 @@ def _number(value: Any, kind: str) -> Any:
 def _coerce(values: Any, schema: dict, where: str) -> None:
     """Turn the common spellings of true/false into booleans at every key the schema declares
     boolean, and numbers given as text into numbers where it declares one (in nested objects
-    and arrays too), in place; a boolean key with anything else is refused."""
+    and arrays too, and under `additionalProperties`: harmonize.case_jobs' counts), in place;
+    a boolean key with anything else is refused."""
     if not isinstance(values, dict):
         return
-    for key, sub in schema.get("properties", {}).items():
-        if key not in values:
-            continue
+    declared = schema.get("properties", {})
+    extra = schema.get("additionalProperties")
+    keys = [(key, sub) for key, sub in declared.items() if key in values]
+    if isinstance(extra, dict):
+        keys += [(key, extra) for key in values if key not in declared]
+    for key, sub in keys:
         name = f"{where}{key}"
         value = values[key]
         if sub.get("type") == "boolean" and not isinstance(value, bool):

@@ -1,14 +1,17 @@
 """The harmonize job's command line (`python -m cosmos_bench.harmonize`): its options, shared
-with the 3D volume store (one normalization for both), and the Settings they name."""
+with the 3D volume store (one normalization for both), and the Settings they name;
+`python -m cosmos_bench.harmonize merge ...` joins a split dataset's shares (harmonize.merge)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from cosmos_bench.catalog.cards import Card, cards_argument, load_card, load_ontology
 from cosmos_bench.catalog.schema import read_yaml
+from cosmos_bench.harmonize import merge
 from cosmos_bench.harmonize.dataset import Settings, harmonize
 from cosmos_bench.harmonize.masks import FILTERS
 from cosmos_bench.harmonize.normalize import GREY_2D, PRESETS, ROUNDING
@@ -59,6 +62,17 @@ def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
     cards_argument(parser)
 
 
+def share_arg(text: str) -> tuple[int, int]:
+    """`K/N` with 0 <= K < N."""
+    try:
+        k, n = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not K/N") from None
+    if not 0 <= k < n:
+        raise argparse.ArgumentTypeError(f"share {text!r}: K must be in 0..N-1")
+    return k, n
+
+
 def settings_from(args: argparse.Namespace) -> tuple[Card, Settings]:
     """The dataset's card and the Settings the arguments name."""
     card = load_card(args.root, args.dataset, load_ontology(args.root), args.cards_dirs)
@@ -81,10 +95,18 @@ def settings_from(args: argparse.Namespace) -> tuple[Card, Settings]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["merge"]:  # the shares of a dataset split by harmonize.case_jobs
+        merge.main(argv[1:])
+        return
     parser = argparse.ArgumentParser(description=__doc__)
     add_settings_arguments(parser)
     parser.add_argument("--index", type=Path, required=True)
     parser.add_argument("--shards", type=Path, required=True)
+    parser.add_argument(
+        "--share", type=share_arg, default=(0, 1), metavar="K/N",
+        help="harmonize only share K of N of the cases (harmonize.case_jobs)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     card, settings = settings_from(args)
-    harmonize(card, args.raw, args.index, args.shards, settings)
+    harmonize(card, args.raw, args.index, args.shards, settings, args.share)

@@ -14,7 +14,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -23,6 +23,7 @@ import pandas as pd
 from scipy import ndimage
 
 from cosmos_bench.catalog.cards import Card, Part
+from cosmos_bench.contracts import INDEX_SCHEMA
 from cosmos_bench.core.errors import CosmosError
 from cosmos_bench.core.progress import Console, eta
 from cosmos_bench.harmonize.adapters import Case, reader_for
@@ -124,9 +125,7 @@ def case_images(
     prefix = f"{case.frame}-" if case.frame else ""
     plane = plane_of(case.image, part.slice_axis)  # the labels follow the image's plane
     label_slices = zip(*(slices(layer, plane) for layer in case.layers), strict=True)
-    for (slice_id, img, spacing), labs in zip(
-        slices(case.image, plane), label_slices, strict=True
-    ):
+    for (slice_id, img, spacing), labs in zip(slices(case.image, plane), label_slices, strict=True):
         if not any(lab.any() for _, lab, _ in labs):
             continue
         layers = np.stack([lab for _, lab, _ in labs]).astype(np.uint16)
@@ -306,10 +305,17 @@ def report_unmapped(dataset: str, unmapped: Counter[str]) -> None:
 
 
 def harmonize(
-    card: Card, raw: Path, index_path: Path, shard_dir: Path, settings: Settings = Settings()
+    card: Card,
+    raw: Path,
+    index_path: Path,
+    shard_dir: Path,
+    settings: Settings = Settings(),
+    share: tuple[int, int] = (0, 1),
 ) -> pd.DataFrame:
     """Harmonize one dataset (all its parts) into shards plus index; return the index.
 
+    `share` (k, n): only the cases of share k of n (catalog.Part.holds), one of n jobs whose
+    outputs harmonize.merge joins; such a share may hold no case, and its index is empty.
     Shards are written into `<shard_dir>.partial`, renamed when all are closed, and the index
     is written last: a kill at any moment leaves no index, and the rerun starts clean."""
     if "unresolved" in card.raw:
@@ -329,9 +335,10 @@ def harmonize(
     unknown: set[int] = set()
     unmapped: Counter[str] = Counter()
     n_cases = n_slices = done = 0
-    total, last = sum(count_cases(raw, part, card.id) for part in card.parts), None
+    parts = [replace(part, share=share) for part in card.parts]
+    total, last = sum(count_cases(raw, part, card.id) for part in parts), None
     start, console = time.monotonic(), Console()
-    for part in card.parts:
+    for part in parts:
         ct_window, why = part_ct_window(card.id, part.targets, settings.ct_windows)
         if settings.normalization == "medsam" and part.modality == "CT":
             print(f"[{card.id}] {part.name} CT window {ct_window} ({why})", file=sys.stderr)
@@ -362,8 +369,10 @@ def harmonize(
         )
     report_unmapped(card.id, unmapped)
     console.line(f"[{card.id}] harmonize: {n_cases} cases, {n_slices} slices, done", final=True)
-    index = pd.DataFrame(rows)
-    if index.empty:
+    index = pd.DataFrame(rows, columns=INDEX_SCHEMA.names if not rows else None)
+    if index.empty and share[1] > 1:
+        print(f"[{card.id}] share {share[0]} of {share[1]} holds no image", file=sys.stderr)
+    elif index.empty:
         shutil.rmtree(partial)
         raise CosmosError(
             f"no mask survived harmonization ({n_cases} cases read)",

@@ -93,12 +93,12 @@ def stage_seconds(benchmarks: Path, datasets, models) -> dict[str, float]:
     TSV files Snakemake's `benchmark:` directive writes (benchmarks/runs/{stage}/...).
 
     A file counts when every name in its path below the stage is a dataset or model of the
-    run, or a shard, so files left by other runs in the same directory are ignored."""
+    run, or a shard or share, so files left by other runs in the same directory are ignored."""
     allowed = {str(d) for d in datasets} | {str(m) for m in models}
     totals: dict[str, list[float]] = {}
     for path in sorted(Path(benchmarks).glob("*/**/*.tsv")):
         stage, *names = path.relative_to(benchmarks).with_suffix("").parts
-        if not all(n in allowed or n.startswith("shard-") for n in names):
+        if not all(n in allowed or n.startswith(("shard-", "share-")) for n in names):
             continue
         lines = path.read_text("utf-8").splitlines()
         if len(lines) < 2 or not lines[0].startswith("s\t"):

@@ -44,3 +44,10 @@ def index_counts(path: Path) -> tuple[int, int]:
     """(images, masks) of a harmonized dataset, read from its index's uid column only."""
     uids = pq.read_table(path, columns=["uid"]).column("uid")
     return len(uids.unique()), len(uids)
+
+
+def read_summary(path: Path) -> dict:
+    """Harmonize's summary stored with an index ({} where none was written)."""
+    meta = pq.read_schema(path).metadata or {}
+    text = meta.get(SUMMARY_KEY.encode())
+    return json.loads(text) if text else {}

@@ -30,6 +30,8 @@ def _as_image(array: np.ndarray, npz: np.lib.npyio.NpzFile) -> sitk.Image:
 
 def read_cases(root: Path, part: Part, dataset: str) -> Iterator[Case]:
     for path in image_files(root, part, dataset):
+        if not part.holds(path.stem):
+            continue
         with np.load(path, allow_pickle=False) as npz:
             missing = [k for k in REQUIRED if k not in npz]
             if missing:

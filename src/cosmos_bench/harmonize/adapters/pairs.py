@@ -68,11 +68,13 @@ def case_id(image: Path, part: Part, root: Path, dataset: str) -> str:
 
 
 def cases(root: Path, part: Part, dataset: str) -> Iterator[tuple[str, Path]]:
-    """(case id, image) of every image, minus the card's `format.exclude` (known defects of a
-    release, each explained in the card's notes)."""
+    """(case id, image) of every image in the job's share of the part (Part.holds), minus the
+    card's `format.exclude` (known defects of a release, each explained in the card's notes)."""
     skip = set(part.format.get("exclude", []))
     for image in image_files(root, part, dataset):
         case = case_id(image, part, root, dataset)
+        if not part.holds(case):
+            continue
         if case in skip:
             print(f"[{dataset}] case {case} excluded by the card", file=sys.stderr)
             continue
@@ -81,11 +83,11 @@ def cases(root: Path, part: Part, dataset: str) -> Iterator[tuple[str, Path]]:
 
 def count_cases(root: Path, part: Part, dataset: str) -> int:
     """How many images (files or series folders) the part's pattern lists, less the card's
-    exclusions: every adapter reads one source case from each, so this is the N of the
-    console's "case k/N" before any file is opened."""
+    exclusions, in the job's share: every adapter reads one source case from each, so this is
+    the N of the console's "case k/N" before any file is opened."""
     skip = set(part.format.get("exclude", []))
-    listed = image_files(root, part, dataset)
-    return sum(case_id(image, part, root, dataset) not in skip for image in listed)
+    ids = (case_id(image, part, root, dataset) for image in image_files(root, part, dataset))
+    return sum(case not in skip and part.holds(case) for case in ids)
 
 
 def fill(pattern: str, **values: str) -> str:
