@@ -38,7 +38,8 @@ from cosmos_bench.catalog.cards import Card
 from cosmos_bench.core.prompt import Prompt
 from cosmos_bench.harmonize.dataset import Settings, harmonize
 from cosmos_bench.infer.everything import Settings as GridSettings
-from cosmos_bench.infer.shard import Study, infer_shard
+from cosmos_bench.infer.image import Study
+from cosmos_bench.infer.shard import infer_shard
 from cosmos_bench.models.base import Candidates, PromptableModel
 from cosmos_bench.store.index import read_index
 from cosmos_bench.store.shards import ShardReader

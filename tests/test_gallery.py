@@ -19,7 +19,8 @@ from cosmos_bench.core.prompt import tight_box
 from cosmos_bench.core.strategies import Prompt, make_prompt, prompt_seed
 from cosmos_bench.core.tables import write_table
 from cosmos_bench.harmonize.dataset import harmonize
-from cosmos_bench.infer.shard import Study, Truth, infer_shard
+from cosmos_bench.infer.image import Study
+from cosmos_bench.infer.shard import infer_shard
 from cosmos_bench.models.base import Candidates, PromptableModel
 from cosmos_bench.report.build import build_report
 from cosmos_bench.report.gallery.cases import choose_cases, picture_name, shown_rows
@@ -33,6 +34,7 @@ from cosmos_bench.report.tables.taxonomy import failures
 from cosmos_bench.score.shape import Shape, shape_of
 from cosmos_bench.score.shard import score_shard
 from cosmos_bench.store.shards import ShardReader
+from cosmos_bench.store.truth import Truth
 
 STRATEGIES = ["S5", "S2", "S5-box-shift-0-10", "clicks-S5"]
 MODEL = "two-guesses"

@@ -18,7 +18,8 @@ from cosmos_bench.contracts import PREDICTION_SCHEMA
 from cosmos_bench.core.tables import write_table
 from cosmos_bench.harmonize.dataset import harmonize
 from cosmos_bench.infer.everything import MAX_POINTS_PER_SIDE
-from cosmos_bench.infer.shard import Study, infer_shard
+from cosmos_bench.infer.image import Study
+from cosmos_bench.infer.shard import infer_shard
 from cosmos_bench.models import build
 
 CPU = torch.device("cpu")

@@ -18,7 +18,8 @@ from cosmos_bench.core import rle
 from cosmos_bench.core.errors import ConfigError
 from cosmos_bench.core.strategies import make_prompt
 from cosmos_bench.harmonize.dataset import harmonize
-from cosmos_bench.infer.shard import infer_shard, usable_strategies
+from cosmos_bench.infer.image import usable_strategies
+from cosmos_bench.infer.shard import infer_shard
 from cosmos_bench.models.grabcut import GrabCut
 from cosmos_bench.models.litemedsam import LiteMedSAM
 from cosmos_bench.models.otsu import OtsuBox

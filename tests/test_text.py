@@ -11,8 +11,8 @@ from helpers import ROOT
 from cosmos_bench.catalog.cards import load_ontology
 from cosmos_bench.core.errors import ConfigError
 from cosmos_bench.core.strategies import Prompt, kinds_of, make_prompt, tight_box
+from cosmos_bench.infer.image import usable_strategies
 from cosmos_bench.infer.phrases import load_phrases, phrase_of
-from cosmos_bench.infer.shard import usable_strategies
 from cosmos_bench.infer.text import text_answers
 from cosmos_bench.models.base import Candidates, PromptableModel
 from cosmos_bench.models.otsu_text import OtsuText
@@ -140,7 +140,7 @@ def test_text_box_matches_each_masks_own_answer_and_nothing_is_one_empty_mask() 
     two rules, so two rows per mask whatever the count; a model that answers a box prompt with
     no mask at all (any strategy) stores one empty mask."""
     from cosmos_bench.core import rle
-    from cosmos_bench.infer.shard import Study, prompt_rows, text_rows
+    from cosmos_bench.infer.image import Study, prompt_rows, text_rows
 
     truth = disc(32, 32, 8)
     study = Study(phrases={"liver": "liver"})

@@ -19,8 +19,9 @@ from cosmos_bench.core.strategies import POINT_RULES, TEXT_STRATEGIES
 from cosmos_bench.core.tables import write_table
 from cosmos_bench.infer import everything
 from cosmos_bench.infer.clicks import CLICK_RULES
+from cosmos_bench.infer.image import STORE, Study, usable_strategies
 from cosmos_bench.infer.phrases import load_phrases
-from cosmos_bench.infer.shard import STORE, Study, infer_shard, usable_strategies
+from cosmos_bench.infer.shard import infer_shard
 from cosmos_bench.models import build, resolve_device
 from cosmos_bench.models.base import PRECISIONS
 from cosmos_bench.store.index import read_index

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from cosmos_bench.contracts import at_native_size
 from cosmos_bench.core.prompt import Prompt, tight_box
 from cosmos_bench.core.strategies import make_prompt
-from cosmos_bench.store.shards import ShardReader
+
+if TYPE_CHECKING:  # only named: the per-image engine runs where no HDF5 plug-in is installed
+    from cosmos_bench.store.shards import ShardReader
 
 
 @dataclass(frozen=True)
