@@ -309,9 +309,10 @@ def lengths(moved: np.ndarray, base: np.ndarray) -> np.ndarray:
 
 
 def centred(mask: np.ndarray) -> np.ndarray:
-    """The mask at (36, 36) of a 96 x 96 image: 30 px jitter around it is never clipped."""
-    canvas = np.zeros((96, 96), bool)
-    canvas[36 : 36 + mask.shape[0], 36 : 36 + mask.shape[1]] = mask
+    """The mask at (48, 48) of a 128 x 128 image: 30 px jitter is never clipped, not even for
+    S4's negatives, which lie up to half the mask's size (12 px) outside it."""
+    canvas = np.zeros((128, 128), bool)
+    canvas[48 : 48 + mask.shape[0], 48 : 48 + mask.shape[1]] = mask
     return canvas
 
 

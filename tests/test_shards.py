@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from cosmos_bench.store.shards import ShardReader, ShardWriter
+from cosmos_bench.store.shards import CODECS, ShardReader, ShardWriter
 
 
 def ct_like_slice(rng: np.random.Generator, side: int = 256) -> np.ndarray:
@@ -20,7 +20,7 @@ def ct_like_slice(rng: np.random.Generator, side: int = 256) -> np.ndarray:
     return np.clip(image + 8 * noise / noise.std(), 0, 255).astype(np.uint8)
 
 
-@pytest.mark.parametrize("codec", ["jpegls", "zstd"])
+@pytest.mark.parametrize("codec", ["rowdelta", "jpegls", "zstd"])
 def test_every_image_kind_round_trips_exactly(tmp_path: Path, codec: str) -> None:
     rng = np.random.default_rng(0)
     images = [
@@ -47,11 +47,12 @@ def test_every_image_kind_round_trips_exactly(tmp_path: Path, codec: str) -> Non
             assert reader.uid(k) == f"uid{k}"
 
 
-def test_jpegls_stores_ct_slices_in_fewer_bytes_than_png(tmp_path: Path) -> None:
+def test_predicting_codecs_store_ct_slices_in_no_more_bytes_than_png(tmp_path: Path) -> None:
+    """JPEG-LS below PNG; row differences at PNG's size (within 5 %); zstd alone above."""
     rng = np.random.default_rng(1)
     slices = [ct_like_slice(rng) for _ in range(4)]
     sizes = {}
-    for codec in ("jpegls", "zstd"):
+    for codec in CODECS:
         writer = ShardWriter(tmp_path / f"{codec}.h5", codec)
         for k, image in enumerate(slices):
             writer.append(str(k), image, np.zeros((1, 256, 256), np.uint16))
@@ -62,6 +63,20 @@ def test_jpegls_stores_ct_slices_in_fewer_bytes_than_png(tmp_path: Path) -> None
             )
     png = sum(len(cv2.imencode(".png", image)[1]) for image in slices)
     assert sizes["jpegls"] < png < sizes["zstd"]
+    assert sizes["rowdelta"] < 1.05 * png
+
+
+def test_row_differences_wrap_modulo_256_and_are_summed_back(tmp_path: Path) -> None:
+    """Rows that step across 0 and 255 both ways: stored as the mod-256 differences PNG's Up
+    filter takes, read back exactly."""
+    image = np.array([[0, 255, 7], [255, 0, 7], [1, 254, 200]], np.uint8).repeat(8, axis=1)
+    writer = ShardWriter(tmp_path / "s.h5", "rowdelta")
+    writer.append("u", image, np.zeros((1, *image.shape), np.uint16))
+    writer.close()
+    with ShardReader(tmp_path / "s.h5") as reader:
+        stored = reader.file["images/00000"][()]
+        assert stored[1, 0] == 255 and stored[1, 8] == 1 and stored[2, 16] == 193
+        assert np.array_equal(reader.image(0), image)
 
 
 def test_an_unknown_codec_is_refused(tmp_path: Path) -> None:

@@ -53,7 +53,7 @@ def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument("--max-side", type=int, default=1024)
     parser.add_argument("--images-per-shard", type=int, default=256)
-    parser.add_argument("--codec", choices=CODECS, default="jpegls")
+    parser.add_argument("--codec", choices=CODECS, default="rowdelta")
     parser.add_argument(
         "--splits", type=float, nargs=3, default=(0.7, 0.1, 0.2), help="train val test ratios"
     )

@@ -68,7 +68,7 @@ class Settings:
     instance_masks: bool = False  # keep the card's instances apart (else one per category)
     max_side: int = 1024
     images_per_shard: int = 256
-    codec: str = "jpegls"
+    codec: str = "rowdelta"
     splits: SplitRatios = SplitRatios()  # patient-level train/val/test (harmonize.splits)
 
     @property
