@@ -13,6 +13,9 @@ the pinned path is the one exercised; the real pins stay in the cards.
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -36,7 +39,9 @@ COSMOS = cosmos_ids(ROOT)
 
 def with_test_pins(card: Card, served: Path) -> Card:
     """The card with each source file pinned by the sha256 of its mimic (upstream pins and
-    `checksum: unpublished` dropped)."""
+    `checksum: unpublished` dropped); a listed source is verified by its listing's hashes."""
+    if "listings" in card.source:
+        return card
     raw = copy.deepcopy(card.raw)
     source = raw["source"]
     for key in ("md5", "checksum", "checksum_note"):
@@ -67,10 +72,69 @@ def fetch_mimic(card: Card, tmp: Path) -> Path:
             (manual / archive_name(e)).write_bytes(files[f"/{dataset}/{archive_name(e)}"])
     with serve(files) as (base, _log):
         mirrors = {e["url"]: f"{base}/{dataset}/{archive_name(e)}" for e in entries}
+        if "listings" in card.source:
+            files.update(listing_answers(card, served, base))
+            mirrors = {"https://api.osf.io/": f"{base}/", "https://api.figshare.com/": f"{base}/"}
         fetching = Fetching(mirrors=mirrors, manual_dir=Path("manual"), strict=True)
         manifest = download(card, tmp / "downloads", tmp, fetching)
     unpack_source(card, manifest, tmp / "raw", tmp)
     return tmp / "raw"
+
+
+def listing_answers(card: Card, served: Path, base: str) -> dict[str, bytes]:
+    """The loopback host of a card's listings, built from its mimic: an OSF folder holds the
+    members of the mimic's zips below the listing's `into` (one page per folder); a figshare
+    article holds the mimic's files as they are."""
+    files: dict[str, bytes] = {}
+    members = {}
+    for archive in sorted(served.glob("*.zip")):
+        with zipfile.ZipFile(archive) as zf:
+            members |= {i.filename: zf.read(i) for i in zf.infolist() if not i.is_dir()}
+    for listing in card.source["listings"]:
+        if "figshare" in listing:
+            items = []
+            for k, path in enumerate(sorted(served.iterdir())):
+                files[f"/ndownloader/files/{k}"] = data = path.read_bytes()
+                url = f"{base}/ndownloader/files/{k}"
+                items.append({"id": k, "name": path.name, "download_url": url,
+                              "computed_md5": md5(data)})  # fmt: skip
+            page = f"/v2/articles/{listing['figshare']}/files?page_size=1000&page=1"
+            files[page] = json.dumps(items).encode()
+            continue
+        node, folder = listing["osf"].split("/")
+        into = listing["into"] + "/"
+        tree = {name[len(into) :]: data for name, data in members.items() if name.startswith(into)}
+        files |= osf_folder(base, node, folder, "", tree)
+    return files
+
+
+def osf_folder(base: str, node: str, folder: str, path: str, tree: dict[str, bytes]) -> dict:
+    """OSF's answers for one folder (its files and sub-folders, one page) and those below."""
+    files, items, below = {}, [], {}
+    for name, data in tree.items():
+        head, _, rest = name.partition("/")
+        if rest:
+            below.setdefault(head, {})[rest] = data
+            continue
+        file_id = md5(f"{path}/{name}".encode())[:12]
+        files[f"/osf/{file_id}"] = data
+        items.append({"id": file_id, "attributes": {"kind": "file", "name": name,
+                      "extra": {"hashes": {"sha256": hashlib.sha256(data).hexdigest()}}},
+                      "links": {"download": f"{base}/osf/{file_id}"}})  # fmt: skip
+    for head, subtree in below.items():
+        sub = md5(f"{path}/{head}".encode())[:24]
+        href = f"https://api.osf.io/v2/nodes/{node}/files/osfstorage/{sub}/"
+        related = {"files": {"links": {"related": {"href": href}}}}
+        items.append({"id": sub, "attributes": {"kind": "folder", "name": head},
+                      "relationships": related})  # fmt: skip
+        files |= osf_folder(base, node, sub, f"{path}/{head}", subtree)
+    answer = {"data": items, "links": {"next": None}}
+    files[f"/v2/nodes/{node}/files/osfstorage/{folder}/"] = json.dumps(answer).encode()
+    return files
+
+
+def md5(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()
 
 
 @pytest.mark.parametrize("dataset", COSMOS)

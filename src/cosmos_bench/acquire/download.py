@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cosmos_bench.acquire.http import fetch, fetch_local_tree
+from cosmos_bench.acquire.listing import expand
 from cosmos_bench.acquire.lock import (
     LOCKFILE,
     check_locked,
@@ -25,7 +26,12 @@ from cosmos_bench.acquire.lock import (
     record_verification,
 )
 from cosmos_bench.acquire.manifest import write_manifest
-from cosmos_bench.acquire.publisher import PublisherError, check_commit_archive, published
+from cosmos_bench.acquire.publisher import (
+    PublisherError,
+    check_commit_archive,
+    get_json,
+    published,
+)
 from cosmos_bench.acquire.sources import (
     GATED,
     MANIFEST,
@@ -121,6 +127,7 @@ def _fetch_file(
         sha256, md5 = (host.digest, None) if host.algorithm == "sha256" else (None, host.digest)
     location = archive_location(card, entry, fetching, root)
     dest = out_dir / name
+    dest.parent.mkdir(parents=True, exist_ok=True)  # a listed file keeps its sub-folders
     try:
         actual = fetch(location, dest, dataset=card.id, sha256=sha256, md5=md5, base_dir=root)
     except ChecksumError:
@@ -171,9 +178,10 @@ def download(
     else:
         _check_strict(card, fetching, uncovered(card, locked))
         answers: dict[str, object] = {}
+        entries = card.source_files + listed(card, fetching, answers)
         records = {
             archive_name(entry): _fetch_file(card, entry, out_dir, root, fetching, locked, answers)
-            for entry in card.source_files
+            for entry in entries
         }
         hashes = {n: r["sha256"] for n, r in records.items()}
     record_verification(out_dir, records)
@@ -182,6 +190,21 @@ def download(
     if unverified:
         _warn_unverified(card, unverified[:5] + (["..."] if len(unverified) > 5 else []), manifest)
     return manifest
+
+
+def listed(card: Card, fetching: Fetching, answers: dict) -> list[dict]:
+    """The files of the source's listings (acquire.listing), read from the host's API now:
+    without its answer there is nothing to download, strict or not."""
+    try:
+        get = lambda url: get_json(apply_mirrors(url, fetching.mirrors))  # noqa: E731
+        return expand(card.source.get("listings", []), get, card.id, answers)
+    except PublisherError as err:
+        raise CosmosError(
+            f"the host's file listing did not answer: {err.what}",
+            dataset=card.id,
+            path=err.path,
+            fix="retry when the host answers; a mirror (`mirrors` in the config) can stand in",
+        ) from err
 
 
 def uncovered(card: Card, locked: Locked) -> list[str]:

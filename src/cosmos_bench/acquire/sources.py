@@ -10,6 +10,7 @@ from importlib import resources
 from pathlib import Path
 from urllib.parse import urlparse
 
+from cosmos_bench.acquire.listing import listing_url
 from cosmos_bench.catalog.cards import Card, pin_of
 
 MANIFEST = "SHA256SUMS"
@@ -53,7 +54,8 @@ def source_mirrors(card: Card, mirrors: dict[str, str]) -> dict[str, str]:
     from the manual folder) or a local folder, else those of its source files' URLs."""
     if card.source["access"] in GATED:
         return {}
-    return mirrors_for([entry["url"] for entry in card.source_files], mirrors)
+    listed = [listing_url(listing) for listing in card.source.get("listings", [])]
+    return mirrors_for([entry["url"] for entry in card.source_files] + listed, mirrors)
 
 
 def manual_file(card: Card, entry: dict, manual_dir: Path) -> Path:
@@ -65,7 +67,9 @@ def explain(card: Card, manual_dir: Path) -> str:
     """What a user must do to get this dataset, in plain words."""
     source = card.source
     if source["access"] not in GATED:
-        where = ", ".join(f["url"] for f in card.source_files) or source.get("path")
+        urls = [f["url"] for f in card.source_files]
+        urls += [f"the files {listing_url(x)} lists" for x in source.get("listings", [])]
+        where = ", ".join(urls) or source.get("path")
         return f"{card.id}: {source['access']} access; fetched automatically from {where}"
     lines = [
         f"{card.id}: needs {source['access']} at {card.raw['homepage']}",

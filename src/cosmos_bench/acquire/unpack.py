@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from cosmos_bench.acquire.extract import CorruptArchiveError, link_tree, unpack_all
 from cosmos_bench.acquire.manifest import read_manifest
@@ -24,6 +24,12 @@ def unpack_source(card: Card, manifest: Path, raw: Path, root: Path) -> None:
         members = [
             (manifest.parent / archive_name(entry), entry.get("into", ""))
             for entry in card.source_files
+        ]
+        named = {archive_name(entry) for entry in card.source_files}
+        members += [  # the files of listings (acquire.listing), each into its own sub-folder
+            (manifest.parent / name, str(PurePosixPath(name).parent).removeprefix("."))
+            for name in names
+            if name not in named
         ]
         nested = tuple(card.source.get("nested", []))
         try:
