@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import platform
 import sys
 import tempfile
@@ -210,7 +211,8 @@ def main() -> None:
     args = parser.parse_args()
     images, repeats = (8, 2) if args.quick else (args.images, args.repeats)
     print(f"machine: {platform.machine()} {platform.processor() or ''}, python "
-          f"{platform.python_version()}, one thread; {images} images of 512 x 512, "
+          f"{platform.python_version()}, {os.cpu_count()} CPUs (the engine reads the next batch "
+          f"in a worker thread, the reference in line); {images} images of 512 x 512, "
           f"{len(OBJECTS)} masks each, S2-S6, fastest of {repeats}")  # fmt: skip
     model = NullModel()
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,10 +1,11 @@
 """Inference for one (model, dataset, shard): one embedding per image, all prompts decoded.
 
-Images go through the encoder `batch_size` at a time; every mask of an image gets a prompt per
-strategy the model accepts, and all prompts of the image are decoded against its single
-embedding (infer.image). Output: one row per (mask, strategy, repeat, candidate) with the
-candidate mask as a COCO RLE at the stored image size, one Parquet row group per target (a
-target's rows are read without scanning the others).
+Images go through the encoder `batch_size` at a time, the next batch read and decoded by a
+worker meanwhile (core.read_ahead); every mask of an image gets a prompt per strategy the model
+accepts, and all prompts of the image are decoded against its single embedding (infer.image).
+Output: one row per (mask, strategy, repeat, candidate) with the candidate mask as a COCO RLE at
+the stored image size, one Parquet row group per target (a target's rows are read without
+scanning the others).
 
 `resolution` (score.resolution): `native` takes each one-shot prompt on the mask at the source's
 size and maps it onto the stored copy, as the authors' code maps native prompts into SAM's
@@ -17,16 +18,31 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from cosmos_bench.contracts import PREDICTION_SCHEMA, RESOLUTIONS
 from cosmos_bench.core.progress import Console, eta
+from cosmos_bench.core.read_ahead import read_ahead
 from cosmos_bench.infer.image import Study, image_rows
 from cosmos_bench.models import PromptableModel
 from cosmos_bench.store.shards import ShardReader
-from cosmos_bench.store.truth import truth_of
+from cosmos_bench.store.truth import Truth, truth_of
+
+
+def read_batches(
+    reader: ShardReader, images: list[tuple[int, list]], batch_size: int, resolution: str
+) -> Iterator[tuple[int, list[np.ndarray], list[list[Truth]]]]:
+    """(first image's position, pixels, each image's truths) of every batch of the shard:
+    what infer_shard reads, done ahead of it by a worker (core.read_ahead)."""
+    for first in range(0, len(images), batch_size):
+        batch = images[first : first + batch_size]
+        pixels = [reader.image(row) for row, _ in batch]
+        truths = [[truth_of(reader, row, m, resolution) for m in masks] for row, masks in batch]
+        yield first, pixels, truths
 
 
 def infer_shard(
@@ -67,18 +83,19 @@ def infer_shard(
     start = time.perf_counter()
     console = Console()
     with ShardReader(shard) as reader:
-        for first in range(0, len(images), batch_size):
-            batch = images[first : first + batch_size]
-            pixels = [reader.image(row) for row, _ in batch]
+        batches = read_ahead(read_batches(reader, images, batch_size, resolution))
+        for first, pixels, truths in batches:
+            count = len(pixels)
             if fixed_batch:
-                pixels += [pixels[-1]] * (batch_size - len(pixels))
+                pixels += [pixels[-1]] * (batch_size - count)
             t0 = time.perf_counter()
-            embeddings = model.embed_batch(pixels)[: len(batch)]
-            t_embed = (time.perf_counter() - t0) / len(batch)
-            for (row, masks), embedding in zip(batch, embeddings, strict=True):
-                truths = [truth_of(reader, row, m, resolution) for m in masks]
-                rows.extend(image_rows(model, embedding, truths, strategies, store, t_embed, study))
-            done = first + len(batch)
+            embeddings = model.embed_batch(pixels)[:count]
+            t_embed = (time.perf_counter() - t0) / count
+            for image_truths, embedding in zip(truths, embeddings, strict=True):
+                rows.extend(
+                    image_rows(model, embedding, image_truths, strategies, store, t_embed, study)
+                )
+            done = first + count
             rate = done / (time.perf_counter() - start)
             print(f"  {done}/{len(images)} images, {rate:.2f} images/s", file=sys.stderr)
             console.line(f"[{name}] {shard.parent.parent.name}/{shard.name}: {done}/"
