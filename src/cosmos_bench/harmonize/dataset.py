@@ -48,7 +48,7 @@ from cosmos_bench.harmonize.normalize import (
 from cosmos_bench.harmonize.orientation import Volume, plane_of, slices
 from cosmos_bench.harmonize.splits import SplitRatios, patient, split_of
 from cosmos_bench.store.index import write_index
-from cosmos_bench.store.shards import ShardWriter, shard_name
+from cosmos_bench.store.shards import ShardWriter, fresh_outputs, shard_name
 
 NO_SPACING = (float("nan"), float("nan"))
 
@@ -324,12 +324,7 @@ def harmonize(
             dataset=card.id,
             fix="leave this dataset out of `datasets`, or complete its card",
         )
-    partial = shard_dir.with_name(shard_dir.name + ".partial")
-    for stale in (shard_dir, partial):
-        if stale.exists():
-            shutil.rmtree(stale)
-    index_path.unlink(missing_ok=True)
-    partial.mkdir(parents=True)
+    partial = fresh_outputs(index_path, shard_dir)
     shards = ShardSet(partial, settings.images_per_shard, settings.codec)
     rows: list[dict] = []
     unknown: set[int] = set()

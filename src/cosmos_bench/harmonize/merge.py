@@ -21,7 +21,7 @@ import pandas as pd
 
 from cosmos_bench.core.errors import CosmosError
 from cosmos_bench.store.index import read_index, read_summary, write_index
-from cosmos_bench.store.shards import shard_name
+from cosmos_bench.store.shards import fresh_outputs, shard_name
 
 
 def _place(source: Path, target: Path) -> None:
@@ -35,12 +35,7 @@ def merge_shares(
     shares: list[tuple[Path, Path]], index_path: Path, shard_dir: Path, dataset: str
 ) -> pd.DataFrame:
     """Join (index, shard folder) of every share, in share order; return the joined index."""
-    partial = shard_dir.with_name(shard_dir.name + ".partial")
-    for stale in (shard_dir, partial):
-        if stale.exists():
-            shutil.rmtree(stale)
-    index_path.unlink(missing_ok=True)
-    partial.mkdir(parents=True)
+    partial = fresh_outputs(index_path, shard_dir)
     frames, unmapped, shrunk, offset = [], Counter(), 0, 0
     for share_index, share_shards in shares:
         index = read_index(share_index)

@@ -23,6 +23,7 @@ An image shrunk by the longest-side cap also keeps its label layers at the sourc
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import h5py
@@ -39,6 +40,18 @@ JPEGLS_SIDES = (16, 65535)  # the sizes the JPEG-LS filter encodes; others fall 
 
 def shard_name(k: int) -> str:
     return f"shard-{k:05d}.h5"
+
+
+def fresh_outputs(index_path: Path, shard_dir: Path) -> Path:
+    """Remove what an earlier (perhaps killed) run left, and return the empty
+    `<shard_dir>.partial` folder the shards are written into, renamed when complete."""
+    partial = shard_dir.with_name(shard_dir.name + ".partial")
+    for stale in (shard_dir, partial):
+        if stale.exists():
+            shutil.rmtree(stale)
+    index_path.unlink(missing_ok=True)
+    partial.mkdir(parents=True)
+    return partial
 
 
 class ShardWriter:
