@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ from helpers import phantom, write_volume
 
 from cosmos_bench.catalog.cards import Card, Part, load_card, load_ontology
 from cosmos_bench.contracts import INDEX_SCHEMA, INDEX_SCHEMA_VERSION
+from cosmos_bench.core.errors import CosmosError
 from cosmos_bench.harmonize.dataset import Settings, cap_side, harmonize
 from cosmos_bench.harmonize.masks import Kept, kept_masks, value_maps
 from cosmos_bench.harmonize.merge import merge_shares
@@ -358,3 +360,14 @@ def test_a_case_split_harmonize_equals_one_job(tiny_root: Path) -> None:
     assert len(pixels) == whole.uid.nunique()
     for (image_a, labels_a), (image_b, labels_b) in pixels.values():
         assert np.array_equal(image_a, image_b) and np.array_equal(labels_a, labels_b)
+
+
+def test_merging_shares_that_hold_no_case_says_nothing_survived(tiny_root: Path) -> None:
+    card = load_card(tiny_root, "tiny", load_ontology(tiny_root))
+    empty = [k for k in range(50) if not replace(card.parts[0], share=(k, 50)).holds("c1")][:2]
+    shares = [(tiny_root / f"s{k}.parquet", tiny_root / f"s{k}") for k in empty]
+    for k, (index, shards) in zip(empty, shares, strict=True):
+        assert harmonize(card, tiny_root / "raw", index, shards, share=(k, 50)).empty
+    with pytest.raises(CosmosError, match="no mask survived harmonization in any of its 2"):
+        merge_shares(shares, tiny_root / "i.parquet", tiny_root / "shards", "tiny")
+    assert not (tiny_root / "i.parquet").exists() and not (tiny_root / "shards").exists()

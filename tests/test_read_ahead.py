@@ -52,3 +52,29 @@ def test_a_consumer_that_stops_early_stops_the_worker() -> None:
     time.sleep(0.3)
     assert len(produced) == count < 10
     assert not any(t.name == "read-ahead" for t in threading.enumerate())
+
+
+def test_a_consumer_error_stops_the_worker_before_its_source_closes() -> None:
+    """infer_shard's order: the model fails, the read-ahead is closed (its worker joined),
+    then the shard file; the worker never reads a closed file."""
+    from contextlib import closing
+
+    reads_after_close, closed = [], threading.Event()
+
+    def produce():
+        for k in range(100):
+            if closed.is_set():
+                reads_after_close.append(k)
+            time.sleep(0.01)
+            yield k
+
+    with pytest.raises(RuntimeError, match="model failed"):
+        try:
+            with closing(read_ahead(produce(), depth=2)) as items:
+                for item in items:
+                    if item == 3:
+                        raise RuntimeError("model failed")
+        finally:
+            closed.set()  # the shard file closes here
+    time.sleep(0.1)
+    assert reads_after_close == []

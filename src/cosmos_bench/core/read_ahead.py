@@ -19,24 +19,29 @@ _DONE = object()
 def read_ahead(items: Iterable[T], depth: int = 2) -> Iterator[T]:
     """`items` in order, produced up to `depth` ahead by one worker thread; an exception in
     the worker is raised here, where the item it failed on would have come; a consumer that
-    stops early stops the worker."""
+    stops early (close the generator: `contextlib.closing`) stops the worker and waits for it,
+    so what it reads can be closed after."""
     ready: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
+
+    def offer(entry: tuple) -> bool:
+        """Queue `entry` unless the consumer has stopped; whether it was queued."""
+        while not stop.is_set():
+            try:
+                ready.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def produce() -> None:
         try:
             for item in items:
-                while not stop.is_set():
-                    try:
-                        ready.put((item, None), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not offer((item, None)):
                     return
-            ready.put((_DONE, None))
+            offer((_DONE, None))
         except BaseException as exc:  # handed to the consumer, raised there
-            ready.put((_DONE, exc))
+            offer((_DONE, exc))
 
     worker = threading.Thread(target=produce, name="read-ahead", daemon=True)
     worker.start()

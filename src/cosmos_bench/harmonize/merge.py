@@ -52,16 +52,17 @@ def merge_shares(
             )
         for k in numbers:
             _place(share_shards / shard_name(k), partial / shard_name(offset + k))
-        frames.append(index.assign(shard=index["shard"] + offset))
+        if len(index):  # a share that holds no case adds nothing
+            frames.append(index.assign(shard=index["shard"] + offset))
         offset += len(numbers)
-    merged = pd.concat(frames, ignore_index=True)
-    if merged.empty:
+    if not frames:
         shutil.rmtree(partial)
         raise CosmosError(
             f"no mask survived harmonization in any of its {len(shares)} shares",
             dataset=dataset,
             fix="check the card's labels map and format patterns against the files",
         )
+    merged = pd.concat(frames, ignore_index=True)
     partial.rename(shard_dir)
     summary = {"unmapped_structures": dict(sorted(unmapped.items())), "shrunk_away": shrunk}
     write_index(merged, index_path, summary)

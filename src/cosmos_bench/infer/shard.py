@@ -19,6 +19,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -82,8 +83,10 @@ def infer_shard(
     images = sorted(by_image.items())
     start = time.perf_counter()
     console = Console()
-    with ShardReader(shard) as reader:
-        batches = read_ahead(read_batches(reader, images, batch_size, resolution))
+    with (
+        ShardReader(shard) as reader,  # closed after the worker has stopped, error or not
+        closing(read_ahead(read_batches(reader, images, batch_size, resolution))) as batches,
+    ):
         for first, pixels, truths in batches:
             count = len(pixels)
             if fixed_batch:
