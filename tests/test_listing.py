@@ -149,3 +149,14 @@ def test_a_listed_name_that_leaves_the_folder_is_refused(tmp_path: Path) -> None
         with pytest.raises(CosmosError, match="would leave the download folder"):
             download(card([{"figshare": 5}]), tmp_path / "d", tmp_path, Fetching(mirrors))
     assert not (tmp_path / "escape.zip").exists()
+
+
+def test_a_listed_file_unpacks_into_its_own_folder_even_a_hidden_one() -> None:
+    from cosmos_bench.acquire.unpack import sub_folder
+
+    assert sub_folder("LVscar.zip") == ""
+    assert (
+        sub_folder("dataset-19training/rawdata/sub-1/x.nii.gz")
+        == "dataset-19training/rawdata/sub-1"
+    )
+    assert sub_folder(".meta/x.csv") == ".meta"  # not "meta"

@@ -27,9 +27,7 @@ def unpack_source(card: Card, manifest: Path, raw: Path, root: Path) -> None:
         ]
         named = {archive_name(entry) for entry in card.source_files}
         members += [  # the files of listings (acquire.listing), each into its own sub-folder
-            (manifest.parent / name, str(PurePosixPath(name).parent).removeprefix("."))
-            for name in names
-            if name not in named
+            (manifest.parent / name, sub_folder(name)) for name in names if name not in named
         ]
         nested = tuple(card.source.get("nested", []))
         try:
@@ -37,6 +35,12 @@ def unpack_source(card: Card, manifest: Path, raw: Path, root: Path) -> None:
         except CorruptArchiveError as err:
             raise forget_download(card, manifest, err) from err
     print(f"[{card.id}] unpacked into {raw}", file=sys.stderr)
+
+
+def sub_folder(name: str) -> str:
+    """The folder of a listed file's name, relative to raw/{id} ("" at the top)."""
+    parent = str(PurePosixPath(name).parent)
+    return "" if parent == "." else parent
 
 
 def forget_download(card: Card, manifest: Path, err: CorruptArchiveError) -> CosmosError:
