@@ -160,3 +160,12 @@ def test_a_listed_file_unpacks_into_its_own_folder_even_a_hidden_one() -> None:
         == "dataset-19training/rawdata/sub-1"
     )
     assert sub_folder(".meta/x.csv") == ".meta"  # not "meta"
+
+
+def test_a_listing_answer_of_another_shape_is_an_error_that_names_it(tmp_path: Path) -> None:
+    files: dict[str, bytes] = {}
+    with serve(files) as (base, _):
+        files[f"/v2/nodes/{NODE}/files/osfstorage/{FOLDER}/"] = b'{"errors": [{"detail": "x"}]}'
+        mirrors = {k: v.format(base=base) for k, v in OSF.items()}
+        with pytest.raises(CosmosError, match="listing failed.*lacks 'data'"):
+            download(card([OSF_LISTING]), tmp_path / "d", tmp_path, Fetching(mirrors))

@@ -200,7 +200,7 @@ def listed(card: Card, fetching: Fetching, answers: dict) -> list[dict]:
         return expand(card.source.get("listings", []), get, card.id, answers)
     except PublisherError as err:
         raise CosmosError(
-            f"the host's file listing did not answer: {err.what}",
+            f"the host's file listing failed: {err.what}",
             dataset=card.id,
             path=err.path,
             fix="retry when the host answers; a mirror (`mirrors` in the config) can stand in",

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from fnmatch import fnmatch
 from pathlib import PurePosixPath
 
+from cosmos_bench.acquire.publisher import PublisherError
 from cosmos_bench.core.errors import CosmosError
 
 #: reads one API answer (the URL after the mirrors: acquire.publisher.get_json)
@@ -83,6 +84,18 @@ def _checked(path: str, dataset: str, url: str) -> str:
     return path
 
 
+def _listed(host: str, url: str, get: Get, answers: dict) -> list[tuple[str, str, str]]:
+    """(path, download URL, the API URL its hash is kept under) of every listed file."""
+    if host == "osf":
+        found = [(path, item, f"{OSF_API}/files/{item['id']}/") for path, item in
+                 _osf_files(url, get, PurePosixPath())]  # fmt: skip
+        for _, item, api in found:
+            answers[api] = {"data": item}
+        return [(path, item["links"]["download"], api) for path, item, api in found]
+    answers[url] = _figshare_files(url, get)
+    return [(item["name"], item["download_url"], url) for item in answers[url]]
+
+
 def expand(listings: list[dict], get: Get, dataset: str, answers: dict) -> list[dict]:
     """Source file entries (url, filename, publisher, api) for every listed file; `answers`
     receives what the publisher check will read, so no file costs a second API call."""
@@ -90,15 +103,14 @@ def expand(listings: list[dict], get: Get, dataset: str, answers: dict) -> list[
     for listing in listings:
         host, url = host_of(listing), listing_url(listing)
         into = PurePosixPath(listing.get("into", ""))
-        if host == "osf":
-            found = [(path, item, f"{OSF_API}/files/{item['id']}/") for path, item in
-                     _osf_files(url, get, PurePosixPath())]  # fmt: skip
-            for _, item, api in found:
-                answers[api] = {"data": item}
-            files = [(path, item["links"]["download"], api) for path, item, api in found]
-        else:
-            answers[url] = _figshare_files(url, get)
-            files = [(item["name"], item["download_url"], url) for item in answers[url]]
+        try:
+            files = _listed(host, url, get, answers)
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise PublisherError(
+                f"the {host} listing's answer lacks {exc} (not the shape its API documents)",
+                dataset=dataset,
+                path=url,
+            ) from exc
         patterns = listing.get("include", ["*"])
         for path, download, api in files:
             if any(fnmatch(PurePosixPath(path).name, p) for p in patterns):
