@@ -169,3 +169,33 @@ def test_a_listing_answer_of_another_shape_is_an_error_that_names_it(tmp_path: P
         mirrors = {k: v.format(base=base) for k, v in OSF.items()}
         with pytest.raises(CosmosError, match="listing failed.*lacks 'data'"):
             download(card([OSF_LISTING]), tmp_path / "d", tmp_path, Fetching(mirrors))
+
+
+@pytest.mark.e2e
+def test_the_workflow_harmonizes_a_dataset_its_host_lists(tmp_path: Path) -> None:
+    """The real `snakemake`: a card whose source is a figshare item (the demo endoscopy zip
+    as its one file), the API mirrored to the loopback host by the config's `mirrors`, strict
+    checksums: listed, downloaded, verified by the listed md5, unpacked and harmonized."""
+    import yaml
+    from helpers import ROOT, check, copy_workflow, snakemake
+
+    work = copy_workflow(tmp_path)
+    data = (ROOT / "resources" / "demo" / "demo-endo.zip").read_bytes()
+    files: dict[str, bytes] = {}
+    with serve(files) as (base, _):
+        item = {"id": 77, "name": "demo-endo.zip", "computed_md5": hashlib.md5(data).hexdigest(),
+                "download_url": f"{base}/ndownloader/files/77"}  # fmt: skip
+        files["/v2/articles/99/files?page_size=1000&page=1"] = json.dumps([item]).encode()
+        files["/ndownloader/files/77"] = data
+        card = yaml.safe_load((ROOT / "config" / "datasets" / "demo-endo.yaml").read_text())
+        card["id"] = "fig-endo"
+        card["source"] = {"listings": [{"figshare": 99}], "access": "open"}
+        (work / "my-cards").mkdir()
+        (work / "my-cards" / "fig-endo.yaml").write_text(yaml.safe_dump(card))
+        config = {"datasets": ["fig-endo"], "cards_dirs": ["my-cards"], "strict_checksums": True,
+                  "mirrors": {"https://api.figshare.com/": f"{base}/"}}  # fmt: skip
+        (work / "mine.yaml").write_text(yaml.safe_dump(config))
+        check(snakemake(work, "harmonize_fig-endo", "--configfile", "mine.yaml"))
+    record = read_verification(work / "results" / "downloads" / "fig-endo")
+    assert record["demo-endo.zip"]["verified"] == ["publisher:figshare"]
+    assert (work / "results" / "harmonized" / "fig-endo" / "index.parquet").exists()

@@ -248,6 +248,8 @@ def test_source_mirrors_of_a_card_cover_its_files_and_not_a_gated_source() -> No
     assert source_mirrors(card({"path": "data"}), mirrors) == {}
     gated = card({"url": "https://zenodo.org/3/c.zip", "access": "registration"})
     assert source_mirrors(gated, mirrors) == {}  # read from the manual folder, never mirrored
+    listed = card({"listings": [{"figshare": 4214622}]})
+    assert source_mirrors(listed, mirrors) == mirrors  # its files' hosts are not known before
 
 
 def test_the_manifest_is_readable_by_all_like_every_other_output(

@@ -51,11 +51,13 @@ def mirrors_for(urls: list[str], mirrors: dict[str, str]) -> dict[str, str]:
 
 def source_mirrors(card: Card, mirrors: dict[str, str]) -> dict[str, str]:
     """The mirror entries a card's download uses: none for a gated dataset (its files come
-    from the manual folder) or a local folder, else those of its source files' URLs."""
+    from the manual folder) or a local folder, every one for a listed source (its files' URLs
+    are known only when the host lists them), else those of its source files' URLs."""
     if card.source["access"] in GATED:
         return {}
-    listed = [listing_url(listing) for listing in card.source.get("listings", [])]
-    return mirrors_for([entry["url"] for entry in card.source_files] + listed, mirrors)
+    if card.source.get("listings"):
+        return dict(mirrors)
+    return mirrors_for([entry["url"] for entry in card.source_files], mirrors)
 
 
 def manual_file(card: Card, entry: dict, manual_dir: Path) -> Path:
