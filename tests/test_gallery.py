@@ -172,8 +172,8 @@ def test_the_gallery_draws_every_case_from_the_shards(run: tuple[Path, TwoGuesse
     results, model = run
     out = results / "report" / "gallery"
     stored = sorted((results / "predictions").rglob("shard-*.parquet"))
-    cases = build_gallery([results / "scores" / MODEL / "tiny.parquet"],
-                          results / "harmonized", stored, out, 7)  # fmt: skip
+    index = results / "harmonized" / "tiny" / "index.parquet"
+    cases = build_gallery([results / "scores" / MODEL / "tiny.parquet"], [index], stored, out, 7)
     assert set(cases.target) == {"CT/liver", "CT/lesion"}
     assert set(cases.strategy) == {"S5", "S2", "clicks-S5"}
     assert {"worst", "median", "best", "gap: oracle", "gap: score"} <= set(cases.role)
@@ -186,7 +186,7 @@ def test_the_gallery_draws_every_case_from_the_shards(run: tuple[Path, TwoGuesse
     assert clicks.note.str.startswith("after click 3:").all()
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     gallery_main(["--scores", str(results / "scores" / MODEL / "tiny.parquet"),
-                  "--harmonized", str(results / "harmonized"),
+                  "--indexes", str(index),
                   "--predictions", *map(str, stored), "--seed", "7",
                   "--resolution", "native", "--out", str(out)])  # fmt: skip
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # byte-stable
@@ -312,7 +312,8 @@ def test_the_report_opens_with_a_figure_and_links_the_gallery(
 ) -> None:
     results, _ = run
     gallery = results / "report" / "gallery"
-    build_gallery([results / "scores" / MODEL / "tiny.parquet"], results / "harmonized",
+    index = results / "harmonized" / "tiny" / "index.parquet"
+    build_gallery([results / "scores" / MODEL / "tiny.parquet"], [index],
                   sorted((results / "predictions").rglob("shard-*.parquet")), gallery, 7)
     html_path = results / "report" / "index.html"
     build_report([results / "scores" / MODEL / "tiny.parquet"], tmp_path / "tables",

@@ -71,7 +71,7 @@ def test_an_md5_pin_is_verified_and_the_manifest_keeps_the_sha256(
     wrong = card({"url": "file:toy.zip", "md5": "0" * 32})
     with pytest.raises(ChecksumError, match=f"md5 mismatch: expected {'0' * 32}, got {md5}"):
         download(wrong, tmp_path / "again", tmp_path)
-    assert not any((tmp_path / "again").iterdir())
+    assert not [p for p in (tmp_path / "again").rglob("*") if p.is_file()]
 
 
 def test_a_source_with_no_published_checksum_says_so_and_strict_refuses_it(
@@ -209,7 +209,7 @@ def test_a_login_page_error_carries_the_card_instructions(tmp_path: Path) -> Non
             download(toy, tmp_path / "downloads", tmp_path)
     message = str(err.value)
     assert "web page" in message and "the card says: log in at the challenge site" in message
-    assert not (tmp_path / "downloads" / "toy.zip").exists()
+    assert not (tmp_path / "downloads" / "files" / "toy.zip").exists()
 
 
 def test_mirrors_for_keeps_only_the_prefixes_that_rewrite_the_urls() -> None:
@@ -262,7 +262,7 @@ def test_the_manifest_is_readable_by_all_like_every_other_output(
     toy = card({"url": "file:toy.zip", "sha256": sha256_file(archive)})
     manifest = download(toy, tmp_path / "downloads", tmp_path)
     assert stat.S_IMODE(manifest.stat().st_mode) == 0o644
-    assert [p.name for p in manifest.parent.iterdir() if p.name.endswith(".tmp")] == []
+    assert [p.name for p in manifest.parent.rglob("*.tmp")] == []
 
 
 def write_zoo(root: Path, models: dict) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -188,16 +190,24 @@ def test_the_complexity_factor_follows_the_chosen_fourier_rule() -> None:
     assert abs(by_corrected.loc["f_final", "rho"]) < 0.2
 
 
-def test_stage_seconds_counts_only_this_runs_jobs(tmp_path) -> None:
-    def bench(path: str, seconds: float) -> None:
+def test_stage_seconds_sums_the_given_files_per_stage(tmp_path) -> None:
+    def bench(path: str, seconds: float | None) -> Path:
         file = tmp_path / path
         file.parent.mkdir(parents=True, exist_ok=True)
-        file.write_text(f"s\th:m:s\tmax_rss\n{seconds}\t0:00:01\t10\n", "utf-8")
+        timing = f"{seconds}\t0:00:01\t10\n" if seconds is not None else ""
+        file.write_text(f"s\th:m:s\tmax_rss\n{timing}", "utf-8")
+        return file
 
-    bench("harmonize/demo-ct.tsv", 10.0)
-    bench("harmonize/other.tsv", 99.0)
-    bench("infer/litemedsam/demo-ct/shard-00000.tsv", 2.5)
-    bench("infer/litemedsam/demo-ct/shard-00001.tsv", 1.5)
-    bench("infer/sam/demo-ct/shard-00000.tsv", 50.0)
-    times = stage_seconds(tmp_path, ["demo-ct"], ["litemedsam"])
+    # a cloud run's local copies sit below the storage prefix, which may itself hold "runs"
+    cloud = ".snakemake/storage/s3/runs/benchmarks/runs"
+    given = [
+        bench("benchmarks/runs/harmonize/demo-ct.tsv", 10.0),
+        bench("benchmarks/runs/infer/litemedsam/demo-ct/shard-00000.tsv", 2.5),
+        bench(f"{cloud}/infer/litemedsam/demo-ct/shard-00001.tsv", 1.5),
+        bench("benchmarks/runs/score/litemedsam/demo-ct/shard-00000.tsv", None),  # killed
+    ]
+    bench("benchmarks/runs/infer/sam/demo-ct/shard-00000.tsv", 50.0)  # not given: not counted
+    times = stage_seconds(given)
     assert times == {"harmonize (1 job)": 10.0, "infer (2 jobs)": 4.0}
+    with pytest.raises(ValueError, match="benchmarks/runs"):
+        stage_seconds([bench("elsewhere/infer.tsv", 1.0)])

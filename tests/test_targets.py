@@ -106,7 +106,7 @@ def test_a_damaged_archive_is_never_kept_and_the_printed_fix_recovers(tmp_path) 
         assert run.returncode != 0 and "corrupt or truncated" in out, out[-3000:]
         assert "run the same command again" in out and str(source) in out
         assert not (work / "results" / "downloads" / "mine" / "SHA256SUMS").exists()
-        assert not (work / "results" / "downloads" / "mine" / "mine.zip").exists()
+        assert not (work / "results" / "downloads" / "mine" / "files" / "mine.zip").exists()
     source.write_bytes(good)
     check(snakemake(work, *command))
     assert (work / "results" / "harmonized" / "mine" / "index.parquet").exists()

@@ -306,7 +306,7 @@ def test_a_corrupt_archive_stops_the_download(tmp_path: Path) -> None:
     assert f"expected {ENDO_SHA}" in out
     assert "got " in out
     assert not (work / "results" / "harmonized").exists()
-    assert not (work / "results" / "downloads" / "demo-endo" / "demo-endo.zip").exists()
+    assert not (work / "results/downloads/demo-endo/files/demo-endo.zip").exists()
 
 
 def test_a_config_mistake_is_named_before_any_job(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from cosmos_bench.infer.phrases import load_phrases
 from cosmos_bench.core.strategies import CVPR25, PAPER_STRATEGIES, TEXT_STRATEGIES, jitter_strategies
 from cosmos_bench.report.tables.outputs import FIGURES as REPORT_FIGURES
 from cosmos_bench.report.tables.outputs import TABLES as REPORT_TABLES
+from pyarrow.parquet import read_table
 from snakemake.exceptions import IncompleteCheckpointException
 from snakemake.settings.types import DeploymentMethod
 
@@ -57,6 +58,20 @@ if PLUGINS:
         sys.exit(f"cosmos-bench: configuration error\n{checked.stderr.strip()}")
 
 DATASETS = list(CARDS)
+
+# A cloud run (`--default-storage-provider s3`, docs/running.md) keeps every input and output in
+# the object store and hands each job local copies of its declared files only: the downloaded
+# files become an output of their own, and a card whose source is a folder on this machine
+# cannot be read by a job elsewhere.
+IN_STORAGE = workflow.storage_settings.default_storage_provider is not None
+if IN_STORAGE and (folders := [d for d, card in CARDS.items() if "path" in card.source]):
+    sys.exit(
+        "cosmos-bench: configuration error\n"
+        f"datasets {', '.join(folders)} read a local folder (source.path), which jobs of a run "
+        "with --default-storage-provider cannot see.\n"
+        "  fix: pack the folder into an archive the jobs can fetch and name its URL in the card's "
+        "source (docs/running.md, Cloud), or run these datasets without --default-storage-provider"
+    )
 CARD_FILES = card_files(Path.cwd(), config["cards_dirs"])
 # the lab's datasets lock (`cosmos-bench datasets lock`), read once; a broken one stops the run
 try:
@@ -135,9 +150,17 @@ def cards_dir_arg(wildcards):
 
 
 def source_input(wildcards):
-    """Local source files (the demo archives) are real inputs: a changed file reruns the download."""
+    """Local source files (the demo archives) are real inputs: a changed file reruns the
+    download. They stay files of this machine in a cloud run (`local`)."""
     paths = (local_path(entry["url"]) for entry in card_of(wildcards).source_files)
-    return [path for path in paths if path]
+    return [local(path) for path in paths if path]
+
+
+def in_storage(**files):
+    """Files declared only in a cloud run: the downloaded files. Locally they are not an output,
+    so a rerun download keeps the verified files it has (and resumes partial ones) instead of
+    Snakemake deleting them first; in a cloud run, unpack on another machine needs them."""
+    return files if IN_STORAGE else {}
 
 
 def source_params(wildcards):
@@ -155,6 +178,7 @@ def lock_trigger(wildcards):
     differs from what is on disk reruns the download, which then checks it (the job reads the
     lockfile itself)."""
     manifest = Path(f"results/downloads/{wildcards.dataset}/SHA256SUMS")
+    # a cloud run's manifest is in the object store: every locked entry counts
     held = read_manifest(manifest) if manifest.exists() else {}
     locked = LOCKED.get(wildcards.dataset, {})
     return json.dumps({n: e["sha256"] for n, e in sorted(locked.items()) if held.get(n) != e["sha256"]})
@@ -297,6 +321,13 @@ def stored_predictions(path):
     return temp(path) if config["infer"]["store_predictions"] == "none" else path
 
 
+def all_shard_files(wildcards):
+    """Every shard file of the run, for the gallery (the files, not their folders: a cloud run
+    retrieves a folder only where no local copy of it is, and infer's copies of single shards
+    make one)."""
+    return [f"results/harmonized/{d}/shards/shard-{k}.h5" for d in DATASETS for k in shards_of(d)]
+
+
 def stored_prediction_files(wildcards):
     """Every stored prediction file of the run, for the gallery; none when they are temporary."""
     if config["infer"]["store_predictions"] == "none":
@@ -310,9 +341,20 @@ def stored_prediction_files(wildcards):
 
 
 def shards_of(dataset):
-    """Shard numbers of a harmonized dataset, known once its checkpoint has run."""
-    shards = checkpoints.harmonize.get(dataset=dataset).output.shards
-    return sorted(p.name[len("shard-") : -len(".h5")] for p in Path(shards).glob("shard-*.h5"))
+    """Shard numbers of a harmonized dataset, known once its checkpoint has run: its folder's
+    files, or in a cloud run the index's shard column (the folder is in the object store)."""
+    output = checkpoints.harmonize.get(dataset=dataset).output
+    if IN_STORAGE:
+        return stored_shards(output.index)
+    return sorted(p.name[len("shard-") : -len(".h5")] for p in Path(output.shards).glob("shard-*.h5"))
+
+
+def stored_shards(index):
+    """The shard numbers an index in the object store names, read from a local copy."""
+    if not Path(index).exists():
+        Path(index).parent.mkdir(parents=True, exist_ok=True)
+        index.storage_object.retrieve_object()
+    return sorted({f"{k:05d}" for k in read_table(str(index), columns=["shard"]).column("shard").to_pylist()})
 
 
 def dataset_scores(wildcards):
@@ -394,6 +436,31 @@ def cached_embeddings(path):
 def run_config(wildcards):
     """The resolved config, recorded in the report's provenance."""
     return json.dumps(config, sort_keys=True)
+
+
+def run_benchmarks(wildcards):
+    """The benchmark file of every job of the run, for the report's wall time per stage."""
+    files = [f"benchmarks/runs/{stage}/{d}.tsv" for stage in ("download", "unpack", "harmonize") for d in DATASETS]
+    files += [f"benchmarks/runs/harmonize/{d}/share-{k}.tsv" for d in DATASETS for k in range(case_jobs(d)) if case_jobs(d) > 1]
+    files += [f"benchmarks/runs/weights/{Path(w).name.removesuffix('.pth')}.tsv" for w in all_weights(wildcards)]
+    files += [
+        f"benchmarks/runs/{stage}/{m}/{d}/shard-{k}.tsv"
+        for stage in ("infer", "score")
+        for m in MODELS
+        for d in DATASETS
+        for k in shards_of(d)
+    ]
+    files += [f"benchmarks/runs/train/{run}.tsv" for run in FINETUNE_RUNS]
+    files += [
+        f"benchmarks/runs/embed_cache/{run}/{d}/shard-{k}.tsv"
+        for run in FINETUNE_RUNS
+        if finetune_ids.parse(run).arm == "decoder"
+        for d, k in run_shards(run)
+    ]
+    if PROPAGATION_RUNS:
+        files += [f"benchmarks/runs/volumes/{d}.tsv" for d in VOLUME_DATASETS]
+    files += [f"benchmarks/runs/propagate/{m}/{p}/{d}.tsv" for m, p in PROPAGATION_RUNS for d in VOLUME_DATASETS]
+    return files
 
 
 def all_propagation(wildcards):

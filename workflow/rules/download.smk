@@ -1,13 +1,15 @@
-# Download: fetch and verify each dataset's source, then unpack it safely. The demo archives
-# are committed (resources/demo/) and take the same path as any public dataset.
+# Download: fetch and verify each dataset's source into downloads/{dataset}/files, then unpack
+# it safely. The demo archives are committed (resources/demo/) and take the same path as any
+# public dataset.
 
 
 rule download:
     input:
         source_input,
     output:
-        "results/downloads/{dataset}/SHA256SUMS",
-        "results/downloads/{dataset}/VERIFIED.json",
+        manifest="results/downloads/{dataset}/SHA256SUMS",
+        verified="results/downloads/{dataset}/VERIFIED.json",
+        **in_storage(files=directory("results/downloads/{dataset}/files")),
     log:
         "logs/download/{dataset}.log",
     benchmark:
@@ -26,14 +28,15 @@ rule download:
         "../../envs/cosmos.yaml"
     shell:
         "$PYTHON -m cosmos_bench.acquire.download --dataset {wildcards.dataset} "
-        "--out-dir results/downloads/{wildcards.dataset} {params.strict} "
+        "--out-dir $(dirname {output.manifest:q}) {params.strict} "
         "--mirrors {params.mirrors:q} --lockfile {params.lockfile:q} "
         "--manual-dir {params.manual_dir:q} {params.cards} 3>&2 > {log} 2>&1"
 
 
 rule unpack:
     input:
-        "results/downloads/{dataset}/SHA256SUMS",
+        manifest="results/downloads/{dataset}/SHA256SUMS",
+        **in_storage(files="results/downloads/{dataset}/files"),
     output:
         directory("results/raw/{dataset}"),
     log:
@@ -46,7 +49,7 @@ rule unpack:
         "../../envs/cosmos.yaml"
     shell:
         "$PYTHON -m cosmos_bench.acquire.unpack --dataset {wildcards.dataset} "
-        "--manifest {input} --raw {output} {params.cards} > {log} 2>&1"
+        "--manifest {input.manifest} --raw {output} {params.cards} > {log} 2>&1"
 
 
 rule weights:
@@ -73,3 +76,5 @@ rule weights:
 use rule weights as weights_folder with:
     output:
         directory("results/weights/{model}.d"),
+    benchmark:
+        "benchmarks/runs/weights/{model}.d.tsv"

@@ -37,7 +37,7 @@ rule propagate:
     input:
         index="results/volumes/{dataset}/volumes.parquet",
         volumes="results/volumes/{dataset}/cases",
-        tolerances="resources/nsd_tolerances.yaml",
+        tolerances=local("resources/nsd_tolerances.yaml"),
         weights=weights_input,
     output:
         "results/propagation/{model}/{protocol}/{dataset}.parquet",

@@ -1,5 +1,6 @@
 # Report: provenance of the run; the case gallery, drawn from the stored predictions and the
-# shards; then tables, figures and the HTML page from all score files. Under
+# shards; then tables, figures and the HTML page from all score files and the jobs' benchmark
+# files (every file a job reads is a declared input: a cloud run hands over exactly those). Under
 # `store_predictions: none` the gallery reads no prediction (they are temporary), so it never
 # calls for inference again.
 
@@ -27,7 +28,7 @@ rule gallery:
     input:
         scores=expand("results/scores/{model}/{dataset}.parquet", model=MODELS, dataset=DATASETS),
         indexes=expand("results/harmonized/{dataset}/index.parquet", dataset=DATASETS),
-        shards=expand("results/harmonized/{dataset}/shards", dataset=DATASETS),
+        shards=all_shard_files,
         predictions=stored_prediction_files,
     output:
         directory("results/report/gallery"),
@@ -42,7 +43,7 @@ rule gallery:
         "../../envs/cosmos.yaml"
     shell:
         "$PYTHON -m cosmos_bench.report.gallery --scores {input.scores} "
-        "--harmonized results/harmonized --predictions {input.predictions} "
+        "--indexes {input.indexes} --predictions {input.predictions} "
         "--seed {params.seed} --resolution {params.resolution} --click-rule {params.click_rule} "
         "--points {params.points} --out {output} > {log} 2>&1"
 
@@ -56,7 +57,8 @@ rule report:
         propagation=all_propagation,
         indexes=expand("results/harmonized/{dataset}/index.parquet", dataset=DATASETS),
         gallery="results/report/gallery",
-        paper="resources/paper_results.yaml",
+        paper=local("resources/paper_results.yaml"),
+        benchmarks=run_benchmarks,
     output:
         html=report(
             "results/report/index.html",
@@ -89,13 +91,15 @@ rule report:
         complexity=config["report"]["complexity"],
         nsd=config["report"]["nsd"],
         hd_empty=config["report"]["hd_empty"],
-        runs=expand("results/finetune/{run}", run=FINETUNE_RUNS),
+        tables=lambda wildcards, output: Path(output.tables[0]).parent,
+        figures=lambda wildcards, output: Path(output.figures[0]).parent,
+        runs=lambda wildcards, input: [Path(meta).parent for meta in input.finetune],
     conda:
         "../../envs/cosmos.yaml"
     shell:
-        "$PYTHON -m cosmos_bench.report --scores {input.scores} --tables-dir results/tables "
-        "--figures-dir results/figures --html {output.html} --summary {output.summary} "
-        "--provenance {input.provenance} --benchmarks benchmarks/runs "
+        "$PYTHON -m cosmos_bench.report --scores {input.scores} --tables-dir {params.tables} "
+        "--figures-dir {params.figures} --html {output.html} --summary {output.summary} "
+        "--provenance {input.provenance} --benchmarks {input.benchmarks} "
         "--bootstrap {params.bootstrap} --ci-level {params.level} --finetune {params.runs} "
         "--complexity {params.complexity} --nsd {params.nsd} --hd-empty {params.hd_empty} "
         "--propagation {input.propagation} --indexes {input.indexes} "

@@ -7,8 +7,8 @@ rule score:
         predictions="results/predictions/{model}/{dataset}/shard-{shard}.parquet",
         shard="results/harmonized/{dataset}/shards/shard-{shard}.h5",
         index="results/harmonized/{dataset}/index.parquet",
-        tolerances="resources/nsd_tolerances.yaml",
-        ontology="resources/ontology.yaml",
+        tolerances=local("resources/nsd_tolerances.yaml"),
+        ontology=local("resources/ontology.yaml"),
     output:
         "results/scores/{model}/{dataset}/shard-{shard}.parquet",
     log:

@@ -1,6 +1,7 @@
-"""The download stage of one dataset: fetch every source file, verify it, and write
-downloads/{dataset}/SHA256SUMS (the hashes of what was accepted) and VERIFIED.json (how each
-file was verified: the card's pin, its host's published checksum, the lab's lock).
+"""The download stage of one dataset: fetch every source file into downloads/{dataset}/files/,
+verify it, and write downloads/{dataset}/SHA256SUMS (the hashes of what was accepted) and
+VERIFIED.json (how each file was verified: the card's pin, its host's published checksum, the
+lab's lock).
 
 Verification, strongest first: a sha256 or md5 the card pins; the checksum the file's host
 publishes through its API (`checksum: publisher`, acquire.publisher), read at download time;
@@ -33,6 +34,7 @@ from cosmos_bench.acquire.publisher import (
     published,
 )
 from cosmos_bench.acquire.sources import (
+    ARCHIVES,
     GATED,
     MANIFEST,
     Fetching,
@@ -126,7 +128,7 @@ def _fetch_file(
     if host is not None and host.algorithm in ("sha256", "md5"):
         sha256, md5 = (host.digest, None) if host.algorithm == "sha256" else (None, host.digest)
     location = archive_location(card, entry, fetching, root)
-    dest = out_dir / name
+    dest = out_dir / ARCHIVES / name
     dest.parent.mkdir(parents=True, exist_ok=True)  # a listed file keeps its sub-folders
     try:
         actual = fetch(location, dest, dataset=card.id, sha256=sha256, md5=md5, base_dir=root)

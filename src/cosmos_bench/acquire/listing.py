@@ -10,9 +10,9 @@ the same answer gives (acquire.publisher), so such a card is verified without on
   file's `download_url` and `computed_md5`.
 
 `include` keeps the files whose name matches one of its glob patterns (a card reads the images
-and masks, not a folder's previews); `into` is the sub-folder of downloads/{id}/ and raw/{id}/
-the listing's files go to, their own sub-folders kept below it. The mirrors apply to the API
-URLs as to the downloads (the caller's `get`).
+and masks, not a folder's previews); `into` is the sub-folder of downloads/{id}/files/ and
+raw/{id}/ the listing's files go to, their own sub-folders kept below it. The mirrors apply to
+the API URLs as to the downloads (the caller's `get`).
 """
 
 from __future__ import annotations

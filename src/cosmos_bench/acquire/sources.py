@@ -14,6 +14,9 @@ from cosmos_bench.acquire.listing import listing_url
 from cosmos_bench.catalog.cards import Card, pin_of
 
 MANIFEST = "SHA256SUMS"
+#: the folder beside the manifest that holds a download's files (a cloud run declares it as the
+#: download's output; the manifest and VERIFIED.json stay outside it)
+ARCHIVES = "files"
 
 
 GATED = ("registration", "request")
@@ -102,7 +105,7 @@ def folder_state(folder: Path) -> str:
 
 
 def archive_name(entry: dict) -> str:
-    """A source file's name under downloads/{id}/: `filename`, else the URL's basename."""
+    """A source file's name under downloads/{id}/files/: `filename`, else the URL's basename."""
     return entry.get("filename") or Path(urlparse(entry["url"]).path).name
 
 

@@ -9,7 +9,7 @@ from pathlib import Path, PurePosixPath
 
 from cosmos_bench.acquire.extract import CorruptArchiveError, link_tree, unpack_all
 from cosmos_bench.acquire.manifest import read_manifest
-from cosmos_bench.acquire.sources import archive_name
+from cosmos_bench.acquire.sources import ARCHIVES, archive_name
 from cosmos_bench.catalog.cards import Card, cards_argument, load_card, load_ontology
 from cosmos_bench.core.errors import CosmosError, run_cli
 
@@ -21,13 +21,11 @@ def unpack_source(card: Card, manifest: Path, raw: Path, root: Path) -> None:
         link_tree((root / card.source["path"]).resolve(), raw, names)
     else:
         limits = {"max_ratio": card.source["max_ratio"]} if "max_ratio" in card.source else {}
-        members = [
-            (manifest.parent / archive_name(entry), entry.get("into", ""))
-            for entry in card.source_files
-        ]
+        files = manifest.parent / ARCHIVES
+        members = [(files / archive_name(e), e.get("into", "")) for e in card.source_files]
         named = {archive_name(entry) for entry in card.source_files}
         members += [  # the files of listings (acquire.listing), each into its own sub-folder
-            (manifest.parent / name, sub_folder(name)) for name in names if name not in named
+            (files / name, sub_folder(name)) for name in names if name not in named
         ]
         nested = tuple(card.source.get("nested", []))
         try:

@@ -146,7 +146,7 @@ def build_report(
     html_path: Path,
     provenance: Mapping[str, Any],
     summary: Path | None = None,
-    benchmarks: Path | None = None,
+    benchmarks: Iterable[Path] = (),
     n_boot: int = N_BOOTSTRAP,
     level: float = CI_LEVEL,
     run_dirs: Iterable[Path] = (),
@@ -190,12 +190,7 @@ def build_report(
     for path in paths:
         print(f"report: wrote {path} (+ .svg)", flush=True)
     if benchmarks:
-        provenance = {
-            **provenance,
-            "stage_seconds": stage_seconds(
-                Path(benchmarks), scores["dataset"].unique(), scores["model"].unique()
-            ),
-        }
+        provenance = {**provenance, "stage_seconds": stage_seconds(benchmarks)}
     harmonized = {Path(p).parent.name: index_counts(Path(p)) for p in indexes}
     provenance = {**provenance, "harmonized": dict(sorted(harmonized.items()))}
     cases = read_manifest(gallery) if gallery else None
@@ -229,8 +224,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--provenance", type=Path, help="JSON file with provenance (config, versions, sha256s, ...)"
     )
     parser.add_argument(
-        "--benchmarks", type=Path,
-        help="Snakemake's benchmark directory: wall time per stage goes into the provenance",
+        "--benchmarks", nargs="*", type=Path, default=[],
+        help="the run's benchmark files (benchmarks/runs/{stage}/...): wall time per stage",
     )  # fmt: skip
     parser.add_argument("--bootstrap", type=int, default=N_BOOTSTRAP, help="resamples per CI")
     parser.add_argument("--ci-level", type=float, default=CI_LEVEL)

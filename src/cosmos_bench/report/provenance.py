@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -88,22 +89,21 @@ def catalog_counts(
     }
 
 
-def stage_seconds(benchmarks: Path, datasets, models) -> dict[str, float]:
-    """Wall time per stage, summed over the jobs of this run's datasets and models, from the
-    TSV files Snakemake's `benchmark:` directive writes (benchmarks/runs/{stage}/...).
-
-    A file counts when every name in its path below the stage is a dataset or model of the
-    run, or a shard or share, so files left by other runs in the same directory are ignored."""
-    allowed = {str(d) for d in datasets} | {str(m) for m in models}
+def stage_seconds(benchmarks: Iterable[Path]) -> dict[str, float]:
+    """Wall time per stage, summed over the run's jobs, from the TSV files Snakemake's
+    `benchmark:` directive writes (.../benchmarks/runs/{stage}/...): the report job's declared
+    inputs, so a cloud run's copies count as a local run's files. A file without a timing row
+    (a job that was killed) counts nothing."""
     totals: dict[str, list[float]] = {}
-    for path in sorted(Path(benchmarks).glob("*/**/*.tsv")):
-        stage, *names = path.relative_to(benchmarks).with_suffix("").parts
-        if not all(n in allowed or n.startswith(("shard-", "share-")) for n in names):
-            continue
+    for path in map(Path, benchmarks):
+        parts = path.parts
+        runs = [k for k in range(1, len(parts)) if parts[k - 1 : k + 1] == ("benchmarks", "runs")]
+        if not runs:
+            raise ValueError(f"{path}: not a file under benchmarks/runs/{{stage}}/")
         lines = path.read_text("utf-8").splitlines()
         if len(lines) < 2 or not lines[0].startswith("s\t"):
             continue
-        totals.setdefault(stage, []).append(float(lines[-1].split("\t")[0]))
+        totals.setdefault(parts[runs[-1] + 1], []).append(float(lines[-1].split("\t")[0]))
     return {
         f"{stage} ({len(v)} job{'s' * (len(v) != 1)})": round(sum(v), 1)
         for stage, v in sorted(totals.items())

@@ -8,9 +8,10 @@ the candidate scoring recorded as chosen. Writes into one folder under results/:
 with their Dice and caption notes, which the report reads. The
 pictures show patient images, so they stay in the results folder: the HTML page links them.
 
-`python -m cosmos_bench.report.gallery --scores ... --harmonized results/harmonized
---predictions results/predictions/{model}/{dataset}/shard-N.parquet ... --seed 0
---out results/report/gallery` (no prediction files: every case drawn without its prediction)
+`python -m cosmos_bench.report.gallery --scores ... --indexes
+results/harmonized/{dataset}/index.parquet ... --predictions
+results/predictions/{model}/{dataset}/shard-N.parquet ... --seed 0 --out results/report/gallery`
+(no prediction files: every case drawn without its prediction)
 """
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ def prediction_files(paths: Iterable[Path]) -> dict[tuple[str, str, int], Path]:
 
 def draw_gallery(
     cases: pd.DataFrame,
-    harmonized: Path,
+    indexes: Iterable[Path],
     predictions: dict[tuple[str, str, int], Path],
     out: Path,
     seed: int,
@@ -121,13 +122,15 @@ def draw_gallery(
 ) -> pd.DataFrame:
     """Draw every case into `out`, one shard open at a time; returns the cases with `note`.
     `resolution` is score.resolution: where inference took the prompts; `rule` clicks.rule,
-    the next-click rule a click session's replay follows; `points` infer.points."""
+    the next-click rule a click session's replay follows; `points` infer.points. `indexes` are
+    the datasets' harmonized/{dataset}/index.parquet, each beside its shards/ folder."""
     notes: dict[str, str] = {}
+    index_of = {Path(path).parent.name: Path(path) for path in indexes}
     for dataset, chosen in cases.groupby("dataset", sort=True):
-        index = read_index(harmonized / dataset / "index.parquet").set_index("mask_id")
+        index = read_index(index_of[dataset]).set_index("mask_id")
         located = chosen.join(index[["shard", "row", "layer", "label", "scale"]], on="mask_id")
         for shard, in_shard in located.groupby("shard", sort=True):
-            shard_path = harmonized / dataset / "shards" / shard_name(int(shard))
+            shard_path = index_of[dataset].parent / "shards" / shard_name(int(shard))
             with ShardReader(shard_path) as reader:
                 for model, of_model in in_shard.groupby("model", sort=True):
                     stored = read_predictions(
@@ -150,7 +153,7 @@ def draw_gallery(
 
 def build_gallery(
     score_paths: list[Path],
-    harmonized: Path,
+    indexes: Iterable[Path],
     predictions: Iterable[Path],
     out: Path,
     seed: int,
@@ -163,7 +166,7 @@ def build_gallery(
     out.mkdir(parents=True, exist_ok=True)
     cases = choose_cases(load_scores(score_paths))
     stored = prediction_files(predictions)
-    drawn = draw_gallery(cases, harmonized, stored, out, seed, resolution, rule, points)
+    drawn = draw_gallery(cases, indexes, stored, out, seed, resolution, rule, points)
     write_manifest(drawn, out)
     print(
         f"gallery: {len(drawn)} cases, {drawn['file'].nunique()} pictures, "
@@ -177,7 +180,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m cosmos_bench.report.gallery",
                                      description=__doc__.split("\n\n")[0])  # fmt: skip
     parser.add_argument("--scores", nargs="+", type=Path, required=True)
-    parser.add_argument("--harmonized", type=Path, required=True, help="results/harmonized")
+    parser.add_argument(
+        "--indexes", nargs="+", type=Path, required=True,
+        help="every dataset's harmonized/{dataset}/index.parquet (its shards/ beside it)",
+    )  # fmt: skip
     parser.add_argument(
         "--predictions", nargs="*", type=Path, default=[],
         help="the stored prediction files ({model}/{dataset}/shard-N.parquet); none: not stored",
@@ -191,7 +197,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--points", default="paper", help="infer.points of the run")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    build_gallery(args.scores, args.harmonized, args.predictions, args.out, args.seed,
+    build_gallery(args.scores, args.indexes, args.predictions, args.out, args.seed,
                   args.resolution, args.click_rule, args.points)  # fmt: skip
 
 
