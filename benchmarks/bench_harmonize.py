@@ -4,8 +4,8 @@ Baseline (written here, after MedSAM's 2023 `pre_CT_MR.py`): read the volume, cl
 then for every labelled slice resize the image (cubic, 3 channels) and the mask (nearest) to
 1024x1024, min-max the image to float [0, 1] and save each as its own `.npy` file. Ours:
 `cosmos_bench.harmonize` (per-volume window applied per slice, native resolution, label layers,
-HDF5 shards with one chunk per image, Parquet index), with each shard codec (JPEG-LS, the
-default, and zstd). Both read the same synthetic CT
+HDF5 shards with one chunk per image, Parquet index), with each shard codec (rowdelta, the
+default, JPEG-LS and zstd). Both read the same synthetic CT
 volumes; the script prints slices/s for both, their ratio, bytes per slice for both and for
 PNG (image + label map, the COSMOS storage), and the machine. Last, the ratio against the
 paper's own way, measured in the same run: each volume min-max scaled to 8 bits, a grey PNG per

@@ -15,10 +15,12 @@ import shlex
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from helpers import ROOT, copy_workflow
+from s3_server import s3_env, s3_server
 
 pytestmark = pytest.mark.e2e
 
@@ -83,11 +85,20 @@ def runs_for_real(command: str) -> bool:
     )
 
 
+@pytest.fixture(scope="module")
+def s3() -> Iterator[str]:
+    """The bucket of docs/running.md's S3 example, on a loopback S3 server."""
+    with s3_server("my-bucket") as url:
+        yield url
+
+
 @pytest.mark.parametrize(("doc", "command"), documented_commands())
 def test_the_documented_command_runs_without_the_venv_on_path(
-    clone: Path, doc: str, command: str
+    clone: Path, s3: str, doc: str, command: str
 ) -> None:
     env, argv = _split(command)
+    if "profiles/s3" in command:  # what the docs export before it, for the loopback server
+        env.update(s3_env(s3))
     if not runs_for_real(command):
         argv.insert(1, "--dry-run")
     run = subprocess.run(argv, cwd=clone, env={**BARE_ENV, **env}, capture_output=True, text=True,

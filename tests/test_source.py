@@ -39,6 +39,24 @@ def test_pinned_archive_downloads_and_unpacks(tmp_path: Path, archive: Path) -> 
     assert (tmp_path / "raw" / "toy" / "images" / "a.png").read_bytes() == b"not really a png"
 
 
+def test_a_missing_downloaded_file_is_fetched_again_by_the_same_command(
+    tmp_path: Path, archive: Path
+) -> None:
+    """The download's files live in downloads/{id}/files/; one that is gone (an older results
+    folder kept them beside SHA256SUMS) stops unpack, which removes the record so that running
+    the same command again downloads it anew."""
+    toy = card({"url": "file:toy.zip", "sha256": sha256_file(archive)})
+    manifest = download(toy, tmp_path / "downloads", tmp_path)
+    (manifest.parent / "files" / "toy.zip").rename(manifest.parent / "toy.zip")
+    with pytest.raises(CosmosError) as err:
+        unpack_source(toy, manifest, tmp_path / "raw", tmp_path)
+    assert "1 downloaded file(s) missing" in str(err.value)
+    assert "run the same command again" in str(err.value) and "files/" in str(err.value)
+    assert not manifest.exists() and not (tmp_path / "raw").exists()
+    unpack_source(toy, download(toy, tmp_path / "downloads", tmp_path), tmp_path / "raw", tmp_path)
+    assert (tmp_path / "raw" / "toy" / "images" / "a.png").exists()
+
+
 def test_wrong_pin_stops_with_both_hashes(tmp_path: Path, archive: Path) -> None:
     toy = card({"url": "file:toy.zip", "sha256": "0" * 64})
     with pytest.raises(ChecksumError) as err:

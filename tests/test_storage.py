@@ -8,82 +8,40 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
 from helpers import ROOT, check, copy_workflow, snakemake
+from s3_server import client, s3_env, s3_server
 
 pytestmark = pytest.mark.e2e
 
 BUCKET, PREFIX = "cosmos", "demo"
-KEY, SECRET = "cosmos-test", "cosmos-test-secret"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
-    """moto's S3 server on a free loopback port, with the run's bucket."""
-    port = free_port()
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    client = boto3.client(
-        "s3", endpoint_url=url, aws_access_key_id=KEY, aws_secret_access_key=SECRET,
-        region_name="us-east-1",
-    )  # fmt: skip
-    try:
-        for _ in range(100):
-            try:
-                client.create_bucket(Bucket=BUCKET)
-                break
-            except Exception:
-                time.sleep(0.1)
-        else:
-            pytest.fail(f"moto's S3 server did not answer on {url}")
+    with s3_server(BUCKET) as url:
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def cloud(work: Path, url: str, *args: str):
     """`snakemake --profile profiles/s3` as docs/running.md has it: the bucket named on the
     command line, credentials and the endpoint in the environment."""
-    shutil.copytree(ROOT / "profiles" / "s3", work / "profiles" / "s3")
-    env = {
-        "SNAKEMAKE_STORAGE_S3_ACCESS_KEY": KEY,
-        "SNAKEMAKE_STORAGE_S3_SECRET_KEY": SECRET,
-        "SNAKEMAKE_STORAGE_S3_ENDPOINT_URL": url,
-    }
+    if not (work / "profiles" / "s3").exists():
+        shutil.copytree(ROOT / "profiles" / "s3", work / "profiles" / "s3")
     prefix = f"s3://{BUCKET}/{PREFIX}"
     return snakemake(
-        work, "--profile", "profiles/s3", "--default-storage-prefix", prefix, *args, env=env
+        work, "--profile", "profiles/s3", "--default-storage-prefix", prefix, *args, env=s3_env(url)
     )
 
 
 def bucket(url: str) -> dict[str, bytes]:
     """Every object under the run's prefix, by its path in the run."""
-    s3 = boto3.resource(
-        "s3", endpoint_url=url, aws_access_key_id=KEY, aws_secret_access_key=SECRET,
-        region_name="us-east-1",
-    )  # fmt: skip
     return {
         item.key.removeprefix(f"{PREFIX}/"): item.get()["Body"].read()
-        for item in s3.Bucket(BUCKET).objects.filter(Prefix=f"{PREFIX}/")
+        for item in client(url, "resource").Bucket(BUCKET).objects.filter(Prefix=f"{PREFIX}/")
     }
 
 

@@ -27,6 +27,15 @@ def unpack_source(card: Card, manifest: Path, raw: Path, root: Path) -> None:
         members += [  # the files of listings (acquire.listing), each into its own sub-folder
             (files / name, sub_folder(name)) for name in names if name not in named
         ]
+        if missing := [str(path) for path, _ in members if not path.is_file()]:
+            manifest.unlink(missing_ok=True)
+            raise CosmosError(
+                f"{len(missing)} downloaded file(s) missing",
+                dataset=card.id,
+                path=missing[0],
+                fix="the download's record was removed: run the same command again to fetch them "
+                f"(or move files downloaded before into {files}/ first)",
+            )
         nested = tuple(card.source.get("nested", []))
         try:
             unpack_all(members, raw, dataset=card.id, nested=nested, **limits)
