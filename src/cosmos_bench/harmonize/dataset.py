@@ -181,17 +181,19 @@ def mask_rows(layers: np.ndarray, native: np.ndarray, kept: list[Kept]) -> Itera
     """Area and tight box of each kept object at stored resolution, and its area at the
     source's. A small object can vanish in the longest-side cap: its row stays (stored area 0,
     box from the source's box scaled), because it is scored at native resolution."""
-    stored = _boxes(layers, kept)
-    source = _boxes(native, kept) if native is not layers else stored
+    shrunk = native is not layers
+    stored = _boxes(layers, kept) if shrunk else {mask: mask.box for mask in kept}
     sy, sx = layers.shape[1] / native.shape[1], layers.shape[2] / native.shape[2]
     for mask in kept:
         box = stored[mask]
         if box is not None:
             ys, xs = box
-            area = int(np.count_nonzero(layers[mask.layer][box] == mask.label))
+            area = mask.pixels  # counted in the same box of the same layer, unless shrunk
+            if shrunk:
+                area = int(np.count_nonzero(layers[mask.layer][box] == mask.label))
             x0, y0, x1, y1 = xs.start, ys.start, xs.stop - 1, ys.stop - 1
         else:
-            ys, xs = source[mask]
+            ys, xs = mask.box
             area = 0
             x0, y0 = int(xs.start * sx), int(ys.start * sy)
             x1, y1 = max(x0, int((xs.stop - 1) * sx)), max(y0, int((ys.stop - 1) * sy))

@@ -115,6 +115,7 @@ class Kept:
     object: str
     component: int
     pixels: int  # at the source's resolution, where the size rule counts them
+    box: tuple[slice, ...] | None = field(default=None, compare=False, repr=False)  # there too
 
 
 def as_categories(labels: np.ndarray, meaning: ValueMap) -> None:
@@ -130,14 +131,19 @@ def kept_masks(
 ) -> tuple[list[Kept], set[int]]:
     """The masks of one image with more than `min_pixels` pixels, and unnamed label values.
 
-    One bincount per layer: label values are small integers."""
+    One pass per layer finds every value's bounding box (`find_objects`), then each named
+    value's pixels are counted inside its box only; the box travels with the mask, so the
+    index rows need no second search of an image that was not shrunk."""
     kept, unknown = [], set()
     for layer, (labels, meaning) in enumerate(zip(layers, maps, strict=True)):
-        counts = np.bincount(labels.ravel())
-        for value in (np.flatnonzero(counts[1:]) + 1).tolist():
+        for value, box in enumerate(ndimage.find_objects(labels), start=1):
+            if box is None:
+                continue
             obj, component = meaning.lookup(value)
             if obj is None:
                 unknown.add(value)
-            elif counts[value] > min_pixels:
-                kept.append(Kept(layer, value, obj, component, int(counts[value])))
+                continue
+            pixels = int(np.count_nonzero(labels[box] == value))
+            if pixels > min_pixels:
+                kept.append(Kept(layer, value, obj, component, pixels, box))
     return kept, unknown
