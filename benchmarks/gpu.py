@@ -68,7 +68,13 @@ from cosmos_bench.core.gpu import job_gpu
 from cosmos_bench.core.hashing import sha256_file
 from cosmos_bench.core.strategies import PAPER_STRATEGIES
 from cosmos_bench.infer.everything import Settings
-from cosmos_bench.infer.image import Study, everything_rows, image_rows, usable_strategies
+from cosmos_bench.infer.image import (
+    Embedded,
+    Study,
+    everything_rows,
+    image_rows,
+    usable_strategies,
+)
 from cosmos_bench.models import PromptableModel, build, resolve_device
 from cosmos_bench.score.metrics import dice
 from cosmos_bench.store.truth import Truth
@@ -268,7 +274,8 @@ def engine_pass(
         t_embed = (t1 - t0) / batch_size
         for k, (i, embedding) in enumerate(zip(which, embeddings, strict=True)):
             truths = work.truths[i]
-            rows = list(image_rows(model, embedding, truths, strategies, STORE, t_embed, study))
+            image = Embedded(model, embedding, truths, t_embed)
+            rows = list(image_rows(image, strategies, STORE, study))
             if timing.images + k < keep:
                 timing.kept += rows
             timing.rows += len(rows)
@@ -289,7 +296,7 @@ def count_flops(model: PromptableModel, work: Workload, strategies: list[str]) -
             (embedding,) = model.embed_batch(work.images[:1])
         encoder = counter.get_total_flops()
         with FlopCounterMode(display=False) as counter:
-            list(image_rows(model, embedding, work.truths[0], strategies, STORE, 0.0, Study()))
+            list(image_rows(Embedded(model, embedding, work.truths[0]), strategies, STORE, Study()))
         decoder = counter.get_total_flops()
     finally:
         model.precision = precision
@@ -420,7 +427,7 @@ def agreement(a: list[dict], b: list[dict], gts: dict[str, np.ndarray]) -> dict:
 def s1_pass(
     model: PromptableModel, work: Workload, settings: Settings, seconds: float
 ) -> tuple[int, float, list[dict]]:
-    """Everything mode as the engine runs it (one embedding, then shard.everything_rows: the
+    """Everything mode as the engine runs it (one embedding, then image.everything_rows: the
     grid decoded, filtered, deduplicated, matched), image after image for `seconds` (at least
     one); (images, seconds, rows of the first image)."""
     study, n, images, first = Study(everything=settings), len(work.images), 0, []
@@ -431,7 +438,7 @@ def s1_pass(
         embedding = model.embed(work.images[i])
         sync(model.device)
         t_embed = time.perf_counter() - t0
-        rows = list(everything_rows(model, embedding, work.truths[i], STORE, t_embed, study))
+        rows = list(everything_rows(Embedded(model, embedding, work.truths[i], t_embed), study))
         first = first or rows
         images += 1
     return images, time.perf_counter() - start, first

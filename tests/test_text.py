@@ -140,19 +140,18 @@ def test_text_box_matches_each_masks_own_answer_and_nothing_is_one_empty_mask() 
     two rules, so two rows per mask whatever the count; a model that answers a box prompt with
     no mask at all (any strategy) stores one empty mask."""
     from cosmos_bench.core import rle
-    from cosmos_bench.infer.image import Study, prompt_rows, text_rows
+    from cosmos_bench.infer.image import Embedded, Study, prompt_rows, text_rows
 
     truth = disc(32, 32, 8)
     study = Study(phrases={"liver": "liver"})
     boxed = Instances(np.stack([disc(5, 5, 3), truth]), [0.9, 0.4])
-    rows = list(text_rows(boxed, None, [Truth("a", "CT/liver", truth, truth)], "text-box", 0.0,
-                          study))  # fmt: skip
+    one = [Truth("a", "CT/liver", truth, truth)]
+    rows = list(text_rows(Embedded(boxed, None, one), "text-box", study))
     assert [(r["strategy"], r["candidate"], r["n_candidates"]) for r in rows] == [
         ("text-box", 0, 2), ("text-box", 1, 2)]  # fmt: skip
     assert all(rle.decode(r["rle"], (64, 64)).sum() == truth.sum() for r in rows)
     assert boxed.seen == ["liver"]  # the phrase travels with the box
     nothing = Instances(np.zeros((0, 64, 64), bool), [])
-    [row] = prompt_rows(nothing, None, [Truth("a", "CT/liver", truth, truth)], ["S5"],
-                        "selected", 0.0, study)  # fmt: skip
+    [row] = prompt_rows(Embedded(nothing, None, one), ["S5"], "selected", study)
     assert (row["strategy"], row["candidate"], row["n_candidates"]) == ("S5", 0, 1)
     assert np.isnan(row["model_score"]) and not rle.decode(row["rle"], (64, 64)).any()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -62,6 +62,17 @@ class Study:
 
     def rng(self, mask_id: str, strategy: str, repeat: int) -> np.random.Generator | None:
         return jitter_rng(self.seed, mask_id, strategy, repeat)
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """One image as every strategy decodes it: the model, the image's embedding, its ground
+    truths and the encoder's time per image (each row's `seconds` starts from it)."""
+
+    model: PromptableModel
+    embedding: object
+    truths: list[Truth]
+    t_embed: float = 0.0
 
 
 def selectable(
@@ -115,18 +126,10 @@ def _row(
     }
 
 
-def prompt_rows(
-    model: PromptableModel,
-    embedding: object,
-    truths: list[Truth],
-    strategies: list[str],
-    store: str,
-    t_embed: float,
-    study: Study,
-) -> Iterator[dict]:
+def prompt_rows(image: Embedded, strategies: list[str], store: str, study: Study) -> Iterator[dict]:
     """Decode every one-shot prompt of one image in one call; yield the stored candidates."""
     prompts, keys = [], []
-    for truth in truths:
+    for truth in image.truths:
         for strategy in strategies:
             for repeat in range(study.repeats if is_jittered(strategy) else 1):
                 rng = study.rng(truth.mask_id, strategy, repeat)
@@ -135,41 +138,35 @@ def prompt_rows(
     if not prompts:
         return
     t0 = time.perf_counter()
-    answers = model.decode(embedding, prompts)
+    answers = image.model.decode(image.embedding, prompts)
     t_prompt = (time.perf_counter() - t0) / len(prompts)
     for (truth, strategy, repeat), answer in zip(keys, answers, strict=True):
         if not len(answer.scores):  # no mask at all (a text model that found nothing): empty
             answer = Candidates(np.zeros((1, *truth.mask.shape), bool), np.full(1, np.nan))
         boxes = [bounds(mask) for mask in answer.masks]  # for the Dice and the encoding
         keep = range(len(answer.scores)) if store == "all" else selectable(answer, truth, boxes)
-        yield from answer_rows(truth, strategy, answer, keep, t_embed + t_prompt, repeat, boxes)
+        seconds = image.t_embed + t_prompt
+        yield from answer_rows(truth, strategy, answer, keep, seconds, repeat, boxes)
 
 
-def click_rows(
-    model: PromptableModel,
-    embedding: object,
-    truths: list[Truth],
-    strategy: str,
-    t_embed: float,
-    study: Study,
-) -> Iterator[dict]:
+def click_rows(image: Embedded, strategy: str, study: Study) -> Iterator[dict]:
     """Iterative clicking from the strategy's start for every mask of one image together:
     one row per mask and click with the mask the model gave after that click."""
     t0 = time.perf_counter()
     start, rule, steps = session_plan(strategy, study.click_rule, study.clicks)
     sessions = click_sessions(
-        model,
-        embedding,
-        [truth.mask for truth in truths],
+        image.model,
+        image.embedding,
+        [truth.mask for truth in image.truths],
         start,
         n_clicks=steps,
         feed_logits=study.feed_logits,
         rule=rule,
     )
     t_click = (time.perf_counter() - t0) / max(1, sum(s.decoded for s in sessions))
-    for truth, session in zip(truths, sessions, strict=True):
+    for truth, session in zip(image.truths, sessions, strict=True):
         for k, (runs, score) in enumerate(zip(session.rles, session.scores, strict=True), 1):
-            seconds = t_embed + t_click * min(k, session.decoded)
+            seconds = image.t_embed + t_click * min(k, session.decoded)
             yield _row(
                 truth.mask_id,
                 truth.target,
@@ -218,61 +215,47 @@ def matched_rows(
         yield from answer_rows(truth, strategy, answer, range(len(answer.scores)), seconds)
 
 
-def text_rows(
-    model: PromptableModel,
-    embedding: object,
-    truths: list[Truth],
-    strategy: str,
-    t_embed: float,
-    study: Study,
-) -> Iterator[dict]:
+def text_rows(image: Embedded, strategy: str, study: Study) -> Iterator[dict]:
     """`text` and `text-box`: the model's instances matched to each mask by S1's rules
     (infer.text)."""
     t0 = time.perf_counter()
     matched = list(
-        text.text_answers(model, embedding, truths, study.phrases, strategy, study.points)
+        text.text_answers(
+            image.model, image.embedding, image.truths, study.phrases, strategy, study.points
+        )
     )
-    yield from matched_rows(strategy, matched, t_embed + (time.perf_counter() - t0) / len(truths))
+    seconds = image.t_embed + (time.perf_counter() - t0) / len(image.truths)
+    yield from matched_rows(strategy, matched, seconds)
 
 
-def everything_rows(
-    model: PromptableModel,
-    embedding: object,
-    truths: list[Truth],
-    store: str,
-    t_embed: float,
-    study: Study,
-) -> Iterator[dict]:
+def everything_rows(image: Embedded, study: Study) -> Iterator[dict]:
     """S1: the image's masks generated once from the point grid, then matched to each ground
     truth by both rules (cosmos_bench.infer.everything)."""
-    shape = truths[0].mask.shape
+    truths = image.truths
     t0 = time.perf_counter()
-    generated = everything.generate(model, embedding, shape, study.everything)
+    generated = everything.generate(image.model, image.embedding, truths[0].mask.shape,
+                                    study.everything)  # fmt: skip
     answers = everything.match(generated, np.stack([truth.mask for truth in truths]))
-    seconds = t_embed + (time.perf_counter() - t0) / len(truths)
+    seconds = image.t_embed + (time.perf_counter() - t0) / len(truths)
     yield from matched_rows(everything.STRATEGY, zip(truths, answers, strict=True), seconds)
 
 
-def image_rows(
-    model: PromptableModel,
-    embedding: object,
-    truths: list[Truth],
-    strategies: list[str],
-    store: str,
-    t_embed: float,
-    study: Study,
-) -> Iterator[dict]:
-    """Every strategy on one image: one-shot prompts in one decoder call, Everything mode,
-    then each click study (these two only on masks with pixels at the stored size)."""
+def image_rows(image: Embedded, strategies: list[str], store: str, study: Study) -> Iterator[dict]:
+    """Every strategy on one image: one-shot prompts in one decoder call, the text strategies,
+    Everything mode, then each click study (all but the first only on masks with pixels at the
+    stored size)."""
     matched = (everything.STRATEGY, *TEXT_STRATEGIES)
     one_shot = [s for s in strategies if s not in CLICK_STARTS and s not in matched]
-    yield from prompt_rows(model, embedding, truths, one_shot, store, t_embed, study)
-    stored = [truth for truth in truths if not truth.shrunk_away]
+    yield from prompt_rows(image, one_shot, store, study)
+    stored = [truth for truth in image.truths if not truth.shrunk_away]
+    if not stored:
+        return
+    image = replace(image, truths=stored)
     for strategy in TEXT_STRATEGIES:
-        if strategy in strategies and stored:
-            yield from text_rows(model, embedding, stored, strategy, t_embed, study)
-    if everything.STRATEGY in strategies and stored:
-        yield from everything_rows(model, embedding, stored, store, t_embed, study)
+        if strategy in strategies:
+            yield from text_rows(image, strategy, study)
+    if everything.STRATEGY in strategies:
+        yield from everything_rows(image, study)
     for strategy in strategies:
-        if strategy in CLICK_STARTS and stored:
-            yield from click_rows(model, embedding, stored, strategy, t_embed, study)
+        if strategy in CLICK_STARTS:
+            yield from click_rows(image, strategy, study)

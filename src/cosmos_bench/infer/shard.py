@@ -28,7 +28,7 @@ import pandas as pd
 from cosmos_bench.contracts import PREDICTION_SCHEMA, RESOLUTIONS
 from cosmos_bench.core.progress import Console, eta
 from cosmos_bench.core.read_ahead import read_ahead
-from cosmos_bench.infer.image import Study, image_rows
+from cosmos_bench.infer.image import Embedded, Study, image_rows
 from cosmos_bench.models import PromptableModel
 from cosmos_bench.store.shards import ShardReader
 from cosmos_bench.store.truth import Truth, truth_of
@@ -95,9 +95,8 @@ def infer_shard(
             embeddings = model.embed_batch(pixels)[:count]
             t_embed = (time.perf_counter() - t0) / count
             for image_truths, embedding in zip(truths, embeddings, strict=True):
-                rows.extend(
-                    image_rows(model, embedding, image_truths, strategies, store, t_embed, study)
-                )
+                image = Embedded(model, embedding, image_truths, t_embed)
+                rows.extend(image_rows(image, strategies, store, study))
             done = first + count
             rate = done / (time.perf_counter() - start)
             print(f"  {done}/{len(images)} images, {rate:.2f} images/s", file=sys.stderr)
