@@ -67,6 +67,10 @@ def test_the_demo_in_a_bucket_gives_the_local_tables(
     again = cloud(work, endpoint, "-n")
     check(again)
     assert "Nothing to be done" in again.stdout + again.stderr, again.stdout[-3000:]
+    # the indexes it read to list the shards were fetched for that and removed; the jobs' logs
+    # keep a local copy besides the bucket's
+    left = [p for p in (work / ".snakemake" / "storage").rglob("*") if p.is_file()]
+    assert left and all("/logs/" in p.as_posix() for p in left), left
 
 
 def test_a_local_folder_source_is_refused_before_any_job(endpoint: str, tmp_path: Path) -> None:

@@ -349,12 +349,25 @@ def shards_of(dataset):
     return sorted(p.name[len("shard-") : -len(".h5")] for p in Path(output.shards).glob("shard-*.h5"))
 
 
+STORED_SHARDS = {}  # index in the object store -> its shard numbers, read once per invocation
+
+
 def stored_shards(index):
-    """The shard numbers an index in the object store names, read from a local copy."""
-    if not Path(index).exists():
-        Path(index).parent.mkdir(parents=True, exist_ok=True)
-        index.storage_object.retrieve_object()
-    return sorted({f"{k:05d}" for k in read_table(str(index), columns=["shard"]).column("shard").to_pylist()})
+    """The shard numbers an index in the object store names. A local copy older than the
+    stored index (left by an interrupted run) is fetched again; one fetched here is removed."""
+    if str(index) not in STORED_SHARDS:
+        local, stored = Path(index), index.storage_object
+        fetched = not local.exists() or local.stat().st_mtime < stored.mtime()
+        if fetched:
+            local.parent.mkdir(parents=True, exist_ok=True)
+            stored.retrieve_object()
+        try:
+            shards = read_table(local, columns=["shard"]).column("shard").to_pylist()
+        finally:
+            if fetched:
+                local.unlink()
+        STORED_SHARDS[str(index)] = sorted({f"{k:05d}" for k in shards})
+    return STORED_SHARDS[str(index)]
 
 
 def dataset_scores(wildcards):
