@@ -453,8 +453,15 @@ def run_config(wildcards):
 
 def run_benchmarks(wildcards):
     """The benchmark file of every job of the run, for the report's wall time per stage."""
-    files = [f"benchmarks/runs/{stage}/{d}.tsv" for stage in ("download", "unpack", "harmonize") for d in DATASETS]
-    files += [f"benchmarks/runs/harmonize/{d}/share-{k}.tsv" for d in DATASETS for k in range(case_jobs(d)) if case_jobs(d) > 1]
+    files = [
+        f"benchmarks/runs/{stage}/{d}.tsv" for stage in ("download", "unpack", "harmonize") for d in DATASETS
+    ]
+    files += [
+        f"benchmarks/runs/harmonize/{d}/share-{k}.tsv"
+        for d in DATASETS
+        if case_jobs(d) > 1
+        for k in range(case_jobs(d))
+    ]
     files += [f"benchmarks/runs/weights/{Path(w).name.removesuffix('.pth')}.tsv" for w in all_weights(wildcards)]
     files += [
         f"benchmarks/runs/{stage}/{m}/{d}/shard-{k}.tsv"
@@ -470,9 +477,10 @@ def run_benchmarks(wildcards):
         if finetune_ids.parse(run).arm == "decoder"
         for d, k in run_shards(run)
     ]
+    for model, protocol in PROPAGATION_RUNS:
+        files += [f"benchmarks/runs/propagate/{model}/{protocol}/{d}.tsv" for d in VOLUME_DATASETS]
     if PROPAGATION_RUNS:
         files += [f"benchmarks/runs/volumes/{d}.tsv" for d in VOLUME_DATASETS]
-    files += [f"benchmarks/runs/propagate/{m}/{p}/{d}.tsv" for m, p in PROPAGATION_RUNS for d in VOLUME_DATASETS]
     return files
 
 
