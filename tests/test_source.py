@@ -57,6 +57,25 @@ def test_a_missing_downloaded_file_is_fetched_again_by_the_same_command(
     assert (tmp_path / "raw" / "toy" / "images" / "a.png").exists()
 
 
+def test_a_damaged_archive_names_the_fix_where_its_record_lives(tmp_path: Path) -> None:
+    """A truncated unpinned archive: unpack removes it and the local record, so the same
+    command fetches it anew; in a cloud run the record is in the object store, and the fix
+    names the object to delete."""
+    with zipfile.ZipFile(tmp_path / "toy.zip", "w") as zf:
+        zf.writestr("toy/a.txt", b"x" * 5000)
+    (tmp_path / "toy.zip").write_bytes((tmp_path / "toy.zip").read_bytes()[:-40])
+    toy = card({"url": "file:toy.zip"})
+    stored = "s3://bucket/run/results/downloads/toy/SHA256SUMS"
+    for where in (None, stored):
+        manifest = download(toy, tmp_path / "downloads", tmp_path)
+        with pytest.raises(CosmosError) as err:
+            unpack_source(toy, manifest, tmp_path / "raw", tmp_path, where)
+        assert not manifest.exists() and not (manifest.parent / "files" / "toy.zip").exists()
+        fix = str(err.value)
+        assert "the same command again" in fix
+        assert (f"delete the download's record {stored}" in fix) == (where is not None)
+
+
 def test_wrong_pin_stops_with_both_hashes(tmp_path: Path, archive: Path) -> None:
     toy = card({"url": "file:toy.zip", "sha256": "0" * 64})
     with pytest.raises(ChecksumError) as err:

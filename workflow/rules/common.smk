@@ -163,6 +163,15 @@ def in_storage(**files):
     return files if IN_STORAGE else {}
 
 
+def stored_manifest_arg(wildcards):
+    """In a cloud run, the manifest's address in the object store: unpack names it in the fix
+    for a damaged archive (deleting the job's local copy does not make the download rerun)."""
+    if not IN_STORAGE:
+        return ""
+    prefix = workflow.storage_settings.default_storage_prefix.rstrip("/")
+    return f"--stored {shlex.quote(f'{prefix}/results/downloads/{wildcards.dataset}/SHA256SUMS')}"
+
+
 def source_params(wildcards):
     """The card's source as a string: a changed URL or checksum reruns the download, and so
     does a file added to, removed from or changed in a local source folder."""

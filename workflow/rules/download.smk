@@ -45,11 +45,12 @@ rule unpack:
         "benchmarks/runs/unpack/{dataset}.tsv"
     params:
         cards=cards_dir_arg,
+        stored=stored_manifest_arg,
     conda:
         "../../envs/cosmos.yaml"
     shell:
         "$PYTHON -m cosmos_bench.acquire.unpack --dataset {wildcards.dataset} "
-        "--manifest {input.manifest} --raw {output} {params.cards} > {log} 2>&1"
+        "--manifest {input.manifest} --raw {output} {params.cards} {params.stored} > {log} 2>&1"
 
 
 rule weights:

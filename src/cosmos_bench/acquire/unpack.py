@@ -14,8 +14,12 @@ from cosmos_bench.catalog.cards import Card, cards_argument, load_card, load_ont
 from cosmos_bench.core.errors import CosmosError, run_cli
 
 
-def unpack_source(card: Card, manifest: Path, raw: Path, root: Path) -> None:
-    """Extract the verified archives (or link the verified local files) into `raw`."""
+def unpack_source(
+    card: Card, manifest: Path, raw: Path, root: Path, stored: str | None = None
+) -> None:
+    """Extract the verified archives (or link the verified local files) into `raw`. `stored`:
+    the manifest's address in a cloud run's object store, where removing the local copy is not
+    enough to fetch a damaged archive anew."""
     names = sorted(read_manifest(manifest))
     if "path" in card.source:
         link_tree((root / card.source["path"]).resolve(), raw, names)
@@ -40,7 +44,7 @@ def unpack_source(card: Card, manifest: Path, raw: Path, root: Path) -> None:
         try:
             unpack_all(members, raw, dataset=card.id, nested=nested, **limits)
         except CorruptArchiveError as err:
-            raise forget_download(card, manifest, err) from err
+            raise forget_download(card, manifest, err, stored) from err
     print(f"[{card.id}] unpacked into {raw}", file=sys.stderr)
 
 
@@ -50,7 +54,9 @@ def sub_folder(name: str) -> str:
     return "" if parent == "." else parent
 
 
-def forget_download(card: Card, manifest: Path, err: CorruptArchiveError) -> CosmosError:
+def forget_download(
+    card: Card, manifest: Path, err: CorruptArchiveError, stored: str | None = None
+) -> CosmosError:
     """Remove a corrupt archive and the download's record of it, so that running the same
     command again fetches it anew (a hash recorded for an unpinned file proves nothing about
     its contents); the error says so, and names the source in case it is damaged there."""
@@ -58,13 +64,15 @@ def forget_download(card: Card, manifest: Path, err: CorruptArchiveError) -> Cos
     source = next((e["url"] for e in card.source_files if archive_name(e) == archive.name), None)
     archive.unlink(missing_ok=True)
     manifest.unlink(missing_ok=True)
+    removed = "the archive and its download record were removed: run"
+    if stored:
+        removed = f"delete the download's record {stored} (the object store keeps it), then run"
     return CosmosError(
         err.what,
         dataset=card.id,
         path=str(archive),
-        fix="the archive and its download record were removed: run the same command again to "
-        f"fetch it anew. If it fails the same way, the source itself is damaged ({source}): "
-        "replace it there, or fix the card's source",
+        fix=f"{removed} the same command again to fetch it anew. If it fails the same way, the "
+        f"source itself is damaged ({source}): replace it there, or fix the card's source",
     )
 
 
@@ -75,10 +83,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--manifest", type=Path, required=True)
     parser.add_argument("--raw", type=Path, required=True)
     parser.add_argument("--root", type=Path, default=Path.cwd())
+    parser.add_argument("--stored", help="the manifest's address in a cloud run's object store")
     cards_argument(parser)
     args = parser.parse_args(argv)
     card = load_card(args.root, args.dataset, load_ontology(args.root), args.cards_dirs)
-    unpack_source(card, args.manifest, args.raw, args.root)
+    unpack_source(card, args.manifest, args.raw, args.root, args.stored)
 
 
 if __name__ == "__main__":
