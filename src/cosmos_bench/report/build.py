@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -146,7 +146,7 @@ def build_report(
     html_path: Path,
     provenance: Mapping[str, Any],
     summary: Path | None = None,
-    benchmarks: Iterable[Path] = (),
+    benchmarks: Sequence[Path] = (),
     n_boot: int = N_BOOTSTRAP,
     level: float = CI_LEVEL,
     run_dirs: Iterable[Path] = (),
