@@ -330,11 +330,15 @@ def stored_predictions(path):
     return temp(path) if config["infer"]["store_predictions"] == "none" else path
 
 
+def shard_file(dataset, shard):
+    return f"results/harmonized/{dataset}/shards/shard-{shard}.h5"
+
+
 def all_shard_files(wildcards):
     """Every shard file of the run, for the gallery (the files, not their folders: a cloud run
     retrieves a folder only where no local copy of it is, and infer's copies of single shards
     make one)."""
-    return [f"results/harmonized/{d}/shards/shard-{k}.h5" for d in DATASETS for k in shards_of(d)]
+    return [shard_file(d, k) for d in DATASETS for k in shards_of(d)]
 
 
 def stored_prediction_files(wildcards):
@@ -418,7 +422,7 @@ def run_shards(run):
 
 def train_input(wildcards):
     run = wildcards.run
-    shards = [f"results/harmonized/{d}/shards/shard-{k}.h5" for d, k in run_shards(run)]
+    shards = [shard_file(d, k) for d, k in run_shards(run)]
     caches = []
     if finetune_ids.parse(run).arm == "decoder":
         caches = [f"results/finetune/{run}/embeddings/{d}/shard-{k}.pt" for d, k in run_shards(run)]

@@ -37,8 +37,8 @@ def unpack_source(
                 f"{len(missing)} downloaded file(s) missing",
                 dataset=card.id,
                 path=missing[0],
-                fix="the download's record was removed: run the same command again to fetch them "
-                f"(or move files downloaded before into {files}/ first)",
+                fix=f"{run_again(stored)} to fetch them (or move files downloaded before into "
+                f"{files}/ first)",
             )
         nested = tuple(card.source.get("nested", []))
         try:
@@ -64,16 +64,25 @@ def forget_download(
     source = next((e["url"] for e in card.source_files if archive_name(e) == archive.name), None)
     archive.unlink(missing_ok=True)
     manifest.unlink(missing_ok=True)
-    removed = "the archive and its download record were removed: run"
-    if stored:
-        removed = f"delete the download's record {stored} (the object store keeps it), then run"
     return CosmosError(
         err.what,
         dataset=card.id,
         path=str(archive),
-        fix=f"{removed} the same command again to fetch it anew. If it fails the same way, the "
-        f"source itself is damaged ({source}): replace it there, or fix the card's source",
+        fix=f"{run_again(stored)} to fetch it anew (the damaged copy was removed). If it fails "
+        f"the same way, the source itself is damaged ({source}): replace it there, or fix the "
+        "card's source",
     )
+
+
+def run_again(stored: str | None) -> str:
+    """How to make the download run again once unpack removed its local record: nothing more
+    locally; in a cloud run the record in the object store must go too (`stored`)."""
+    if stored:
+        return (
+            f"delete the download's record {stored} (the object store keeps it), then run the "
+            "same command again"
+        )
+    return "the download's record was removed: run the same command again"
 
 
 def main(argv: list[str] | None = None) -> None:
