@@ -16,7 +16,7 @@ from cosmos_bench.core.errors import CosmosError
 from cosmos_bench.harmonize.dataset import Settings, cap_side, harmonize
 from cosmos_bench.harmonize.masks import Kept, kept_masks, value_maps
 from cosmos_bench.harmonize.merge import merge_shares
-from cosmos_bench.harmonize.normalize import part_ct_window, to_uint8
+from cosmos_bench.harmonize.normalize import _levels, apply, part_ct_window, to_uint8
 from cosmos_bench.harmonize.orientation import canonical
 from cosmos_bench.store.index import read_index
 from cosmos_bench.store.shards import ShardReader
@@ -61,6 +61,22 @@ def test_normalization_presets() -> None:
     assert to_uint8(ct, "medsam", "CT").tolist() == [[0, 128], [255, 255]]
     rgb = np.full((2, 2, 3), 7, np.uint8)
     assert to_uint8(rgb, "paper", "Endoscopy") is rgb
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int16", "uint16", ">i2"])
+@pytest.mark.parametrize("rounding", ["round", "truncate"])
+@pytest.mark.parametrize(
+    "mapping", [(-160.0, 240.0, False), (3.5, 1200.25, True), (0.0, 0.0, True)]
+)
+def test_the_table_path_equals_the_float_arithmetic(dtype, rounding, mapping) -> None:
+    """apply's per-value table gives every value of the dtype exactly the float32 result,
+    kept zeros and strided (flipped) slices included."""
+    info = np.iinfo(np.dtype(dtype))
+    values = np.arange(info.min, info.max + 1).astype(dtype).reshape(-1, 256)[::-1]
+    expected = _levels(values, mapping, rounding)
+    assert np.array_equal(apply(values, mapping, rounding), expected)
+    if mapping[2]:
+        assert (expected[values == 0] == 0).all()
 
 
 def test_harmonize_writes_shards_and_a_versioned_index(tiny_root: Path) -> None:

@@ -9,6 +9,8 @@ is no 16-bit preset.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 PRESETS = ("paper", "medsam")
@@ -45,9 +47,20 @@ def window(
 
 def apply(array: np.ndarray, mapping: Window, rounding: str = "round") -> np.ndarray:
     """Map intensities to uint8 with a window from `window`, each value rounded to the nearest
-    level or truncated (`rounding`, ROUNDING)."""
+    level or truncated (`rounding`, ROUNDING).
+
+    Integers of up to 16 bits (CT's int16, most MR) go through a table of the result for every
+    value, built once per window: half the time per slice, the same bytes (`_levels`)."""
     if mapping is None:
         return array
+    if array.dtype.kind in "iu" and array.dtype.itemsize <= 2:
+        bits = array.view(f"u{array.dtype.itemsize}")
+        return np.take(_table(mapping, rounding, array.dtype), bits)
+    return _levels(array, mapping, rounding)
+
+
+def _levels(array: np.ndarray, mapping: tuple[float, float, bool], rounding: str) -> np.ndarray:
+    """The window's arithmetic, in float32."""
     lo, hi, keep_zero = mapping
     scaled = (np.clip(array.astype(np.float32), lo, hi) - lo) / max(hi - lo, 1e-6)
     levels = scaled * 255.0
@@ -55,6 +68,13 @@ def apply(array: np.ndarray, mapping: Window, rounding: str = "round") -> np.nda
     if keep_zero:
         out[array == 0] = 0
     return out
+
+
+@functools.lru_cache(maxsize=16)
+def _table(mapping: tuple[float, float, bool], rounding: str, dtype: np.dtype) -> np.ndarray:
+    """`_levels` of every value of an integer dtype, indexed by the value's bit pattern."""
+    patterns = np.arange(1 << (8 * dtype.itemsize), dtype=f"u{dtype.itemsize}")
+    return _levels(patterns.view(dtype), mapping, rounding)
 
 
 def clip_percentiles(

@@ -28,11 +28,13 @@ from pathlib import Path
 
 import h5py
 import hdf5plugin
+import imagecodecs
 import numpy as np
 
 # zstd 3: as small as gzip 4 + shuffle on CT slices, 3x faster to write and to read
 ZSTD = dict(hdf5plugin.Zstd(clevel=3))
 ZSTD_FAST = dict(hdf5plugin.Zstd(clevel=1))  # after the row prediction: level 3 saves ~1 %
+JPEGLS = dict(hdf5plugin.FciDecomp())
 CODECS = ("rowdelta", "jpegls", "zstd")
 ROW_DELTA = "up"  # the `predictor` attribute of an image stored as row differences
 JPEGLS_SIDES = (16, 65535)  # the sizes the JPEG-LS filter encodes; others fall back to zstd
@@ -65,27 +67,51 @@ class ShardWriter:
         self.tmp = path.with_name(path.name + ".tmp")
         self.file = h5py.File(self.tmp, "w", track_order=True)
         self.rows = 0
+        self._made: dict[tuple, h5py.h5p.PropDCID] = {}
 
-    def _store_image(self, name: str, image: np.ndarray) -> h5py.Dataset:
+    def _zstd(self, name: str, data: np.ndarray, codec: dict) -> h5py.h5d.DatasetID:
+        """A single-chunk dataset of `data` through `codec` (HDF5's zstd filter at a level).
+
+        The chunk is compressed here and written as the filter would store it (readers decode
+        it through the filter), and the creation properties are made once per shape, dtype
+        and level, then reused in HDF5's own calls: h5py's checks for every dataset and
+        HDF5's chunk cache took longer than the compression itself (benchmarks/RESULTS.md)."""
+        key = (data.shape, data.dtype.str, codec["compression_opts"])
+        if key in self._made:
+            kind = h5py.h5t.py_create(data.dtype, logical=True)
+            space = h5py.h5s.create_simple(data.shape)
+            dataset = h5py.h5d.create(self.file.id, name.encode(), kind, space, self._made[key])
+        else:
+            made = self.file.create_dataset(
+                name, data.shape, data.dtype, chunks=data.shape, **codec
+            )
+            self._made[key] = made.id.get_create_plist()
+            dataset = made.id
+        (level,) = codec["compression_opts"]
+        chunk = imagecodecs.zstd_encode(np.ascontiguousarray(data), level=level)
+        dataset.write_direct_chunk((0,) * data.ndim, chunk)
+        return dataset
+
+    def _store_image(self, name: str, image: np.ndarray) -> h5py.h5d.DatasetID:
         """Row differences, or JPEG-LS where the filter takes the image, else zstd."""
         planar = image.ndim == 3
         data = np.ascontiguousarray(image.transpose(2, 0, 1)) if planar else image
         if self.codec == "rowdelta" and data.dtype == np.uint8:
             deltas = data.copy()
             np.subtract(data[..., 1:, :], data[..., :-1, :], out=deltas[..., 1:, :])
-            ds = self.file.create_dataset(name, data=deltas, chunks=deltas.shape, **ZSTD_FAST)
-            ds.attrs["planar"], ds.attrs["predictor"] = planar, ROW_DELTA
-            return ds
+            dataset = self._zstd(name, deltas, ZSTD_FAST)
+            _attribute(dataset, "planar", np.bool_(planar))
+            _attribute(dataset, "predictor", ROW_DELTA)
+            return dataset
         lo, hi = JPEGLS_SIDES
         if self.codec == "jpegls" and lo <= min(image.shape[:2]) and max(image.shape[:2]) <= hi:
-            ds = self.file.create_dataset(
-                name, data=data, chunks=data.shape, **hdf5plugin.FciDecomp()
-            )
-            ds.attrs["planar"] = planar
-            return ds
-        ds = self.file.create_dataset(name, data=image, chunks=image.shape, **ZSTD)
-        ds.attrs["planar"] = False
-        return ds
+            # the filter derives its parameters from each dataset: h5py's way every time
+            made = self.file.create_dataset(name, data=data, chunks=data.shape, **JPEGLS)
+            _attribute(made.id, "planar", np.bool_(planar))
+            return made.id
+        dataset = self._zstd(name, image, ZSTD)
+        _attribute(dataset, "planar", np.False_)
+        return dataset
 
     def append(
         self, uid: str, image: np.ndarray, labels: np.ndarray, native: np.ndarray | None = None
@@ -93,13 +119,10 @@ class ShardWriter:
         """Store one image and its label layers (L, H, W), plus the layers at the source's size
         when the image was shrunk; return its row in the shard."""
         row = self.rows
-        self._store_image(f"images/{row:05d}", image).attrs["uid"] = uid
+        _attribute(self._store_image(f"images/{row:05d}", image), "uid", uid)
         for group, layers in (("labels", labels), ("native", native)):
             if layers is not None:
-                ds = self.file.create_dataset(
-                    f"{group}/{row:05d}", data=layers, chunks=layers.shape, **ZSTD
-                )
-                ds.attrs["uid"] = uid
+                _attribute(self._zstd(f"{group}/{row:05d}", layers, ZSTD), "uid", uid)
         self.rows += 1
         return row
 
@@ -108,6 +131,22 @@ class ShardWriter:
         self.file.attrs["codec"] = self.codec
         self.file.close()
         os.replace(self.tmp, self.path)
+
+
+_SCALAR = h5py.h5s.create(h5py.h5s.SCALAR)
+#: per Python type: the dtype, HDF5 file type and memory type h5py's `attrs[name] = value` uses
+_ATTRIBUTE_TYPES = {
+    kind: (dtype, h5py.h5t.py_create(dtype, logical=True), h5py.h5t.py_create(dtype))
+    for kind, dtype in ((str, h5py.string_dtype()), (np.bool_, np.dtype(bool)))
+}
+
+
+def _attribute(dataset: h5py.h5d.DatasetID, name: str, value: str | np.bool_) -> None:
+    """A scalar attribute with the types h5py's `attrs[name] = value` gives (a variable-length
+    UTF-8 string; a bool as HDF5's FALSE/TRUE enum), with the types made once, not per call."""
+    dtype, stored, memory = _ATTRIBUTE_TYPES[type(value)]
+    made = h5py.h5a.create(dataset, name.encode(), stored, _SCALAR)
+    made.write(np.array(value, dtype=dtype), mtype=memory)
 
 
 class ShardReader:
