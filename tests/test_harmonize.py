@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 from helpers import phantom, write_volume
+from scipy import ndimage
 
 from cosmos_bench.catalog.cards import Card, Part, load_card, load_ontology
 from cosmos_bench.contracts import INDEX_SCHEMA, INDEX_SCHEMA_VERSION
 from cosmos_bench.core.errors import CosmosError
 from cosmos_bench.harmonize.dataset import Settings, cap_side, harmonize
-from cosmos_bench.harmonize.masks import Kept, kept_masks, value_maps
+from cosmos_bench.harmonize.masks import Kept, kept_masks, value_boxes, value_maps
 from cosmos_bench.harmonize.merge import merge_shares
 from cosmos_bench.harmonize.normalize import _levels, apply, part_ct_window, to_uint8
 from cosmos_bench.harmonize.orientation import canonical
@@ -43,6 +44,19 @@ def test_paper_rule_drops_masks_of_at_most_50_pixels() -> None:
     part = Part.from_raw({"modality": "CT", "format": {}, "labels": {1: "liver", 2: "spleen"}})
     kept, unknown = kept_masks(labels[None], value_maps(part.value_objects, None, 1), 50)
     assert kept == [Kept(0, 2, "spleen", 0, 60)] and unknown == {9}
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_value_boxes_equal_find_objects_on_the_whole_map(seed: int) -> None:
+    """Searching the labelled rectangle only gives find_objects' boxes of the whole map:
+    absent values, edge-touching objects and an empty map included."""
+    rng = np.random.default_rng(seed)
+    labels = np.zeros((int(rng.integers(1, 40)), int(rng.integers(1, 40))), np.uint16)
+    for _ in range(int(rng.integers(0, 6))):
+        y, x = rng.integers(0, labels.shape[0]), rng.integers(0, labels.shape[1])
+        h, w = rng.integers(1, 12, size=2)
+        labels[y : y + h, x : x + w] = rng.integers(1, 9)
+    assert value_boxes(labels) == ndimage.find_objects(labels)
 
 
 def test_cap_side_keeps_labels_exact_and_reports_the_scale() -> None:

@@ -36,6 +36,7 @@ from cosmos_bench.harmonize.masks import (
     dust,
     kept_masks,
     split_components,
+    value_boxes,
     value_maps,
 )
 from cosmos_bench.harmonize.normalize import (
@@ -171,7 +172,7 @@ def cap_side(
 
 def _boxes(layers: np.ndarray, kept: list[Kept]) -> dict[Kept, tuple[slice, slice] | None]:
     """Each kept object's bounding slices in `layers` (None where it has no pixel there)."""
-    found = {layer: ndimage.find_objects(layers[layer]) for layer in {k.layer for k in kept}}
+    found = {layer: value_boxes(layers[layer]) for layer in {k.layer for k in kept}}
     return {
         k: found[k.layer][k.label - 1] if k.label <= len(found[k.layer]) else None for k in kept
     }

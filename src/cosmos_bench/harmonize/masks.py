@@ -126,17 +126,35 @@ def as_categories(labels: np.ndarray, meaning: ValueMap) -> None:
     meaning.instances = None
 
 
+def value_boxes(labels: np.ndarray) -> list[tuple[slice, slice] | None]:
+    """`ndimage.find_objects` of a 2D label map, searched within its labelled rectangle only:
+    half the time on a CT slice, whose objects leave most of it empty."""
+    rows = np.flatnonzero(labels.any(axis=1))
+    if rows.size == 0:
+        return []
+    r0, r1 = int(rows[0]), int(rows[-1]) + 1
+    cols = np.flatnonzero(labels[r0:r1].any(axis=0))
+    c0, c1 = int(cols[0]), int(cols[-1]) + 1
+    boxes = []
+    for box in ndimage.find_objects(labels[r0:r1, c0:c1]):
+        if box is not None:
+            ys, xs = box
+            box = slice(ys.start + r0, ys.stop + r0), slice(xs.start + c0, xs.stop + c0)
+        boxes.append(box)
+    return boxes
+
+
 def kept_masks(
     layers: np.ndarray, maps: list[ValueMap], min_pixels: int
 ) -> tuple[list[Kept], set[int]]:
     """The masks of one image with more than `min_pixels` pixels, and unnamed label values.
 
-    One pass per layer finds every value's bounding box (`find_objects`), then each named
+    One pass per layer finds every value's bounding box (`value_boxes`), then each named
     value's pixels are counted inside its box only; the box travels with the mask, so the
     index rows need no second search of an image that was not shrunk."""
     kept, unknown = [], set()
     for layer, (labels, meaning) in enumerate(zip(layers, maps, strict=True)):
-        for value, box in enumerate(ndimage.find_objects(labels), start=1):
+        for value, box in enumerate(value_boxes(labels), start=1):
             if box is None:
                 continue
             obj, component = meaning.lookup(value)

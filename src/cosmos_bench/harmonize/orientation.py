@@ -8,7 +8,7 @@ on the same side of the image in every dataset.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +40,20 @@ def canonical(image: sitk.Image) -> Volume:
         oriented = sitk.DICOMOrient(image, "LPS")
     sx, sy, sz = oriented.GetSpacing()
     return Volume(sitk.GetArrayFromImage(oriented), (sz, sy, sx))
+
+
+def signed_permutation(direction: Sequence[float]) -> tuple[list[int], list[float]] | None:
+    """For a direction matrix (row-major, ITK's) whose columns are the patient's axes up to
+    order and sign (within 1e-6): each index axis's patient axis and sign. None for an oblique
+    grid, which only DICOMOrient reorients."""
+    matrix = np.asarray(direction, float).reshape(3, 3)
+    axes = [int(a) for a in np.abs(matrix).argmax(axis=0)]
+    if sorted(axes) != [0, 1, 2]:
+        return None
+    signs = [float(np.sign(matrix[axes[c], c])) for c in range(3)]
+    exact = np.zeros((3, 3))
+    exact[axes, [0, 1, 2]] = signs
+    return (axes, signs) if np.allclose(matrix, exact, rtol=0, atol=1e-6) else None
 
 
 def plane_of(volume: Volume, slice_axis: str) -> str:

@@ -22,8 +22,9 @@ from nibabel.filebasedimages import ImageFileError
 from cosmos_bench.catalog.cards import Part
 from cosmos_bench.core.errors import CosmosError, mismatched, unreadable
 from cosmos_bench.harmonize.adapters.case import Case
+from cosmos_bench.harmonize.adapters.nifti import plain, read_plain
 from cosmos_bench.harmonize.adapters.pairs import pairs
-from cosmos_bench.harmonize.orientation import canonical
+from cosmos_bench.harmonize.orientation import Volume, canonical
 
 
 def _check_gzip(path: Path, dataset: str) -> None:
@@ -133,22 +134,36 @@ def _frames(
         yield f"t{t:02d}", frame(image, t), frame(labels, t)
 
 
+def _oriented_frames(
+    case: str, image: sitk.Image, labels: sitk.Image, part: Part, dataset: str, path: Path
+) -> Iterator[tuple[str, Volume, Volume]]:
+    """(frame id, image, labels) of a 3D or 4D case read by SimpleITK, on LPS axes."""
+    frames = list(_frames(case, image, labels, part, dataset, path))
+    del image, labels  # the generator's frame must not pin the file's full-size copy
+    while frames:
+        frame_id, img3, lab3 = frames.pop(0)
+        volume, label_volume = canonical(img3), canonical(lab3)
+        del img3, lab3
+        yield frame_id, volume, label_volume
+
+
 def read_cases(root: Path, part: Part, dataset: str) -> Iterator[Case]:
     for case, image_path, label_path in pairs(root, part, dataset):
-        image, labels = read_image(image_path, dataset), read_image(label_path, dataset)
-        if is_2d(image) and is_2d(labels):
-            img, spacing = as_2d(image)
-            lab, _ = as_2d(labels)
-            if img.shape != lab.shape:
-                raise _mismatch(case, img.shape, lab.shape, dataset, label_path)
-            yield Case(case, img, [lab.astype(np.uint16)], spacing)
-            continue
-        frames = list(_frames(case, image, labels, part, dataset, label_path))
-        del image, labels  # the generator's frame must not pin the file's full-size copy
-        while frames:
-            frame_id, img3, lab3 = frames.pop(0)
-            volume, label_volume = canonical(img3), canonical(lab3)
-            del img3, lab3
+        fast = plain(image_path), plain(label_path)
+        if fast[0] and fast[1]:
+            volumes = iter([("", read_plain(fast[0], dataset), read_plain(fast[1], dataset))])
+        else:
+            image, labels = read_image(image_path, dataset), read_image(label_path, dataset)
+            if is_2d(image) and is_2d(labels):
+                img, spacing = as_2d(image)
+                lab, _ = as_2d(labels)
+                if img.shape != lab.shape:
+                    raise _mismatch(case, img.shape, lab.shape, dataset, label_path)
+                yield Case(case, img, [lab.astype(np.uint16)], spacing)
+                continue
+            volumes = _oriented_frames(case, image, labels, part, dataset, label_path)
+            del image, labels
+        for frame_id, volume, label_volume in volumes:
             if volume.array.shape != label_volume.array.shape:
                 raise _mismatch(
                     case, volume.array.shape, label_volume.array.shape, dataset, label_path
