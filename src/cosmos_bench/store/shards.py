@@ -65,7 +65,7 @@ class ShardWriter:
         self.path = path
         self.codec = codec
         self.tmp = path.with_name(path.name + ".tmp")
-        self.file = h5py.File(self.tmp, "w", track_order=True)
+        self.file = h5py.File(self.tmp, "w")
         self.rows = 0
         self._made: dict[tuple, h5py.h5p.PropDCID] = {}
 
