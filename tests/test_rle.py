@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from cosmos_bench.core import rle
 from cosmos_bench.core.extent import bounds
+from cosmos_bench.models.base import mask_bounds
 
 masks = st.tuples(st.integers(1, 23), st.integers(1, 23)).flatmap(
     lambda shape: arrays(bool, shape, elements=st.booleans())
@@ -57,3 +59,15 @@ def test_bounds_are_the_first_and_last_rows_and_columns_with_a_pixel(
     expected = (ys.min(), ys.max(), xs.min(), xs.max()) if ys.size else None
     assert bounds(mask) == expected
     assert np.array_equal(rle.encode_within(mask, bounds(mask)), rle.encode(mask))
+
+
+@settings(max_examples=150, deadline=None)
+@given(mask=masks)
+def test_bounds_found_by_torch_on_a_models_device_are_the_engines(mask: np.ndarray) -> None:
+    """models.base.mask_bounds (what split_candidates gives from a GPU) equals
+    core.extent.bounds on every mask of a stack; -1 where a mask is empty."""
+    stack = np.stack([mask, np.zeros_like(mask), mask[::-1]])
+    found = mask_bounds(torch.from_numpy(stack)).numpy()
+    for got, one in zip(found, stack, strict=True):
+        assert (None if got[0] < 0 else tuple(got)) == bounds(one)
+        assert (got < 0).all() == (not one.any())

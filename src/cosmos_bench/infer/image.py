@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -75,20 +75,40 @@ class Embedded:
     t_embed: float = 0.0
 
 
-def selectable(answer: Candidates, truth: Truth) -> list[int]:
+def candidate_bounds(answer: Candidates) -> list[Bounds | None]:
+    """Each candidate's bounds: the model's own where it gives them (found on its device,
+    models.base.mask_bounds), else searched here (core.extent.bounds)."""
+    if answer.boxes is None:
+        return [bounds(mask) for mask in answer.masks]
+    return [None if y0 < 0 else (y0, y1, x0, x1) for y0, y1, x0, x1 in answer.boxes.tolist()]
+
+
+def selectable(
+    answer: Candidates, truth: Truth, boxes: list[Bounds | None] | None = None
+) -> list[int]:
     """Candidates a selection rule can pick: the first best Dice (against the truth's source
-    mask, as scoring measures it: score.metrics.dice; the overlap counted on the truth's tight
-    box, the only place it can be) and the first best score."""
+    mask, as scoring measures it: score.metrics.dice; the overlap counted on its tight box,
+    the only place it can be; a candidate's area on its own bounds, core.extent, where given)
+    and the first best score."""
     if len(answer.scores) == 1:
         return [0]
     gt, dices = truth.source, []
     x0, y0, x1, y1 = (int(v) for v in truth.box)
     window = np.s_[y0 : y1 + 1, x0 : x1 + 1]
     inside = gt[window]
-    for candidate in answer.masks:
+    same_size = answer.masks.shape[1:] == gt.shape
+    for k, candidate in enumerate(answer.masks):
         mask = resize_nearest(candidate, gt.shape)
-        overlap = np.count_nonzero(mask[window] & inside)
-        dices.append(2.0 * overlap / (np.count_nonzero(mask) + truth.area))
+        if boxes is not None and same_size:
+            box = boxes[k]
+            area = (
+                0
+                if box is None
+                else np.count_nonzero(mask[box[0] : box[1] + 1, box[2] : box[3] + 1])
+            )
+        else:
+            area = np.count_nonzero(mask)
+        dices.append(2.0 * np.count_nonzero(mask[window] & inside) / (area + truth.area))
     oracle = int(np.argmax(dices))
     scores = [-np.inf if np.isnan(s) else s for s in map(float, answer.scores)]
     return sorted({oracle, int(np.argmax(scores))})
@@ -131,8 +151,8 @@ def prompt_rows(image: Embedded, strategies: list[str], store: str, study: Study
     for (truth, strategy, repeat), answer in zip(keys, answers, strict=True):
         if not len(answer.scores):  # no mask at all (a text model that found nothing): empty
             answer = Candidates(np.zeros((1, *truth.mask.shape), bool), np.full(1, np.nan))
-        keep = range(len(answer.scores)) if store == "all" else selectable(answer, truth)
-        boxes = {c: bounds(answer.masks[c]) for c in keep}  # where the encoding reads
+        boxes = candidate_bounds(answer)  # for the Dice and the encoding
+        keep = range(len(answer.scores)) if store == "all" else selectable(answer, truth, boxes)
         seconds = image.t_embed + t_prompt
         yield from answer_rows(truth, strategy, answer, keep, seconds, repeat, boxes)
 
@@ -174,7 +194,7 @@ def answer_rows(
     keep: Iterable[int],
     seconds: float,
     repeat: int = 0,
-    boxes: Mapping[int, Bounds | None] | None = None,
+    boxes: list[Bounds | None] | None = None,
 ) -> Iterator[dict]:
     """One row per kept candidate of a mask's answer (`boxes`: their bounds, where known)."""
     for c in keep:

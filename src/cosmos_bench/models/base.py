@@ -34,6 +34,9 @@ class Candidates:
     # (C, h, w) float32 low-resolution logits, in the form a model that accepts "mask" takes
     # back as its mask prompt (Prompt.mask); None where a model has no logits
     low_res: np.ndarray | None = None
+    # (C, 4) exact bounds (y0, y1, x0, x1, inclusive; -1 where a mask is empty) found where the
+    # masks were made (split_candidates does it on a GPU); None: the engine searches the masks
+    boxes: np.ndarray | None = None
 
 
 @dataclass
@@ -275,15 +278,32 @@ def split_candidates(
         scores_np = scores.float().cpu().numpy().astype(np.float64)
     stab = None if stability is None else stability.double().cpu().numpy()
     low = None if low_res is None else low_res.float().cpu().numpy()
+    boxes = None if masks.device.type == "cpu" else mask_bounds(masks).cpu().numpy()
     return [
         Candidates(
             masks_np[i],
             scores_np[i],
             None if stab is None else stab[i],
             None if low is None else low[i],
+            None if boxes is None else boxes[i],
         )
         for i in range(len(masks_np))
     ]
+
+
+def mask_bounds(masks: torch.Tensor) -> torch.Tensor:
+    """(..., 4) bounds (y0, y1, x0, x1, inclusive; -1 where empty) of (..., H, W) bool masks,
+    on their device: a GPU finds them in one pass over masks it already holds, and the engine
+    then reads each mask only inside its box, not the whole of it (core.extent.bounds)."""
+    rows, cols = masks.any(dim=-1), masks.any(dim=-2)
+    found = []
+    for flags in (rows, cols):
+        n = flags.shape[-1]
+        first = flags.byte().argmax(dim=-1)  # argmax gives the first of equal maxima
+        last = n - 1 - flags.flip(-1).byte().argmax(dim=-1)
+        found += [first, last]
+    box = torch.stack(found, dim=-1)
+    return torch.where(rows.any(dim=-1, keepdim=True), box, torch.full_like(box, -1))
 
 
 def logit_candidates(
