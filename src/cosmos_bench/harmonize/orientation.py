@@ -1,9 +1,9 @@
 """Canonical orientation and slicing of 3D volumes.
 
-Every 3D reader returns a SimpleITK image; this module turns it into a (z, y, x) array in LPS
-orientation, which is what a radiologist sees on an axial slice: anterior at the top, the
-patient's left on the image's right. One orientation for every format means a left kidney is
-on the same side of the image in every dataset.
+Every 3D reader returns a SimpleITK image (the NIfTI fast path an array with ITK's grid); this
+module turns it into a (z, y, x) array in LPS orientation, which is what a radiologist sees on
+an axial slice: anterior at the top, the patient's left on the image's right. One orientation
+for every format means a left kidney is on the same side of the image in every dataset.
 """
 
 from __future__ import annotations
@@ -54,6 +54,22 @@ def signed_permutation(direction: Sequence[float]) -> tuple[list[int], list[floa
     exact = np.zeros((3, 3))
     exact[axes, [0, 1, 2]] = signs
     return (axes, signs) if np.allclose(matrix, exact, rtol=0, atol=1e-6) else None
+
+
+def on_lps_axes(
+    array: np.ndarray, spacing: tuple[float, ...], direction: tuple[float, ...]
+) -> Volume:
+    """`canonical` for an array read without SimpleITK, on a grid `signed_permutation` takes:
+    each index axis moved to its patient axis and flipped where it runs backwards, as
+    DICOMOrient reorients such a grid."""
+    axes, signs = signed_permutation(direction)
+    # array axis 2 - c holds index axis c; output axis 2 - r holds patient axis r
+    order = [2 - axes.index(2 - b) for b in range(3)]
+    out = array.transpose(order)
+    flips = tuple(b for b in range(3) if signs[axes.index(2 - b)] < 0)
+    out = np.ascontiguousarray(np.flip(out, flips) if flips else out)
+    sz, sy, sx = (spacing[axes.index(r)] for r in (2, 1, 0))
+    return Volume(out, (sz, sy, sx))
 
 
 def plane_of(volume: Volume, slice_axis: str) -> str:

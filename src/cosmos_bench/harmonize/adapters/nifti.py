@@ -22,7 +22,7 @@ import SimpleITK as sitk
 from isal import igzip
 
 from cosmos_bench.core.errors import unreadable
-from cosmos_bench.harmonize.orientation import Volume, signed_permutation
+from cosmos_bench.harmonize.orientation import Volume, on_lps_axes, signed_permutation
 
 #: NIfTI datatype codes of scalar voxels, as NumPy type codes
 DATATYPES = {
@@ -147,17 +147,4 @@ def read_plain(source: Plain, dataset: str) -> Volume:
         raise unreadable(reason, dataset=dataset, path=str(source.path)) from err
     if not source.dtype.isnative:
         array = array.astype(source.dtype.newbyteorder("="))
-    return oriented(array, source.spacing, source.direction)
-
-
-def oriented(array: np.ndarray, spacing: tuple[float, ...], direction: tuple[float, ...]) -> Volume:
-    """The (z, y, x) array on LPS axes: each index axis moved to its patient axis and flipped
-    where it runs backwards, as DICOMOrient reorients a signed-permutation grid."""
-    axes, signs = signed_permutation(direction)
-    # array axis 2 - c holds index axis c; output axis 2 - r holds patient axis r
-    order = [2 - axes.index(2 - b) for b in range(3)]
-    out = array.transpose(order)
-    flips = tuple(b for b in range(3) if signs[axes.index(2 - b)] < 0)
-    out = np.ascontiguousarray(np.flip(out, flips) if flips else out)
-    sz, sy, sx = (spacing[axes.index(r)] for r in (2, 1, 0))
-    return Volume(out, (sz, sy, sx))
+    return on_lps_axes(array, source.spacing, source.direction)
