@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from cosmos_bench.core.errors import CosmosError
 
@@ -111,8 +112,10 @@ def _from_bundle(path: Path) -> Run:
     try:
         with zipfile.ZipFile(path) as bundle:
             record = json.loads(bundle.read(BUNDLE_RECORD))
-            with bundle.open(BUNDLE_SCORES) as f:
-                scores = pd.read_parquet(f)
+            # from Arrow's own buffer: parquet read through a Python file object (the zip
+            # member) leaves Arrow threads that can abort the process at exit (apache/arrow
+            # #34314, #50482): `compare` exited -6 after its message under load
+            scores = pd.read_parquet(pa.BufferReader(bundle.read(BUNDLE_SCORES)))
             tables = {}
             for member in bundle.namelist():
                 if member.startswith(BUNDLE_TABLES) and member.endswith(".csv"):
